@@ -1,0 +1,216 @@
+"""Live sources through cv2.VideoCapture: a local camera and a network stream."""
+from __future__ import annotations
+
+import logging
+import sys
+from abc import abstractmethod
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+
+from installation.capture.base import SafeVideoCapture, Source, quiet_opencv
+from installation.errors import SourceError
+from installation.types import Frame
+
+log = logging.getLogger("installation.capture")
+
+
+class _LiveOpenCvSource(Source):
+    """What cameras and streams share: open, prove one frame, read, close."""
+
+    live = True
+
+    def __init__(self, mirror: bool = False):
+        super().__init__(mirror)
+        self._capture: SafeVideoCapture | None = None
+        self._first = None  # the frame read in open() to prove the device works
+
+    @abstractmethod
+    def _connect(self) -> "cv2.VideoCapture":
+        """Return an opened cv2.VideoCapture, or raise SourceError."""
+
+    @abstractmethod
+    def _no_picture(self) -> SourceError:
+        """The error for a device that opens but gives no first frame."""
+
+    @abstractmethod
+    def _lost(self) -> SourceError:
+        """The error for a device that stops giving frames."""
+
+    def open(self) -> None:
+        self.close()
+        self._restart_count()
+        with quiet_opencv():
+            capture = SafeVideoCapture(self._connect())
+            # isOpened() is not proof: a busy camera or a metadata-only
+            # /dev/video node opens fine and then never gives a picture.
+            image = capture.read()
+        if image is None:
+            capture.release()
+            raise self._no_picture()
+        self._capture, self._first = capture, image
+        self.size = (image.shape[1], image.shape[0])
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 0 < fps < 1000 else 0.0  # some drivers report nonsense
+
+    def read(self) -> Frame:
+        capture = self._capture
+        if capture is None:
+            raise SourceError("not open", where=self.name, fix="call open() before read()")
+        image, self._first = self._first, None
+        if image is None:
+            image = capture.read()
+        if image is None:
+            raise self._lost()
+        return self._frame_from_bgr(image)
+
+    def close(self) -> None:
+        capture, self._capture = self._capture, None
+        self._first = None
+        if capture is not None:
+            capture.release()
+
+
+class CameraSource(_LiveOpenCvSource):
+    """A local camera by index (0, 1, ...) or device path (/dev/video0).
+
+    ``width``, ``height`` and ``fps`` are requests; the camera may pick
+    something else, and ``size``/``fps`` after open() say what it gave.
+    """
+
+    def __init__(
+        self,
+        device: int | str = 0,
+        width: int | None = None,
+        height: int | None = None,
+        fps: float | None = None,
+        mirror: bool = False,
+    ):
+        super().__init__(mirror)
+        if isinstance(device, str) and device.strip().isdigit():
+            device = int(device)
+        self.device = device
+        self.width, self.height, self.requested_fps = width, height, fps
+        self.name = f"camera {device}"
+
+    def _connect(self) -> "cv2.VideoCapture":
+        capture = cv2.VideoCapture(self.device)
+        if not capture.isOpened():
+            capture.release()
+            raise self._open_error()
+        # Requests go in before the first read: V4L2 fixes the format then.
+        if self.width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+        if self.height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        if self.requested_fps:
+            capture.set(cv2.CAP_PROP_FPS, self.requested_fps)
+        return capture
+
+    def open(self) -> None:
+        super().open()
+        wanted = (self.width or self.size[0], self.height or self.size[1])
+        if wanted != self.size:
+            log.info("%s gives %dx%d, not the requested %dx%d", self.name, *self.size, *wanted)
+
+    def _open_error(self) -> SourceError:
+        if isinstance(self.device, int):
+            node = Path(f"/dev/video{self.device}")
+            if sys.platform.startswith("linux") and not node.exists():
+                return SourceError(
+                    f"no camera at index {self.device}",
+                    where=self.name,
+                    fix="check the cable, or list cameras with `ls /dev/video*`",
+                )
+            if not sys.platform.startswith("linux"):
+                return SourceError(
+                    f"no camera at index {self.device} (or it could not be opened)",
+                    where=self.name,
+                    fix="check the cable, close other programs using the camera, or try another index",
+                )
+        elif not Path(self.device).exists():
+            return SourceError(
+                f"no such device {self.device}",
+                where=self.name,
+                fix="check the cable, or list cameras with `ls /dev/video*`",
+            )
+        return SourceError(
+            "the camera exists but could not be opened",
+            where=self.name,
+            fix="close other programs using it, and check this user may use it "
+            "(Linux: add the user to the 'video' group)",
+        )
+
+    def _no_picture(self) -> SourceError:
+        return SourceError(
+            "the camera opened but gave no picture",
+            where=self.name,
+            fix="close other programs using it, or unplug and replug it; on Linux some "
+            "/dev/video nodes carry only metadata, so try the next number",
+        )
+
+    def _lost(self) -> SourceError:
+        return SourceError(
+            "the camera stopped giving frames",
+            where=self.name,
+            fix="check the cable and the power; a running Capture reopens it by itself",
+        )
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, for logs and messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:  # a malformed URL: keep it out of logs altogether
+        return "<unparsable URL>"
+
+
+class StreamSource(_LiveOpenCvSource):
+    """A network stream (rtsp://, http://, udp://, ...) decoded by OpenCV's FFmpeg."""
+
+    # Seconds FFmpeg may wait before giving up; without them a dead sender
+    # can block open() for half a minute.
+    open_timeout = 10.0
+    read_timeout = 10.0
+
+    def __init__(self, url: str, mirror: bool = False):
+        super().__init__(mirror)
+        self.url = url
+        self.name = f"stream {redact_url(url)}"
+
+    def _connect(self) -> "cv2.VideoCapture":
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout * 1000),
+        ]
+        capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(
+                "could not open the stream",
+                where=self.name,
+                fix="check the URL, that the sender is running, and the network; "
+                "OPENCV_FFMPEG_LOGLEVEL=32 shows FFmpeg's own messages",
+            )
+        return capture
+
+    def _no_picture(self) -> SourceError:
+        return SourceError(
+            "the stream opened but gave no picture",
+            where=self.name,
+            fix="check that the sender is sending video in a format FFmpeg can decode",
+        )
+
+    def _lost(self) -> SourceError:
+        return SourceError(
+            "the stream stopped giving frames",
+            where=self.name,
+            fix="check the sender and the network; a running Capture reopens it by itself",
+        )

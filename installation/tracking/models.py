@@ -1,0 +1,355 @@
+"""Find, check and download the MediaPipe Tasks model bundles (``.task`` files).
+
+A bundle is looked for, in order, in the profile's models folder, the folder
+named by ``$INSTALLATION_MODELS`` and the user cache. Machines without internet
+(CI, many galleries) point one of the first two at a folder of copied files.
+
+A bundle is checked by what it must be, an uncompressed zip holding the
+expected ``.tflite`` members, not by a fixed checksum: the exact bytes Google
+serves are not pinned here. What ``fetch`` installed is recorded with its
+sha256 in ``installed.json`` next to it, so a changed file can be noticed.
+Whether the landmarker can actually load a bundle is checked by the tracker.
+"""
+from __future__ import annotations
+
+import datetime
+import difflib
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from http.client import HTTPException
+from pathlib import Path
+
+from tqdm import tqdm
+
+from installation.errors import ModelError
+
+ENV_VAR = "INSTALLATION_MODELS"
+MANIFEST = "installed.json"
+
+_STORAGE = "https://storage.googleapis.com/mediapipe-models"
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One downloadable model bundle and the members that make it valid."""
+
+    name: str
+    filename: str
+    url: str
+    members: tuple[str, ...]
+
+
+def _official(task: str, model: str) -> str:
+    # Google's layout: <task>/<model>/float16/1/<model>.task. Version "1" is
+    # pinned rather than "latest" so a reinstall fetches the same model.
+    return f"{_STORAGE}/{task}/{model}/float16/1/{model}.task"
+
+
+_POSE = ("pose_detector.tflite", "pose_landmarks_detector.tflite")
+
+BUNDLES: dict[str, Bundle] = {
+    b.name: b
+    for b in (
+        Bundle("pose_full", "pose_landmarker_full.task",
+               _official("pose_landmarker", "pose_landmarker_full"), _POSE),
+        Bundle("pose_lite", "pose_landmarker_lite.task",
+               _official("pose_landmarker", "pose_landmarker_lite"), _POSE),
+        Bundle("pose_heavy", "pose_landmarker_heavy.task",
+               _official("pose_landmarker", "pose_landmarker_heavy"), _POSE),
+        Bundle("hands", "hand_landmarker.task",
+               _official("hand_landmarker", "hand_landmarker"),
+               ("hand_detector.tflite", "hand_landmarks_detector.tflite")),
+        Bundle("face", "face_landmarker.task",
+               _official("face_landmarker", "face_landmarker"),
+               ("face_detector.tflite", "face_landmarks_detector.tflite",
+                "face_blendshapes.tflite")),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """One row of :func:`list_models`: where a bundle is and whether it is sound."""
+
+    name: str
+    filename: str
+    path: Path | None        # None: not found in any folder
+    where: str | None        # "profile", "INSTALLATION_MODELS" or "cache"
+    ok: bool                 # found and a valid bundle
+    detail: str              # the problem, or the short sha256 of a good file
+    sha256: str | None = None
+    matches_record: bool | None = None   # vs installed.json; None: no record
+
+
+def get_bundle(name: str) -> Bundle:
+    """The bundle called *name*; an unknown name gets the closest valid one."""
+    try:
+        return BUNDLES[name]
+    except KeyError:
+        pass
+    valid = ", ".join(BUNDLES)
+    close = difflib.get_close_matches(str(name), BUNDLES, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ModelError(f"unknown model {name!r}", fix=f"{hint}valid names: {valid}")
+
+
+def cache_dir() -> Path:
+    """The per-user folder where :func:`fetch` puts bundles by default."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    # The XDG spec says a relative value is invalid and must be ignored.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "installation" / "models"
+
+
+def search_dirs(models_dir: str | Path | None = None) -> list[tuple[str, Path]]:
+    """The folders searched for bundles, first wins, each with its label."""
+    dirs: list[tuple[str, Path]] = []
+    if models_dir:
+        dirs.append(("profile", Path(models_dir).expanduser()))
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        dirs.append((ENV_VAR, Path(env).expanduser()))
+    dirs.append(("cache", cache_dir()))
+    return dirs
+
+
+def _find(bundle: Bundle, models_dir) -> tuple[str, Path] | None:
+    for label, folder in search_dirs(models_dir):
+        path = folder / bundle.filename
+        if path.is_file():
+            return label, path
+    return None
+
+
+def resolve(name: str, models_dir: str | Path | None = None) -> Path:
+    """The path of a checked bundle, or a ModelError saying how to get it."""
+    bundle = get_bundle(name)
+    found = _find(bundle, models_dir)
+    if found:
+        check_bundle(found[1], name)
+        return found[1]
+    looked = []
+    for label, folder in search_dirs(models_dir):
+        # A typo in a folder setting is the usual cause; make it visible.
+        missing = "" if folder.is_dir() else ", no such folder"
+        looked.append(f"{folder} ({label}{missing})")
+    raise ModelError(
+        f"model file {bundle.filename} not found; looked in: {'; '.join(looked)}",
+        fix=f"run `installation models fetch {name}` on a machine with internet, "
+            f"or set {ENV_VAR} to a folder holding {bundle.filename}",
+    )
+
+
+def _bundle_problem(path: Path, bundle: Bundle) -> str | None:
+    """Why *path* is not a usable bundle, or None if it is."""
+    if not path.is_file():
+        return "file not found"
+    if not zipfile.is_zipfile(path):
+        return "not a zip file; truncated download or wrong file?"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = {i.filename: i for i in zf.infolist()}
+            missing = [m for m in bundle.members if m not in infos]
+            if missing:
+                return f"missing {', '.join(missing)}"
+            # MediaPipe maps members straight from the file and refuses
+            # compressed ones ("Expected uncompressed zip archive").
+            packed = [m for m in bundle.members
+                      if infos[m].compress_type != zipfile.ZIP_STORED]
+            if packed:
+                return f"compressed members {', '.join(packed)}; must be stored uncompressed"
+            # A CRC pass over ~10 MB is cheap and catches damaged bytes that
+            # would otherwise surface as an obscure TFLite error.
+            bad = zf.testzip()
+            if bad:
+                return f"damaged member {bad} (CRC mismatch)"
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        return f"unreadable zip: {exc}"
+    return None
+
+
+def check_bundle(path: Path, name: str) -> None:
+    """Raise ModelError unless *path* is a sound bundle for model *name*."""
+    bundle = get_bundle(name)
+    problem = _bundle_problem(Path(path), bundle)
+    if problem:
+        raise ModelError(
+            f"not a MediaPipe model bundle ({problem})",
+            where=str(path),
+            fix=f"delete it and run `installation models fetch {name}`",
+        )
+
+
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict:
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"unreadable record of installed models: {exc}", where=str(path),
+                         fix="delete it; `installation models fetch --force` writes it again")
+    if not isinstance(data, dict):
+        raise ModelError("record of installed models is not a JSON object", where=str(path),
+                         fix="delete it; `installation models fetch --force` writes it again")
+    return data
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes a rename survive a power cut; not possible on every platform.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_manifest(folder: Path, data: dict) -> None:
+    """Write installed.json atomically: readers see the old or the new file."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / MANIFEST)
+        _fsync_dir(folder)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _download(url: str, out, desc: str, progress: bool, timeout: float) -> tuple[int, int | None]:
+    """Stream *url* into the open file *out*; return (bytes read, announced size)."""
+    request = urllib.request.Request(url, headers={"User-Agent": "installation-models"})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        show = progress and sys.stderr is not None and sys.stderr.isatty()
+        received = 0
+        with tqdm(total=total, desc=desc, unit="B", unit_scale=True,
+                  unit_divisor=1024, disable=not show) as bar:
+            for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                out.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+    return received, total
+
+
+def fetch(name: str, dest_dir: str | Path | None = None, *, url: str | None = None,
+          progress: bool = True, timeout: float = 30, force: bool = False) -> Path:
+    """Download bundle *name* into *dest_dir* (default: the cache) and record it.
+
+    The file appears under its final name only once complete and checked. A
+    valid file already there is kept unless *force* is true.
+    """
+    bundle = get_bundle(name)
+    url = url or bundle.url
+    dest = Path(dest_dir).expanduser() if dest_dir else cache_dir()
+    final = dest / bundle.filename
+    if final.is_file() and not force and _bundle_problem(final, bundle) is None:
+        return final
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"cannot create the models folder: {exc.strerror or exc}",
+                         where=str(dest), fix="choose a writable folder")
+    manifest = _read_manifest(dest)   # fail before downloading, not after
+
+    offline_fix = (f"if this machine has no internet, download {url} elsewhere, copy "
+                   f"{bundle.filename} into a folder here and set {ENV_VAR} to it")
+    fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{bundle.filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                received, total = _download(url, out, bundle.filename, progress, timeout)
+            except urllib.error.HTTPError as exc:
+                raise ModelError(f"download failed: HTTP {exc.code} {exc.reason}",
+                                 where=url, fix=offline_fix) from None
+            except urllib.error.URLError as exc:
+                raise ModelError(f"download failed: {exc.reason}",
+                                 where=url, fix=offline_fix) from None
+            except (OSError, HTTPException) as exc:
+                # Timeouts, resets and broken responses mid-stream.
+                raise ModelError(f"download failed: {str(exc) or type(exc).__name__}",
+                                 where=url, fix=offline_fix) from None
+            out.flush()
+            os.fsync(out.fileno())
+        if total is not None and received != total:
+            raise ModelError(f"download incomplete: got {received} of {total} bytes",
+                             where=url, fix=f"try again; {offline_fix}")
+        problem = _bundle_problem(Path(tmp), bundle)
+        if problem:
+            raise ModelError(f"the server sent something that is not a MediaPipe "
+                             f"model bundle ({problem})", where=url,
+                             fix=f"check the URL; {offline_fix}")
+        digest = sha256_of(tmp)
+        os.replace(tmp, final)
+        _fsync_dir(dest)
+    finally:
+        # Covers errors and Ctrl-C alike: no half file is left behind.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+    manifest[bundle.filename] = {
+        "sha256": digest,
+        "size": final.stat().st_size,
+        "url": url,
+        "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _write_manifest(dest, manifest)
+    return final
+
+
+def list_models(models_dir: str | Path | None = None) -> list[ModelStatus]:
+    """One status row per known bundle, found by the same rule as :func:`resolve`."""
+    rows = []
+    for bundle in BUNDLES.values():
+        found = _find(bundle, models_dir)
+        if not found:
+            rows.append(ModelStatus(bundle.name, bundle.filename, None, None, False,
+                                    "not found"))
+            continue
+        where, path = found
+        try:
+            digest = sha256_of(path)
+        except OSError as exc:
+            rows.append(ModelStatus(bundle.name, bundle.filename, path, where, False,
+                                    f"unreadable: {exc.strerror or exc}"))
+            continue
+        record = _read_manifest(path.parent).get(bundle.filename)
+        matches = None
+        if isinstance(record, dict) and "sha256" in record:
+            matches = record["sha256"] == digest
+        problem = _bundle_problem(path, bundle)
+        detail = problem or f"sha256 {digest[:12]}"
+        if matches is False:
+            when = record.get("fetched", "?")
+            detail += (f"; changed since fetched {when} "
+                       f"(recorded sha256 {str(record['sha256'])[:12]})")
+        rows.append(ModelStatus(bundle.name, bundle.filename, path, where,
+                                problem is None, detail, digest, matches))
+    return rows

@@ -1,0 +1,463 @@
+"""Sources and the Capture thread: real clips, bad input, and a fake camera
+that fails, hangs and freezes on demand."""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from installation.capture import (
+    CameraSource,
+    Capture,
+    ImageFolderSource,
+    Source,
+    StreamSource,
+    VideoFileSource,
+    open_source,
+)
+from installation.capture.camera import redact_url
+from installation.errors import SourceEnded, SourceError
+
+MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
+CLIP = MEDIA / "lab_one_person_cam01.mp4"
+
+needs_clip = pytest.mark.skipif(
+    not CLIP.exists(), reason=f"real clip not found: {CLIP} (see ../shared/media/README.md)"
+)
+
+
+def read_all(source: Source, limit: int = 1000) -> list:
+    frames = []
+    with source:
+        while len(frames) < limit:
+            try:
+                frames.append(source.read())
+            except SourceEnded:
+                break
+    return frames
+
+
+def wait_until(condition, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+# -- video file ---------------------------------------------------------------
+
+
+@needs_clip
+@pytest.mark.media
+def test_video_file_gives_every_frame_then_ends():
+    source = VideoFileSource(CLIP)
+    with source:
+        assert source.size == (1080, 1920)
+        assert source.fps == pytest.approx(60.0)
+        frames = []
+        while True:
+            try:
+                frames.append(source.read())
+            except SourceEnded:
+                break
+        with pytest.raises(SourceEnded):
+            source.read()
+    assert len(frames) == 100
+    assert [f.index for f in frames] == list(range(100))
+    first = frames[0]
+    assert first.size == (1080, 1920)
+    assert first.image.shape == (1920, 1080, 3) and first.image.dtype == np.uint8
+    assert first.image.flags["C_CONTIGUOUS"]
+    assert first.stamps["capture"] == first.t
+    assert all(a.t <= b.t for a, b in zip(frames, frames[1:]))
+
+
+@needs_clip
+@pytest.mark.media
+def test_video_file_is_rgb_and_mirror_flips_exactly():
+    capture = cv2.VideoCapture(str(CLIP))
+    ok, bgr = capture.read()
+    capture.release()
+    assert ok
+    with VideoFileSource(CLIP) as plain, VideoFileSource(CLIP, mirror=True) as mirrored:
+        a, b = plain.read(), mirrored.read()
+    assert np.array_equal(a.image, bgr[:, :, ::-1])
+    assert np.array_equal(b.image, a.image[:, ::-1])
+    assert b.image.flags["C_CONTIGUOUS"]
+
+
+@needs_clip
+@pytest.mark.media
+def test_video_file_loops():
+    frames = read_all(VideoFileSource(CLIP, loop=True), limit=130)
+    assert len(frames) == 130
+    assert frames[-1].index == 129  # indices keep counting across the rewind
+    # Frame 100 is the file's first frame again.
+    assert np.array_equal(frames[100].image, frames[0].image)
+
+
+@needs_clip
+@pytest.mark.media
+def test_video_file_realtime_is_paced():
+    source = VideoFileSource(CLIP, realtime=True)
+    with source:
+        frames = [source.read() for _ in range(10)]
+    # Only a lower bound: pacing may be slower on a busy machine, never faster.
+    assert frames[-1].t - frames[0].t >= 9 / 60 * 0.9
+
+
+def test_missing_video_file(tmp_path):
+    path = tmp_path / "nothing.mp4"
+    with pytest.raises(SourceError) as info:
+        VideoFileSource(path).open()
+    assert str(path) in str(info.value)
+
+
+def test_text_file_named_mp4_is_not_a_video(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video\n" * 50)
+    with pytest.raises(SourceError) as info:
+        VideoFileSource(path).open()
+    assert "not a video file" in str(info.value)
+    assert str(path) in str(info.value)
+
+
+# -- image folder -------------------------------------------------------------
+
+
+def write_images(folder: Path, count: int) -> list[tuple[int, int, int]]:
+    """Write count small PNGs named so that a plain string sort would misorder them."""
+    colours = []
+    for i in range(count):
+        bgr = (10 * i, 100, 255 - 10 * i)
+        image = np.zeros((24, 32, 3), np.uint8)
+        image[:] = bgr
+        image[0, 0] = (1, 2, 3)  # an asymmetric pixel to see the mirror
+        assert cv2.imwrite(str(folder / f"img{i + 1}.png"), image)
+        colours.append(bgr)
+    return colours
+
+
+def test_image_folder_in_name_order_as_rgb(tmp_path):
+    colours = write_images(tmp_path, 11)
+    (tmp_path / "readme.txt").write_text("not an image, not a frame")
+    source = ImageFolderSource(tmp_path)
+    frames = read_all(source)
+    assert len(frames) == 11
+    assert source.size == (32, 24)
+    assert source.fps == 10.0
+    for frame, (b, g, r) in zip(frames, colours):  # img1, img2, ... img10, img11
+        assert tuple(frame.image[5, 5]) == (r, g, b)
+    assert tuple(frames[0].image[0, 0]) == (3, 2, 1)
+
+
+def test_image_folder_mirror_and_loop(tmp_path):
+    write_images(tmp_path, 3)
+    frames = read_all(ImageFolderSource(tmp_path, loop=True, mirror=True), limit=7)
+    assert len(frames) == 7
+    assert tuple(frames[0].image[0, -1]) == (3, 2, 1)
+    assert np.array_equal(frames[3].image, frames[0].image)
+
+
+def test_image_folder_skips_corrupt_image(tmp_path, caplog):
+    write_images(tmp_path, 4)
+    (tmp_path / "img3.png").write_bytes(b"\x89PNG but then nothing useful")
+    with caplog.at_level(logging.WARNING, logger="installation.capture"):
+        frames = read_all(ImageFolderSource(tmp_path))
+    assert len(frames) == 3
+    assert [f.index for f in frames] == [0, 1, 2]
+    assert any("img3.png" in r.getMessage() for r in caplog.records)
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("no images here")
+    with pytest.raises(SourceError) as info:
+        ImageFolderSource(tmp_path).open()
+    assert str(tmp_path) in str(info.value)
+    assert "no images" in str(info.value)
+
+
+def test_folder_of_only_corrupt_images(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"")
+    (tmp_path / "b.png").write_bytes(b"garbage")
+    with pytest.raises(SourceError) as info:
+        ImageFolderSource(tmp_path).open()
+    assert "could be read" in str(info.value)
+
+
+# -- cameras and streams --------------------------------------------------------
+
+
+def test_camera_index_with_no_camera(capfd):
+    with pytest.raises(SourceError) as info:
+        CameraSource(97).open()
+    assert "97" in str(info.value)
+    if sys.platform.startswith("linux"):
+        # OpenCV's and FFmpeg's own complaints are silenced: ours is the message.
+        assert capfd.readouterr().err == ""
+
+
+def test_unreachable_stream_and_hidden_password():
+    source = StreamSource("rtsp://artist:secret@127.0.0.1:9/cam")
+    assert "secret" not in source.name
+    with pytest.raises(SourceError) as info:
+        source.open()
+    assert "secret" not in str(info.value)
+    assert redact_url("http://example.org/x") == "http://example.org/x"
+
+
+# -- open_source ------------------------------------------------------------------
+
+
+def test_open_source_dispatch(tmp_path):
+    assert isinstance(open_source(0), CameraSource)
+    camera = open_source("2", width=640, height=480, fps=30, mirror=True)
+    assert isinstance(camera, CameraSource) and camera.device == 2 and camera.mirror
+    assert (camera.width, camera.height, camera.requested_fps) == (640, 480, 30)
+    assert isinstance(open_source("/dev/video0"), CameraSource)
+    assert isinstance(open_source("rtsp://10.0.0.5/stream"), StreamSource)
+    assert isinstance(open_source("http://10.0.0.5/mjpeg"), StreamSource)
+    folder = open_source(str(tmp_path), fps=25, loop=True)
+    assert isinstance(folder, ImageFolderSource) and folder.fps == 25 and folder.loop
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")
+    chosen = open_source(str(video), loop=True, realtime=True, mirror=True)
+    assert isinstance(chosen, VideoFileSource)
+    assert (chosen.loop, chosen.realtime, chosen.mirror) == (True, True, True)
+
+
+def test_open_source_missing_path(tmp_path):
+    missing = str(tmp_path / "gone.mp4")
+    with pytest.raises(SourceError) as info:
+        open_source(missing)
+    assert missing in str(info.value)
+    assert "no such file or directory" in str(info.value)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("installation.capture.take") is None, reason="take replay not present"
+)
+@pytest.mark.parametrize("name", ["show.jsonl", "show.jsonl.gz"])
+def test_open_source_take(tmp_path, name):
+    from installation.capture.take import TakeSource
+
+    path = tmp_path / name
+    path.write_bytes(b"")
+    source = open_source(str(path), realtime=False, loop=True)
+    assert isinstance(source, TakeSource)
+    assert (source.realtime, source.loop) == (False, True)
+
+
+# -- Capture with finite sources --------------------------------------------------
+
+
+def test_capture_of_finite_source_ends_and_drains(tmp_path, caplog):
+    write_images(tmp_path, 5)
+    capture = Capture(ImageFolderSource(tmp_path))
+    with caplog.at_level(logging.INFO, logger="installation.capture"), capture:
+        assert wait_until(lambda: capture.ended)
+        assert capture.status == "ended"
+        last = capture.latest(timeout=1.0)
+        assert last is not None and last.index == 4
+        assert capture.latest(timeout=1.0) is None  # drained
+        assert capture.frames == 5
+    assert capture.status == "stopped"
+    assert any("ended after 5 frames" in r.getMessage() for r in caplog.records)
+
+
+def test_capture_first_open_error_reaches_caller(tmp_path):
+    capture = Capture(VideoFileSource(tmp_path / "missing.mp4"))
+    with pytest.raises(SourceError):
+        capture.start()
+    assert capture.status == "failed"
+
+
+# -- Capture with a fake camera ------------------------------------------------------
+
+
+class FakeCamera(Source):
+    """A camera we can break: set ``mode`` to "fail", "hang", "freeze" or "pause".
+
+    Each open() starts a new session (and heals the camera); row 0 of every
+    image holds the session number, so tests see which open a frame came from.
+    """
+
+    live = True
+
+    def __init__(self, period: float = 0.005):
+        super().__init__()
+        self.name = "fake camera"
+        self.period = period
+        self.mode = "ok"
+        self.session = 0
+        self.open_times: list[float] = []
+        self.failing_opens = 0
+        self.unblock = threading.Event()  # lets a hung read return
+        self.stale_returned = threading.Event()  # set when a hung read returned
+        self.gate = threading.Event()  # "pause" holds reads here until set
+        self.paused = threading.Event()  # set when a read waits at the gate
+        self.is_open = False
+
+    def open(self):
+        self.open_times.append(time.monotonic())
+        if self.failing_opens > 0:
+            self.failing_opens -= 1
+            raise SourceError("unplugged", where=self.name, fix="plug it in")
+        self.session += 1
+        self.mode = "ok"
+        self.size, self.fps = (32, 24), 1 / self.period
+        self.is_open = True
+        self._restart_count()
+
+    def read(self):
+        session, mode = self.session, self.mode
+        time.sleep(self.period)
+        if mode == "fail":
+            raise SourceError("read failed", where=self.name)
+        if mode == "hang":
+            self.unblock.wait()
+            self.stale_returned.set()
+        if mode == "pause":
+            self.paused.set()
+            self.gate.wait()
+        image = np.zeros((24, 32, 3), np.uint8)
+        image[0] = session
+        if mode != "freeze":
+            image[1:] = np.random.randint(0, 256, (23, 32, 3), dtype=np.uint8)
+        return self._frame_from_bgr(image)
+
+    def close(self):
+        self.is_open = False
+
+
+def fresh_frames(capture: Capture, count: int, timeout: float = 5.0) -> list:
+    """The next ``count`` new frames, each newer than the one before."""
+    frames, seen = [], capture.sequence
+    deadline = time.monotonic() + timeout
+    while len(frames) < count and time.monotonic() < deadline:
+        frame = capture.latest(after=seen, timeout=0.1)
+        if frame is not None:
+            frames.append(frame)
+            seen = frame.index
+    assert len(frames) == count, f"only {len(frames)} of {count} frames; status {capture.status}"
+    return frames
+
+
+def session_of(frame) -> int:
+    return int(frame.image[0, 0, 0])
+
+
+def test_capture_reopens_after_read_error(caplog):
+    camera = FakeCamera()
+    capture = Capture(camera, backoff_start=0.02)
+    with caplog.at_level(logging.INFO, logger="installation.capture"), capture:
+        before = fresh_frames(capture, 3)
+        camera.mode = "fail"
+        assert wait_until(lambda: capture.reopens == 1)
+        after = fresh_frames(capture, 3)
+        assert {session_of(f) for f in after} == {2}
+        assert after[0].index > before[-1].index  # renumbered, never back to 0
+        assert "read failed" in capture.last_error
+    assert not camera.is_open
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert any(level == logging.WARNING and "lost" in m and "read failed" in m for level, m in messages)
+    assert any(level == logging.INFO and "back after" in m for level, m in messages)
+
+
+def test_capture_reopens_after_stall_and_ignores_the_hung_reader():
+    camera = FakeCamera()
+    capture = Capture(camera, stall_timeout=0.5, backoff_start=0.02)
+    with capture:
+        fresh_frames(capture, 3)
+        camera.mode = "hang"
+        # While the reader hangs, consumers time out instead of blocking.
+        assert wait_until(lambda: capture.latest(after=capture.sequence, timeout=0.05) is None)
+        assert wait_until(lambda: capture.reopens == 1)
+        assert {session_of(f) for f in fresh_frames(capture, 3)} == {2}
+        assert "no frame" in capture.last_error
+
+        # Hold the new reader, then let the abandoned read return its
+        # session-1 frame: nothing may reach the slot.
+        camera.mode = "pause"
+        assert camera.paused.wait(5.0)
+        sequence = capture.sequence
+        camera.unblock.set()
+        assert camera.stale_returned.wait(5.0)
+        time.sleep(0.1)
+        assert capture.sequence == sequence
+        camera.mode = "ok"
+        camera.gate.set()
+        assert {session_of(f) for f in fresh_frames(capture, 5)} == {2}
+        assert capture.reopens == 1
+
+
+def test_capture_reopens_a_frozen_picture():
+    camera = FakeCamera()
+    capture = Capture(camera, frozen_frames=5, backoff_start=0.02)
+    with capture:
+        fresh_frames(capture, 3)
+        camera.mode = "freeze"
+        assert wait_until(lambda: capture.reopens == 1)
+        assert {session_of(f) for f in fresh_frames(capture, 5)} == {2}
+        assert "froze" in capture.last_error
+
+
+def test_capture_backs_off_while_reopen_fails():
+    camera = FakeCamera()
+    capture = Capture(camera, backoff_start=0.05, backoff_max=0.2)
+    with capture:
+        fresh_frames(capture, 2)
+        camera.failing_opens = 4
+        camera.mode = "fail"
+        assert wait_until(lambda: capture.reopens == 1)
+        assert capture.status == "running"
+        fresh_frames(capture, 3)
+    attempts = camera.open_times[1:]  # the first open is start()
+    assert len(attempts) == 5
+    gaps = np.diff(attempts)
+    # Lower bounds only: each wait doubles (0.05, 0.1, 0.2), then stays at the cap.
+    for gap, expected in zip(gaps, [0.1, 0.2, 0.2, 0.2]):
+        assert gap >= expected * 0.9
+
+
+def test_capture_drops_frames_for_a_slow_consumer():
+    camera = FakeCamera(period=0.002)
+    capture = Capture(camera)
+    with capture:
+        taken = []
+        for _ in range(5):
+            time.sleep(0.05)
+            taken.append(capture.latest(after=taken[-1].index if taken else -1, timeout=2.0))
+        frames, dropped = capture.frames, capture.dropped
+    assert all(f is not None for f in taken)
+    assert dropped > 0
+    indices = [f.index for f in taken]
+    assert indices == sorted(indices)
+    assert frames - dropped - len(taken) in (0, 1)  # the newest may still wait in the slot
+    assert capture.reopens == 0
+
+
+def test_capture_stop_does_not_wait_for_a_hung_reader():
+    camera = FakeCamera()
+    capture = Capture(camera, stall_timeout=None).start()
+    fresh_frames(capture, 2)
+    camera.mode = "hang"
+    time.sleep(0.05)
+    started = time.monotonic()
+    capture.stop()
+    assert time.monotonic() - started < 5.0  # about a second; generous for slow machines
+    capture.stop()  # twice is fine
+    assert capture.status == "stopped"
+    assert not camera.is_open
+    assert capture.latest(after=capture.sequence, timeout=0.5) is None
+    camera.unblock.set()
+    assert camera.stale_returned.wait(5.0)

@@ -1,0 +1,373 @@
+"""Takes: writing, reading, damage handling, and replay as a source."""
+import gzip
+import json
+import logging
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from installation.capture.take import TakeSource
+from installation.errors import SourceEnded, SourceError, TakeError
+from installation.tracking.takes import TakeWriter, read_header, read_take
+from installation.types import Frame, Hand, Person
+
+MODELS = {"pose": "pose_landmarker_full", "hands": "hand_landmarker"}
+
+
+def random_people(rng, count):
+    people = []
+    for _ in range(count):
+        hands = {side: Hand(rng.uniform(0, 1, (21, 3)), side, score=0.9)
+                 if rng.uniform() < 0.5 else None for side in ("left", "right")}
+        people.append(Person(pose=rng.uniform(-0.2, 1.2, (33, 4)), id=int(rng.integers(1, 50)),
+                             left_hand=hands["left"], right_hand=hands["right"]))
+    return tuple(people)
+
+
+def random_frames(count=20, seed=0, start=1234.5, dt=1 / 30):
+    rng = np.random.default_rng(seed)
+    return [Frame(index=n, t=start + n * dt + rng.uniform(0, 0.004),
+                  people=random_people(rng, int(rng.integers(0, 4))))
+            for n in range(count)]
+
+
+def write_take(path, frames, fps=30.0):
+    with TakeWriter(path, source="camera:0", size=(640, 480), fps=fps, models=MODELS) as take:
+        for frame in frames:
+            take.write(frame)
+    return path
+
+
+def write_lines(path, records):
+    """A take file written by hand: dicts become JSON lines, strings go as-is."""
+    text = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+    path.write_text(text)
+    return path
+
+
+HEADER = {"format": "installation-take", "version": 1, "source": "test", "size": [640, 480],
+          "fps": 30.0, "models": {}, "created": "2025-01-01T00:00:00+00:00"}
+
+
+def good_frame(t=0.0, pid=1):
+    return {"t": t, "people": [{"id": pid, "pose": [[0.5, 0.5, 0.0, 1.0]] * 33,
+                                "hands": {"left": None, "right": [[0.1, 0.2, 0.3]] * 21}}]}
+
+
+def assert_same_people(read, written):
+    assert [p.id for p in read] == [p.id for p in written]
+    for r, w in zip(read, written):
+        np.testing.assert_allclose(r.pose, w.pose, atol=1e-5)
+        for side in ("left", "right"):
+            if w.hands[side] is None:
+                assert r.hands[side] is None
+            else:
+                assert r.hands[side].side == side and r.hands[side].score == 1.0
+                np.testing.assert_allclose(r.hands[side].landmarks, w.hands[side].landmarks, atol=1e-5)
+
+
+# --- round trip ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["take.jsonl", "take.jsonl.gz"])
+def test_round_trip(tmp_path, name):
+    frames = random_frames()
+    path = write_take(tmp_path / name, frames)
+    if name.endswith(".gz"):
+        with gzip.open(path, "rt") as f:  # really gzip, and really JSON lines
+            assert json.loads(f.readline())["format"] == "installation-take"
+    header, items = read_take(path)
+    items = list(items)
+    assert len(items) == len(frames)
+    for (t, people), frame in zip(items, frames):
+        assert t == pytest.approx(frame.t - frames[0].t, abs=5e-5)
+        assert_same_people(people, frame.people)
+    assert items[0][0] == 0.0
+
+
+def test_header_fields_are_kept(tmp_path):
+    path = write_take(tmp_path / "take.jsonl", random_frames(3), fps=25.0)
+    header = read_header(path)
+    assert header.source == "camera:0"
+    assert header.size == (640, 480)
+    assert header.fps == 25.0
+    assert header.models == MODELS
+    assert header.version == 1
+    assert datetime.fromisoformat(header.created).tzinfo is not None
+    assert read_take(path)[0] == header
+
+
+def test_empty_take(tmp_path):
+    path = write_take(tmp_path / "take.jsonl.gz", [])
+    header, items = read_take(path)
+    assert list(items) == [] and header.size == (640, 480)
+
+
+def test_writer_flushes_every_frame(tmp_path):
+    path = tmp_path / "take.jsonl"
+    frames = random_frames(5)
+    with TakeWriter(path, source="x", size=(10, 10), fps=30, models={}) as take:
+        for n, frame in enumerate(frames):
+            take.write(frame)
+            assert len(path.read_text().splitlines()) == n + 2  # header + frames so far
+        assert take.frames_written_ == 5
+
+
+def test_writer_errors(tmp_path):
+    with pytest.raises(TakeError, match="cannot create"):
+        TakeWriter(tmp_path / "no" / "such" / "take.jsonl", source="x", size=(1, 1), fps=1,
+                   models={}).open()
+    take = TakeWriter(tmp_path / "t.jsonl", source="x", size=(1, 1), fps=1, models={})
+    take.close()
+    with pytest.raises(ValueError, match="closed"):
+        take.write(Frame.empty())
+
+
+# --- damaged and foreign files -------------------------------------------------
+
+
+def expect_take_error(path, line=None, match=None):
+    with pytest.raises(TakeError, match=match) as info:
+        header, items = read_take(path)
+        list(items)
+    assert str(path) in info.value.where
+    if line is not None:
+        assert info.value.where.endswith(f":line {line}")
+    assert info.value.fix
+    return info.value
+
+
+def test_missing_file(tmp_path):
+    expect_take_error(tmp_path / "nope.jsonl", match="not found")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    expect_take_error(path, line=1, match="empty")
+
+
+def test_first_line_not_json(tmp_path):
+    expect_take_error(write_lines(tmp_path / "a.jsonl", ["hello there"]), line=1, match="not JSON")
+
+
+def test_other_format(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", [{**HEADER, "format": "something-else"}])
+    expect_take_error(path, line=1, match="something-else")
+    path = write_lines(tmp_path / "b.jsonl", [[1, 2, 3]])
+    expect_take_error(path, line=1, match="not a take")
+
+
+def test_newer_version(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", [{**HEADER, "version": 2}, good_frame()])
+    error = expect_take_error(path, line=1)
+    assert error.what == "take format version 2 is newer than this installation supports (1)"
+    assert error.fix == "upgrade installation"
+
+
+@pytest.mark.parametrize("key, value", [("size", [640]), ("fps", "fast"), ("models", None),
+                                        ("source", 3), ("version", "1")])
+def test_bad_header_fields(tmp_path, key, value):
+    path = write_lines(tmp_path / "a.jsonl", [{**HEADER, key: value}])
+    expect_take_error(path, line=1, match=key)
+
+
+def _person_with(**changes):
+    person = good_frame()["people"][0]
+    person.update(changes)
+    return {"t": 0.1, "people": [person]}
+
+
+@pytest.mark.parametrize("frame, match", [
+    (_person_with(pose=[[0.5, 0.5, 0.0, 1.0]] * 32), "pose must be 33x4.*32x4"),
+    (_person_with(pose=[[0.5, 0.5, 0.0]] * 33), "pose must be 33x4"),
+    (_person_with(pose=[[0.5, "x", 0.0, 1.0]] * 33), "pose must be 33x4"),
+    (_person_with(pose=[[0.5, 0.5, 0.0, 1.0]] * 32 + [[1.0]]), "pose must be 33x4"),
+    (_person_with(hands={"left": [[0.1, 0.2, 0.3]] * 20, "right": None}), "left hand"),
+    (_person_with(hands=[]), "hands"),
+    (_person_with(id="one"), "id"),
+    (_person_with(id=True), "id"),
+    ({"t": "soon", "people": []}, "'t'"),
+    ({"t": 0.1, "people": {}}, "people"),
+    ({"t": 0.1}, "people"),
+    ([1, 2], "object"),
+])
+def test_bad_frame_lines(tmp_path, frame, match):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.0), frame, good_frame(0.2)])
+    expect_take_error(path, line=3, match=match)
+
+
+def test_broken_line_in_the_middle_is_an_error(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl",
+                       [HEADER, good_frame(0.0), '{"t": 0.1, "peo', good_frame(0.2)])
+    expect_take_error(path, line=3, match="not valid JSON")
+
+
+def test_cut_last_line_is_tolerated(tmp_path, caplog):
+    full = json.dumps(good_frame(0.1))
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + json.dumps(good_frame(0.0)) + "\n" + full[:50])
+    with caplog.at_level(logging.WARNING, logger="installation.takes"):
+        header, items = read_take(path)
+        items = list(items)
+    assert [t for t, _ in items] == [0.0]
+    assert "line 3" in caplog.text and "interrupted" in caplog.text
+
+
+def test_cut_header_is_an_error(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(HEADER)[:30])
+    expect_take_error(path, line=1)
+
+
+def test_not_gzip(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl.gz", [HEADER])  # plain text, .gz name
+    expect_take_error(path, line=1, match="corrupt compressed")
+
+
+def test_corrupt_gzip(tmp_path):
+    path = write_take(tmp_path / "a.jsonl.gz", random_frames(200))
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(64)  # scribble over the compressed stream
+    path.write_bytes(bytes(data))
+    # Depending on the bytes hit, zlib refuses the data or inflates it to
+    # garbage lines; either way the reader stops with a TakeError.
+    expect_take_error(path)
+
+
+def test_gzip_checksum_mismatch(tmp_path):
+    path = write_take(tmp_path / "a.jsonl.gz", random_frames(5))
+    data = bytearray(path.read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
+    path.write_bytes(bytes(data))
+    expect_take_error(path, match="corrupt compressed")
+
+
+def test_gzip_cut_by_a_crash_keeps_flushed_frames(tmp_path, caplog):
+    # Copy the file while the writer is still recording: what a crash leaves.
+    path, copy = tmp_path / "a.jsonl.gz", tmp_path / "crash.jsonl.gz"
+    frames = random_frames(10)
+    with TakeWriter(path, source="x", size=(640, 480), fps=30, models={}) as take:
+        for frame in frames:
+            take.write(frame)
+        copy.write_bytes(path.read_bytes())
+    with caplog.at_level(logging.WARNING, logger="installation.takes"):
+        items = list(read_take(copy)[1])
+    assert len(items) == len(frames)
+    for (_, people), frame in zip(items, frames):
+        assert_same_people(people, frame.people)
+    assert "ends abruptly" in caplog.text
+
+
+def test_gzip_cut_anywhere_gives_a_prefix_then_a_warning(tmp_path, caplog):
+    frames = random_frames(100)
+    data = write_take(tmp_path / "a.jsonl.gz", frames).read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with caplog.at_level(logging.WARNING, logger="installation.takes"):
+        items = list(read_take(cut)[1])
+    assert 0 < len(items) < len(frames)
+    for (_, people), frame in zip(items, frames):
+        assert_same_people(people, frame.people)
+    assert "ends abruptly" in caplog.text
+
+
+# --- replay ----------------------------------------------------------------------
+
+
+def test_take_source_replays_in_order(tmp_path):
+    frames = random_frames(8)
+    path = write_take(tmp_path / "take.jsonl.gz", frames)
+    source = TakeSource(path, realtime=False)
+    assert source.live is False and source.mirror is False
+    with source:
+        assert source.size == (640, 480) and source.fps == 30.0
+        assert source.header.source == "camera:0"
+        got = [source.read() for _ in frames]
+        with pytest.raises(SourceEnded):
+            source.read()
+    for n, (frame, original) in enumerate(zip(got, frames)):
+        assert frame.index == n and frame.image is None and frame.tracked
+        assert frame.size == (640, 480) and frame.stamps["capture"] == frame.t
+        assert_same_people(frame.people, original.people)
+    assert source.take_time == pytest.approx(frames[-1].t - frames[0].t, abs=5e-5)
+    assert [f.t for f in got] == sorted(f.t for f in got)
+
+
+def test_take_source_loops(tmp_path):
+    frames = random_frames(3)
+    path = write_take(tmp_path / "take.jsonl", frames)
+    got, take_times = [], []
+    with TakeSource(path, realtime=False, loop=True) as source:
+        for _ in range(7):
+            got.append(source.read())
+            take_times.append(source.take_time)
+    assert [f.index for f in got] == list(range(7))
+    for n, frame in enumerate(got):
+        assert_same_people(frame.people, frames[n % 3].people)
+        assert take_times[n] == pytest.approx(frames[n % 3].t - frames[0].t, abs=5e-5)
+
+
+def test_take_source_loop_on_empty_take_ends(tmp_path):
+    path = write_take(tmp_path / "take.jsonl", [])
+    with TakeSource(path, realtime=False, loop=True) as source:
+        with pytest.raises(SourceEnded):
+            source.read()
+
+
+def test_realtime_pacing_follows_recorded_time(tmp_path):
+    frames = random_frames(6, dt=0.05)  # a 0.25 s take
+    path = write_take(tmp_path / "take.jsonl", frames, fps=20)
+    with TakeSource(path, realtime=True) as source:
+        start = time.monotonic()
+        got = [source.read() for _ in frames]
+        elapsed = time.monotonic() - start
+    assert elapsed >= 0.2
+    assert [f.t for f in got] == sorted(f.t for f in got)
+    # The gaps between frames follow the recording (loosely: no tight timing).
+    assert got[-1].t - got[0].t >= 0.2
+
+
+def test_realtime_pacing_continues_across_loops(tmp_path):
+    frames = random_frames(3, dt=0.05)  # 0.1 s long, plus a 0.05 s seam
+    path = write_take(tmp_path / "take.jsonl", frames, fps=20)
+    with TakeSource(path, realtime=True, loop=True) as source:
+        start = time.monotonic()
+        for _ in range(6):
+            source.read()
+        elapsed = time.monotonic() - start
+    assert elapsed >= 0.2  # the second pass is scheduled after the first
+
+
+def test_close_wakes_a_waiting_read(tmp_path):
+    import threading
+    frames = random_frames(2, dt=5.0)  # the second frame is due in 5 s
+    path = write_take(tmp_path / "take.jsonl", frames)
+    source = TakeSource(path, realtime=True)
+    source.open()
+    source.read()
+    threading.Timer(0.1, source.close).start()
+    start = time.monotonic()
+    source.read()  # returns early; the caller discards it
+    assert time.monotonic() - start < 2.0
+
+
+def test_take_source_errors(tmp_path):
+    with pytest.raises(SourceError) as info:
+        TakeSource(tmp_path / "missing.jsonl").open()
+    assert isinstance(info.value, TakeError) and "not found" in str(info.value)
+    source = TakeSource(tmp_path / "missing.jsonl")
+    with pytest.raises(SourceError, match="not open"):
+        source.read()
+    source.close()  # before open: fine
+
+    path = write_lines(tmp_path / "bad.jsonl",
+                       [HEADER, good_frame(0.0), _person_with(id="x"), good_frame(0.2)])
+    with TakeSource(path, realtime=False) as source:
+        source.read()
+        with pytest.raises(TakeError) as info:
+            source.read()
+        assert isinstance(info.value, SourceError) and info.value.where.endswith(":line 3")
