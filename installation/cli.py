@@ -181,7 +181,8 @@ class _TrackWindow:
 
     def __init__(self):
         import pygame
-        pygame.init()
+        pygame.display.init()
+        pygame.font.init()
         self.screen = pygame.display.set_mode((960, 540), pygame.RESIZABLE)
         self.font = pygame.font.Font(None, 24)
 

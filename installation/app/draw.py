@@ -45,8 +45,9 @@ def draw_frame(surface: pygame.Surface, frame: Frame, font: pygame.font.Font | N
         draw_person(surface, person, area, font)
 
 
-def _to_screen(points: np.ndarray, area: pygame.Rect) -> np.ndarray:
-    return np.column_stack([area.x + points[:, 0] * area.w, area.y + points[:, 1] * area.h])
+def _to_screen(points: np.ndarray, area: pygame.Rect) -> list[tuple[float, float]]:
+    # Plain tuples: pygame's draw functions do not take numpy float32 rows.
+    return list(zip((area.x + points[:, 0] * area.w).tolist(), (area.y + points[:, 1] * area.h).tolist()))
 
 
 def draw_person(surface: pygame.Surface, person: Person, area: pygame.Rect,
@@ -67,6 +68,6 @@ def draw_person(surface: pygame.Surface, person: Person, area: pygame.Rect,
         for a, b in HAND_CONNECTIONS:
             pygame.draw.line(surface, HAND_COLOURS[side], hand_points[a], hand_points[b], 1)
     if font is not None and person.id > 0 and visible.any():
-        top = points[visible].min(axis=0)
+        top = min((points[i] for i in np.flatnonzero(visible)), key=lambda point: point[1])
         label = font.render(f"#{person.id}", True, colour)
-        surface.blit(label, (top[0], max(0, top[1] - label.get_height() - 4)))
+        surface.blit(label, (top[0] - label.get_width() // 2, max(0, top[1] - label.get_height() - 8)))

@@ -42,7 +42,8 @@ def run_viewer(capture, worker, *, title: str, size=(1280, 720), fps: int = 60,
     """Show the tracked frames until the window closes, Escape is pressed,
     ``seconds`` pass, or a finite source ends. Writes the last drawn frame as
     a PNG to ``screenshot`` when given."""
-    pygame.init()
+    pygame.display.init()
+    pygame.font.init()
     try:
         screen = pygame.display.set_mode(size, pygame.RESIZABLE)
     except pygame.error as error:

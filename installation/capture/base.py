@@ -45,6 +45,8 @@ class Source(ABC):
     size: tuple[int, int] = (0, 0)  # (width, height), valid after open()
     fps: float = 0.0  # nominal frames per second, 0.0 if unknown; valid after open()
     _next_index: int = 0  # index of the next frame; class default for subclasses that skip super().__init__
+    media_clock: bool = False  # frame times from the file's fps, not the wall clock (see _frame_from_bgr)
+    _media_start: float = 0.0
 
     def __init__(self, mirror: bool = False):
         self.mirror = mirror
@@ -83,15 +85,23 @@ class Source(ABC):
         # cvtColor returns a fresh contiguous array, which MediaPipe and
         # pygame need; flipping first keeps it to one copy of each.
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        t = time.monotonic()
+        now = time.monotonic()
         index = self._next_index
         self._next_index = index + 1
+        t = now
+        if self.media_clock:
+            # A file read faster (or slower) than it plays: the frame's time is
+            # its place in the file, so smoothing and identity see the motion
+            # as filmed, and a take records the clip's own timing.
+            if index == 0:
+                self._media_start = now
+            t = self._media_start + index / (self.fps or 30.0)
         return Frame(
             index=index,
             t=t,
             image=rgb,
             size=(rgb.shape[1], rgb.shape[0]),
-            stamps={"capture": t},
+            stamps={"capture": now},
         )
 
     def _restart_count(self) -> None:

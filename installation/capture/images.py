@@ -48,6 +48,7 @@ class ImageFolderSource(Source):
         self.path = Path(path)
         self.fps = float(fps)
         self.loop, self.realtime = loop, realtime
+        self.media_clock = not realtime
         self.name = f"images {self.path.name or self.path}"
         self.files: list[Path] = []
         self._position = 0

@@ -23,6 +23,7 @@ class VideoFileSource(Source):
         super().__init__(mirror)
         self.path = Path(path)
         self.loop, self.realtime = loop, realtime
+        self.media_clock = not realtime
         self.name = f"video {self.path.name}"
         self.frame_count: int | None = None  # as the file's header says; may be approximate
         self._capture: SafeVideoCapture | None = None

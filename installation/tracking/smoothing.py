@@ -37,7 +37,7 @@ class OneEuroFilter:
         Cutoff frequency (Hz) used to smooth the speed estimate itself.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0):
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 10.0, d_cutoff: float = 1.0):
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff
@@ -94,7 +94,7 @@ class PeopleSmoother:
     def __init__(
         self,
         min_cutoff: float = 1.0,
-        beta: float = 0.05,
+        beta: float = 10.0,
         d_cutoff: float = 1.0,
         enabled: bool = True,
     ):
