@@ -182,3 +182,31 @@ def test_other_fields_are_kept():
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="max_distance"):
         IdentityTracker(max_distance=0).update([], 0.0)
+
+
+def _garbled(pose):
+    """The same body with its head and arms thrown down across it, the way the
+    pose model now and then answers for a single frame."""
+    garbled = pose.copy()
+    garbled[:23, 1] += 0.25  # head and arms...
+    garbled[[11, 12, 23, 24], 1] = pose[[11, 12, 23, 24], 1] + 0.06  # ...and the torso a little
+    garbled[[15, 16], 0] = garbled[[16, 15], 0]
+    return garbled
+
+
+def test_one_garbled_pose_keeps_the_id():
+    tracker = IdentityTracker()
+    steady = make_pose(0.5, 0.6)
+    ids = [p.id for n in range(5) for p in tracker.update([Person(pose=steady)], n / 30)]
+    ids += [p.id for p in tracker.update([Person(pose=_garbled(steady))], 5 / 30)]
+    ids += [p.id for n in range(6, 10) for p in tracker.update([Person(pose=steady)], n / 30)]
+    assert ids == [1] * 10
+
+
+def test_garbled_pose_beside_someone_else_is_a_new_person():
+    # The torso gate is tight: a body more than a torso's length away from the
+    # only known person is someone new, however its limbs look.
+    tracker = IdentityTracker()
+    tracker.update([person(0.3, 0.6)], 0.0)
+    (newcomer,) = tracker.update([Person(pose=_garbled(make_pose(0.6, 0.6)))], 1 / 30)
+    assert newcomer.id == 2

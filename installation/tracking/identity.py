@@ -31,6 +31,13 @@ VELOCITY_BLEND = 0.5
 # not far outside the picture.
 PREDICTION_HORIZON = 0.5
 
+# A detection whose landmarks are too far from a track can still be the same
+# person when its torso centre lies within this many torso lengths of the
+# track's: MediaPipe now and then returns one garbled pose (limbs thrown
+# across the body for a frame, seen on the lab clip) for someone who has not
+# moved. Such a "weak" match keeps the id but resets the track's velocity.
+TORSO_GATE = 0.75
+
 # Cost of a pair that must not be matched; finite because the assignment
 # solver rejects matrices whose rows are all infinite.
 _TOO_FAR = 1e6
@@ -59,6 +66,13 @@ class _Track:
             measured = (pose[:, :2] - self.pose[:, :2]) / dt
             self.velocity = VELOCITY_BLEND * measured + (1.0 - VELOCITY_BLEND) * self.velocity
         self.pose, self.t = pose, t
+
+
+def torso_centre_and_length(xy: np.ndarray) -> tuple[np.ndarray, float]:
+    """Centre of shoulders and hips, and the shoulder-to-hip length."""
+    shoulders = xy[[LEFT_SHOULDER, RIGHT_SHOULDER]].mean(axis=0)
+    hips = xy[[LEFT_HIP, RIGHT_HIP]].mean(axis=0)
+    return (shoulders + hips) / 2, float(np.hypot(*(shoulders - hips)))
 
 
 def pose_distance(predicted: np.ndarray, track_pose: np.ndarray, pose: np.ndarray) -> float:
@@ -114,15 +128,25 @@ class IdentityTracker:
             cost = np.full((len(self.tracks_), len(poses)), _TOO_FAR)
             for row, track in enumerate(self.tracks_):
                 predicted = track.predict(t)
+                centre, length = torso_centre_and_length(predicted)
                 for col, pose in enumerate(poses):
                     distance = pose_distance(predicted, track.pose, pose)
                     if distance <= self.max_distance:
                         cost[row, col] = distance
+                        continue
+                    detected_centre, detected_length = torso_centre_and_length(pose[:, :2])
+                    offset = float(np.hypot(*(detected_centre - centre)))
+                    if offset < TORSO_GATE * max(length, detected_length):
+                        # Weak match: dearer than any landmark match, so it
+                        # never takes a detection a closer track should have.
+                        cost[row, col] = self.max_distance + offset
             for row, col in zip(*linear_sum_assignment(cost)):
                 # The solver pairs everyone it can; too-far pairs are not matches.
-                if cost[row, col] <= self.max_distance:
+                if cost[row, col] < _TOO_FAR:
                     track = self.tracks_[row]
                     track.see(poses[col], t)
+                    if cost[row, col] > self.max_distance:
+                        track.velocity[:] = 0.0  # a garbled pose says nothing of motion
                     ids[col] = track.id
 
         for col, pose in enumerate(poses):

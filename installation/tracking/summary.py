@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from installation.types import LEFT_WRIST, RIGHT_WRIST, Frame
 
 _WRIST = {"left": LEFT_WRIST, "right": RIGHT_WRIST}
+# An id seen for fewer frames than this is a flicker of the detector (a second
+# box on one body, a shadow), not a visitor; it is reported apart.
+BRIEF_FRAMES = 5
 
 
 @dataclass
@@ -32,6 +35,10 @@ class TrackSummary:
                     self.wrists_by_id[person.id] += 1
                     self.hands_by_id[person.id] += hand is not None
 
+    def people_seen(self) -> int:
+        """Ids that stayed at least BRIEF_FRAMES frames: visitors, not flickers."""
+        return sum(count >= BRIEF_FRAMES for count in self.frames_by_id.values())
+
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
@@ -41,7 +48,9 @@ class TrackSummary:
         lines = [
             f"frames             {self.frames}",
             f"frames with people {self.frames_with_people} ({rate:.1%})",
-            f"people seen        {len(self.frames_by_id)}",
+            f"people seen        {self.people_seen()}" + (
+                f" (and {len(self.frames_by_id) - self.people_seen()} brief detections "
+                f"under {BRIEF_FRAMES} frames)" if len(self.frames_by_id) > self.people_seen() else ""),
             f"tracking fps       {self.fps:.1f}",
         ]
         for person_id, count in sorted(self.frames_by_id.items()):
