@@ -76,6 +76,8 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool):
     s = source_settings
     source = open_source(s.spec, mirror=s.mirror, loop=s.loop, realtime=True,
                          width=s.width, height=s.height, fps=s.fps)
+    if _is_take(source):
+        _check_take(source.path)
     capture = Capture(source, stall_timeout=s.stall_timeout)
     try:
         capture.start()
@@ -105,6 +107,16 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool):
 def _is_take(source) -> bool:
     from installation.capture.take import TakeSource
     return isinstance(source, TakeSource)
+
+
+def _check_take(path) -> None:
+    """Read a whole take before playing it: damage in the middle is the
+    user's one-line error now, not a piece that stops halfway with a log line."""
+    from installation.tracking.takes import read_take
+
+    _, frames = read_take(path)
+    for _ in frames:
+        pass
 
 
 # -- track ----------------------------------------------------------------

@@ -62,6 +62,15 @@ class Tracker:
 
     # -- lifecycle -------------------------------------------------------
     def open(self) -> "Tracker":
+        try:
+            return self._open()
+        except BaseException:
+            # A later bundle failed: close the landmarkers already made, or
+            # their finalizers print tracebacks at interpreter exit.
+            self.close()
+            raise
+
+    def _open(self) -> "Tracker":
         s = self.settings
         pose_path = models.resolve(s.pose_model, self.models_dir)
         self.pose_ = landmarkers.create_pose(pose_path, s.pose_model, video=True,

@@ -1,0 +1,295 @@
+"""The `installation` command, end to end.
+
+Commands that load the models or open a window run in a subprocess, as a
+user would run them (the CLI filters MediaPipe's native logs by replacing
+fd 2, which must not happen inside pytest). Help and the models commands
+run in-process.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from installation.assets import DEMO_TAKE, asset_path
+from installation.cli import main
+from installation.tracking.takes import read_header, read_take
+
+LAB = "lab_one_person_cam01.mp4"
+LAB2 = "lab_one_person_cam02.mp4"
+STREET = "street_two_people.mp4"
+RUN_LINE = re.compile(r"drew (\d+) frames in [\d.]+ s \(\d+ fps\); "
+                      r"tracked (\d+) frames; people seen (\d+)")
+
+
+def base_env(**changes) -> dict:
+    """The environment of a user's shell: no model folder, no display, unless given."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("INSTALLATION_MODELS", "INSTALLATION_NATIVE_LOGS", "DISPLAY",
+                        "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
+    env["SDL_AUDIODRIVER"] = "dummy"
+    env.update({k: str(v) for k, v in changes.items()})
+    return env
+
+
+def cli(*args, env=None, cwd=None, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "installation.cli", *map(str, args)],
+                          capture_output=True, text=True, env=env or base_env(), cwd=cwd,
+                          timeout=timeout)
+
+
+def lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+# -- help -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["track"], ["models"], ["models", "list"],
+                                  ["models", "fetch"], ["models", "path"]],
+                         ids=lambda argv: " ".join(argv) or "installation")
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {' '.join(['installation', *argv])}")
+    assert "-h, --help" in out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    assert "usage: installation" in capsys.readouterr().err
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == "installation 0.1.0"
+
+
+# -- models ---------------------------------------------------------------------------
+
+
+def test_models_list(use_models, capsys):
+    assert main(["models", "list"]) == 0
+    out = capsys.readouterr().out
+    assert f"INSTALLATION_MODELS {use_models}" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    for name, filename in (("pose_full", "pose_landmarker_full.task"),
+                           ("hands", "hand_landmarker.task"), ("face", "face_landmarker.task")):
+        assert rows[name][1] == "ok"
+        assert rows[name][2] == str(use_models / filename)
+    assert rows["pose_heavy"][1] == "MISSING"
+
+
+def test_models_path(use_models, capsys):
+    assert main(["models", "path"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        str(use_models / "pose_landmarker_full.task"), str(use_models / "hand_landmarker.task")]
+    assert main(["models", "path", "face"]) == 0
+    assert capsys.readouterr().out.strip() == str(use_models / "face_landmarker.task")
+
+
+def test_models_path_typo_suggests_the_name(use_models, capsys):
+    assert main(["models", "path", "pose_ful"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = lines(captured.err)
+    assert line.startswith("installation: error: unknown model 'pose_ful'")
+    assert "did you mean 'pose_full'?" in line
+
+
+# -- track ----------------------------------------------------------------------------
+
+
+def test_track_writes_a_take_and_a_summary(media, models_dir, tmp_path):
+    out = tmp_path / "tmp" / "x.jsonl.gz"
+    out.parent.mkdir()
+    result = cli("track", media / LAB2, "--out", out, env=base_env(INSTALLATION_MODELS=models_dir))
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    print(text)
+    assert f"video {LAB2}  1080x1920" in text
+    assert re.search(r"^frames +100$", text, re.M)
+    with_people = int(re.search(r"^frames with people +(\d+) \(", text, re.M).group(1))
+    assert with_people >= 99
+    assert re.search(r"^people seen +1$", text, re.M)
+    fps = float(re.search(r"^tracking fps +([\d.]+)$", text, re.M).group(1))
+    assert fps > 0
+    assert re.search(r"#1 +in 100 frames, hands found \d+/\d+ visible wrists", text)
+    assert f"take written to {out}" in text
+    # MediaPipe's native lines are kept out of the user's terminal.
+    assert "W0000" not in result.stderr and "XNNPACK" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+    header = read_header(out)
+    assert header.source == f"video {LAB2}"
+    assert header.size == (1080, 1920)
+    assert header.models == {"pose": "pose_landmarker_full.task", "hands": "hand_landmarker.task"}
+    frames = list(read_take(out)[1])
+    assert len(frames) == 100
+    assert sum(bool(people) for _, people in frames) == with_people
+    assert any(p.left_hand or p.right_hand for _, people in frames for p in people)
+
+
+def test_track_one_person_without_hands(media, models_dir, tmp_path):
+    """The street clip has two people; --max-people 1 tracks only one."""
+    out = tmp_path / "one.jsonl"
+    result = cli("track", media / STREET, "--max-people", 1, "--no-hands", "--out", out,
+                 env=base_env(INSTALLATION_MODELS=models_dir))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^frames +230$", result.stdout, re.M)
+    assert "hands found" not in result.stdout
+    assert read_header(out).models == {"pose": "pose_landmarker_full.task"}
+    frames = list(read_take(out)[1])
+    assert len(frames) == 230
+    assert sum(bool(people) for _, people in frames) >= 200
+    assert all(len(people) <= 1 for _, people in frames)
+    assert all(p.left_hand is None and p.right_hand is None for _, people in frames for p in people)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_track_rejects_a_bad_max_people(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["track", "clip.mp4", "--max-people", value])
+    assert info.value.code == 2
+    assert "expected a positive whole number" in capsys.readouterr().err
+
+
+# -- user mistakes: one line, exit 2 --------------------------------------------------
+
+
+def damaged_take(path: Path) -> int:
+    """Write the demo take with one line in the middle cut short, the rest
+    intact; return that line's number."""
+    with gzip.open(asset_path(DEMO_TAKE), "rt", encoding="utf-8") as f:
+        text = f.read().splitlines(keepends=True)
+    middle = len(text) // 2
+    text[middle] = text[middle][: len(text[middle]) // 2] + "\n"
+    path.write_text("".join(text), encoding="utf-8")
+    return middle + 1
+
+
+@pytest.fixture
+def mistakes(tmp_path, media):
+    """name -> (argv, text the error line must name)."""
+    clip = tmp_path / "clip.mp4"
+    clip.write_text("this is not a video\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("garbage {{{\nmore garbage\n")
+    mid = tmp_path / "mid.jsonl"
+    cut_line = damaged_take(mid)
+    empty = tmp_path / "EMPTY_DIR"
+    empty.mkdir()
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('[source]\nspek = "0"\n')
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("[tracking]\nmax_people = \"two\"\n")
+    lab = media / LAB
+    return {
+        "missing path": (["track", tmp_path / "nope.mp4"], "nope.mp4: no such file"),
+        "missing run source": (["run", "--source", tmp_path / "nope.mp4"], "nope.mp4"),
+        "text named mp4": (["track", clip], "clip.mp4: not a video file"),
+        "no camera 97": (["track", "97"], "camera 97"),
+        "no camera 97 run": (["run", "--source", "97"], "camera 97"),
+        "corrupt take": (["run", "--source", bad], "bad.jsonl:line 1"),
+        "damaged take": (["run", "--source", mid], f"mid.jsonl:line {cut_line}: frame line is not"),
+        "no bundle track": (["track", lab, "--models", empty], "pose_landmarker_full.task not found"),
+        "no bundle run": (["run", "--source", lab, "--models", empty, "--seconds", 1],
+                          "pose_landmarker_full.task not found"),
+        "unknown profile key": (["run", unknown], "unknown key 'spek' (did you mean 'spec'?)"),
+        "wrong profile type": (["run", wrong], "'max_people' must be int, got 'two'"),
+        "track a take": (["track", asset_path(DEMO_TAKE)], "this is a take"),
+    }
+
+
+MISTAKES = ["missing path", "missing run source", "text named mp4", "no camera 97",
+            "no camera 97 run", "corrupt take", "damaged take", "no bundle track",
+            "no bundle run", "unknown profile key", "wrong profile type", "track a take"]
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_user_mistake_is_one_line_and_exit_2(name, mistakes, tmp_path):
+    argv, named = mistakes[name]
+    cache = tmp_path / "xdg-cache"
+    cache.mkdir()
+    # No models anywhere but where a test puts them; a headless pygame.
+    env = base_env(XDG_CACHE_HOME=cache, SDL_VIDEODRIVER="dummy")
+    result = cli(*argv, env=env, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    (line,) = lines(result.stderr)
+    assert line.startswith("installation: error: ")
+    assert named in line
+    if name == "no bundle track":
+        assert f"{cache}/installation/models (cache" in line  # says where it looked
+
+
+def test_take_cut_by_a_crash_still_plays(tmp_path):
+    """A gzip take cut short (what a crash leaves) is not an error: it plays
+    what was recorded, with a warning."""
+    data = asset_path(DEMO_TAKE).read_bytes()
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    result = cli("run", "--source", cut, "--seconds", 1,
+                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "recording was probably interrupted" in result.stderr
+    assert RUN_LINE.search(result.stdout)
+
+
+# -- run ------------------------------------------------------------------------------
+
+
+def run_figures(stdout: str) -> tuple[int, int, int]:
+    match = RUN_LINE.search(stdout)
+    assert match, stdout
+    return tuple(int(g) for g in match.groups())
+
+
+def test_run_demo_take_writes_a_screenshot(tmp_path):
+    import pygame
+
+    shot = tmp_path / "tmp" / "s.png"
+    shot.parent.mkdir()
+    result = cli("run", "--source", asset_path(DEMO_TAKE), "--seconds", 2, "--screenshot", shot,
+                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    drawn, tracked, seen = run_figures(result.stdout)
+    assert drawn > 0 and tracked > 0 and seen >= 1
+    assert shot.is_file()
+    pixels = pygame.surfarray.array3d(pygame.image.load(str(shot)))
+    assert pixels.shape == (1280, 720, 3)  # the default window size
+    assert pixels.std() > 5
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 10  # skeletons, not a flat card
+
+
+@pytest.mark.skipif(Path("/dev/video0").exists(), reason="a camera is attached: no fallback")
+def test_run_without_camera_plays_the_demo_take(tmp_path):
+    result = cli("run", "--seconds", 2, env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "camera 0" in result.stderr
+    assert "playing the demo take instead" in result.stderr
+    drawn, tracked, seen = run_figures(result.stdout)
+    assert drawn > 0 and tracked > 0
+
+
+def test_run_a_clip_headless(media, models_dir, tmp_path):
+    result = cli("run", "--source", media / LAB, "--seconds", 4,
+                 env=base_env(INSTALLATION_MODELS=models_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no display found: running without a window for 4 s" in result.stderr
+    assert "W0000" not in result.stderr and "Traceback" not in result.stderr
+    drawn, tracked, seen = run_figures(result.stdout)
+    print(result.stdout)
+    assert drawn > 0 and tracked > 0 and seen >= 1
