@@ -1,0 +1,42 @@
+"""`installation models`: list, fetch or locate the MediaPipe model bundles."""
+from __future__ import annotations
+
+from installation.commands import MODELS_HELP
+
+
+def add_parser(commands) -> None:
+    models = commands.add_parser("models", help="list, fetch or locate the model bundles",
+                                 description="MediaPipe model bundles: where they are found, "
+                                             "and downloading the official ones.")
+    actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="each bundle: found where, checked, sha256")
+    listing.add_argument("--models", help=MODELS_HELP)
+    fetch = actions.add_parser("fetch", help="download the official bundles (needs internet)")
+    fetch.add_argument("names", nargs="*", help="bundles to fetch (default: pose_full hands face)")
+    fetch.add_argument("--to", help="folder to put them in (default: the user cache)")
+    fetch.add_argument("--force", action="store_true", help="download again even if present")
+    path = actions.add_parser("path", help="print the file each bundle resolves to")
+    path.add_argument("names", nargs="*", help="bundles (default: pose_full hands)")
+    path.add_argument("--models", help=MODELS_HELP)
+    models.set_defaults(handler=models_command)
+
+
+def models_command(args) -> int:
+    from installation.tracking import models
+
+    if args.action == "list":
+        print("looking in: " + "; ".join(f"{label} {path}" for label, path in
+                                          models.search_dirs(args.models)))
+        for row in models.list_models(args.models):
+            state = "ok" if row.ok else "MISSING" if row.path is None else "BROKEN"
+            print(f"{row.name:<11} {state:<8} {row.path or row.filename}  {row.detail}")
+        return 0
+    if args.action == "path":
+        for name in args.names or ["pose_full", "hands"]:
+            print(models.resolve(name, args.models))
+        return 0
+    names = args.names or ["pose_full", "hands", "face"]
+    for name in names:
+        path = models.fetch(name, args.to, force=args.force)
+        print(f"{name}: {path}  sha256 {models.sha256_of(path)}")
+    return 0
