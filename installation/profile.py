@@ -59,6 +59,18 @@ class Profile:
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
     models: str | None = None
     path: Path | None = None
+    # Tables checked by the part of the piece that owns them (scenes check
+    # their settings against their constructors, the mapper its project ...),
+    # kept here as read: {"scenes": {...}, "mapping": {...}, ...}.
+    tables: dict = field(default_factory=dict)
+
+    def table(self, name: str) -> dict:
+        """A table owned by another part (empty when the profile has none)."""
+        return self.tables.get(name, {})
+
+
+# Top-level tables read by other parts of the package (see Profile.tables).
+OWNED_TABLES = ("scenes", "mapping", "osc", "display")
 
 
 class ProfileError(InstallationError):
@@ -117,12 +129,11 @@ def load_profile(path: str | Path) -> Profile:
 
 
 def profile_from_dict(data: dict, where: str = "profile", path: Path | None = None) -> Profile:
-    known = ("source", "tracking")
+    known = ("source", "tracking", *OWNED_TABLES)
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
-            # Later parts of the piece (scenes, osc, display ...) add their
-            # tables here; until then they are an error, not silently ignored.
+            # A misspelt table would otherwise be silently ignored.
             raise ProfileError(f"unknown table [{key}]", where=where,
                                fix=f"did you mean [{close[0]}]?" if close else
                                f"this version knows: {', '.join(known)}")
@@ -147,4 +158,5 @@ def profile_from_dict(data: dict, where: str = "profile", path: Path | None = No
         smoothing=_build(SmoothingSettings, smoothing, f"{where} [tracking.smoothing]"),
         models=models,
         path=path,
+        tables={name: data[name] for name in OWNED_TABLES if name in data},
     )
