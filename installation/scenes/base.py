@@ -1,0 +1,47 @@
+"""The Scene contract: what an artist writes to make a picture.
+
+A scene is one class in one file (``scenes/ripples.py``)::
+
+    from installation import Scene
+
+    class Ripples(Scene):
+        '''Rings spread from fast-moving wrists.  Preview: installation preview ripples'''
+        name = "ripples"                        # the id profiles use
+
+        def __init__(self, speed: float = 120.0, palette: str = "dusk"):
+            self.speed, self.palette = speed, palette   # store settings only
+
+        def enter(self, size): ...              # allocate surfaces, load fonts
+        def update(self, frame, outputs, dt): ... # landmarks + mapper outputs
+        def draw(self, surface): ...            # the one required hook
+        def exit(self): ...
+
+Settings are the constructor's keyword arguments with defaults (the
+scikit-learn rule): a profile's ``[scenes.ripples]`` table is checked against
+that signature. Scenes never open the camera, models or sockets: the
+framework hands them a :class:`~installation.types.Frame` (people, and the
+camera image when there is one) and ``outputs``, the mapper's named values
+(an empty dict when no mapper runs).
+"""
+from __future__ import annotations
+
+from installation.types import Frame
+
+
+class Scene:
+    """Base class of every scene; only :meth:`draw` must be written."""
+
+    name: str = ""  # id used in profiles and on the command line
+
+    def enter(self, size: tuple[int, int]) -> None:
+        """The scene goes on stage on a surface of ``size``; allocate here."""
+
+    def update(self, frame: Frame, outputs: dict[str, float], dt: float) -> None:
+        """New landmarks (``frame``) and mapper ``outputs``; ``dt`` seconds since the last call."""
+
+    def draw(self, surface) -> None:  # pygame.Surface
+        """Paint the whole surface."""
+        raise NotImplementedError(f"scene {self.name or type(self).__name__} must define draw()")
+
+    def exit(self) -> None:
+        """The scene leaves the stage; release what enter() made."""
