@@ -19,7 +19,7 @@ from installation import __version__
 from installation.errors import InstallationError
 
 # Modules under installation.commands, in the order --help lists them.
-COMMANDS = ("run", "track", "models", "service")
+COMMANDS = ("run", "track", "models", "service", "config")
 
 
 def _setup_logging(verbose: bool) -> None:

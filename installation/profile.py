@@ -1,30 +1,25 @@
 """Installation profiles: one TOML file describes a piece.
 
-This holds the sections the capture-and-tracking pipeline needs::
+The tables read here (every key optional; see profiles/gallery.toml)::
 
-    [source]
-    spec = "0"            # camera index, device, video file, folder, stream URL or take
-    mirror = true
-    width = 1280
-    height = 720
+    [source]              camera / file / stream / take, mirror, size, stall timeout
+    [tracking]            max_people, hands, face, models folder, interaction zone
+    [tracking.smoothing]  One Euro filter
+    [display]             size, fullscreen, which screen, fps, kiosk
+    [hours]               opening hours (see installation.hours)
+    [logging]             log folder, level, rotation
 
-    [tracking]
-    max_people = 2
-    hands = true
-    models = "/opt/models"   # folder of model bundles (else INSTALLATION_MODELS, else the cache)
-
-    [tracking.smoothing]
-    enabled = true
-    min_cutoff = 1.0
-    beta = 0.05
-
-Every table is checked against the dataclass it fills: an unknown key names
-the closest valid one, a wrong type says what was expected.
+Tables owned by other parts ([scenes], [mapping], [osc]) are kept as read in
+``Profile.tables`` and checked by their owners. Every table read here is
+checked against the dataclass it fills: an unknown key names the closest
+valid one, a wrong type says what was expected, and both give the file and
+line. ``--set section.key=value`` overrides a value from the command line.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +30,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from installation.errors import InstallationError
+from installation.hours import OpeningHours
 from installation.tracking.pipeline import SmoothingSettings
 from installation.tracking.tracker import TrackerSettings
 
@@ -53,11 +49,47 @@ class SourceSettings:
 
 
 @dataclass(frozen=True)
+class DisplaySettings:
+    """The ``[display]`` table."""
+
+    width: int = 1280
+    height: int = 720
+    fullscreen: bool = False
+    screen: int = 0  # which monitor, for fullscreen on a multi-screen machine
+    fps: int = 60
+    kiosk: bool = False  # fullscreen, no cursor, visitor keys cannot quit
+
+    def __post_init__(self):
+        if self.width <= 0 or self.height <= 0 or self.fps <= 0:
+            raise ValueError("width, height and fps must be positive")
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """The ``[logging]`` table."""
+
+    folder: str | None = None  # None: log to the terminal only
+    level: str = "info"
+    max_mb: float = 5.0  # size of one log file before it rotates
+    keep: int = 10  # rotated files kept
+
+    def __post_init__(self):
+        if self.level.lower() not in ("debug", "info", "warning", "error"):
+            raise ValueError(f"level must be debug, info, warning or error, got {self.level!r}")
+
+
+@dataclass(frozen=True)
 class Profile:
     source: SourceSettings = field(default_factory=SourceSettings)
     tracking: TrackerSettings = field(default_factory=TrackerSettings)
     smoothing: SmoothingSettings = field(default_factory=SmoothingSettings)
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+    hours: OpeningHours = field(default_factory=OpeningHours.always)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     models: str | None = None
+    # Interaction zone: (x0, y0, x1, y1) of the image, normalised; people whose
+    # hips lie outside are not visitors (passers-by behind the piece).
+    zone: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
     path: Path | None = None
     # Tables checked by the part of the piece that owns them (scenes check
     # their settings against their constructors, the mapper its project ...),
@@ -70,32 +102,70 @@ class Profile:
 
 
 # Top-level tables read by other parts of the package (see Profile.tables).
-OWNED_TABLES = ("scenes", "mapping", "osc", "display")
+OWNED_TABLES = ("scenes", "mapping", "osc")
+# Tables read here, with the dataclass each fills.
+_TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": DisplaySettings,
+           "logging": LoggingSettings}
+_EXTRA_TRACKING_KEYS = ("smoothing", "models", "zone")
 
 
 class ProfileError(InstallationError):
     """A profile that cannot be used as written."""
 
 
-def _build(cls, table: dict, where: str):
+class _Where:
+    """Names a place in the profile: file, line (found by searching the text), table."""
+
+    def __init__(self, name: str, text: str):
+        self.name, self.lines = name, text.splitlines()
+
+    def __call__(self, table: str, key: str | None = None) -> str:
+        line = self._line(table, key)
+        place = f"{self.name}:{line}" if line else self.name
+        return f"{place} [{table}]" + (f" {key}" if key else "")
+
+    def _line(self, table: str, key: str | None) -> int | None:
+        header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
+        in_table = table == ""
+        for number, line in enumerate(self.lines, 1):
+            if header.match(line):
+                if key is None:
+                    return number
+                in_table = True
+            elif line.lstrip().startswith("["):
+                in_table = False
+            elif in_table and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
+                return number
+        return None
+
+
+def _close_match(key: str, valid) -> str:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+
+
+def _build(cls, table: dict, where: _Where, name: str, extra: tuple[str, ...] = ()):
     """Fill dataclass ``cls`` from ``table``, checking keys and types."""
+    if not isinstance(table, dict):
+        raise ProfileError(f"[{name}] must be a table, got {table!r}", where=where.name)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
     for key, value in table.items():
+        if key in extra:
+            continue
         if key not in fields:
-            close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(fields)}"
-            raise ProfileError(f"unknown key '{key}'", where=where, fix=hint)
+            raise ProfileError(f"unknown key '{key}'", where=where(name, key),
+                               fix=_close_match(key, [*fields, *extra]))
         expected = _python_type(fields[key].type)
         if not _fits(value, expected):
             raise ProfileError(
-                f"'{key}' must be {' or '.join(t.__name__ for t in expected)}, got {value!r}",
-                where=where, fix="correct the value")
-        values[key] = float(value) if float in expected and isinstance(value, int) else value
+                f"expected {' or '.join(t.__name__ for t in expected if t is not type(None))}, "
+                f"got {value!r}", where=where(name, key), fix="correct the value")
+        values[key] = float(value) if float in expected and type(value) is int else value
     try:
         return cls(**values)
     except (TypeError, ValueError) as error:
-        raise ProfileError(str(error), where=where) from None
+        raise ProfileError(str(error), where=where(name)) from None
 
 
 _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}
@@ -115,48 +185,144 @@ def _fits(value, expected: tuple[type, ...]) -> bool:
     return isinstance(value, expected)
 
 
-def load_profile(path: str | Path) -> Profile:
-    """Read and check a profile; every problem is a ProfileError naming the file."""
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``section.key=value`` settings (values in TOML syntax; bare words are text)."""
+    for item in overrides:
+        dotted, sep, text = item.partition("=")
+        keys = dotted.strip().split(".")
+        if not sep or len(keys) < 2 or not all(keys):
+            raise ProfileError(f"cannot read --set {item!r}", where="command line",
+                               fix="write --set section.key=value, e.g. --set source.mirror=true")
+        try:
+            value = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()  # `--set source.spec=clip.mp4` needs no quotes
+        table = data
+        for key in keys[:-1]:
+            table = table.setdefault(key, {})
+            if not isinstance(table, dict):
+                raise ProfileError(f"'{key}' is not a table", where=f"--set {item}")
+        table[keys[-1]] = value
+    return data
+
+
+def load_profile(path: str | Path, overrides: list[str] = ()) -> Profile:
+    """Read and check a profile; every problem is a ProfileError naming file and line."""
     path = Path(path)
     if not path.is_file():
         raise ProfileError("no such profile", where=str(path),
                            fix="check the path; example profiles are in profiles/")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ProfileError(f"not valid TOML ({error})", where=str(path)) from None
-    return profile_from_dict(data, str(path), path=path)
+    data = apply_overrides(data, list(overrides))
+    return profile_from_dict(data, _Where(str(path), text), path=path)
 
 
-def profile_from_dict(data: dict, where: str = "profile", path: Path | None = None) -> Profile:
-    known = ("source", "tracking", *OWNED_TABLES)
+def profile_from_dict(data: dict, where: _Where | str = "profile",
+                      path: Path | None = None) -> Profile:
+    """Check ``data`` (a parsed profile) and build the Profile."""
+    if isinstance(where, str):
+        where = _Where(where, "")
+    known = (*_TABLES, "hours", *OWNED_TABLES)
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             # A misspelt table would otherwise be silently ignored.
-            raise ProfileError(f"unknown table [{key}]", where=where,
+            raise ProfileError(f"unknown table [{key}]", where=where.name,
                                fix=f"did you mean [{close[0]}]?" if close else
                                f"this version knows: {', '.join(known)}")
-    source = data.get("source", {})
+    source = dict(data.get("source", {}))
     tracking = dict(data.get("tracking", {}))
-    smoothing = tracking.pop("smoothing", {})
-    models = tracking.pop("models", None)
+    if isinstance(source.get("spec"), int) and not isinstance(source["spec"], bool):
+        source["spec"] = str(source["spec"])  # `spec = 0` means camera 0
+    base = path.parent if path is not None else Path.cwd()
+    if isinstance(source.get("spec"), str) and (base / source["spec"]).exists():
+        source["spec"] = str((base / source["spec"]).resolve())  # relative to the profile
+    models = tracking.get("models")
     if models is not None and not isinstance(models, str):
-        raise ProfileError(f"'models' must be a folder path, got {models!r}",
-                           where=f"{where} [tracking]")
-    if isinstance(source.get("spec"), int):  # `spec = 0` means camera 0
-        source = dict(source, spec=str(source["spec"]))
-    if models and path is not None and not Path(models).is_absolute():
-        models = str((path.parent / models).resolve())
-    if path is not None and "spec" in source:
-        spec_path = path.parent / source["spec"]
-        if not Path(source["spec"]).is_absolute() and spec_path.exists():
-            source = dict(source, spec=str(spec_path.resolve()))
+        raise ProfileError(f"expected a folder path, got {models!r}",
+                           where=where("tracking", "models"))
+    if models:
+        models = str((base / models).resolve())
+    try:
+        hours = OpeningHours.from_table(data.get("hours", {}), where=where("hours"))
+    except InstallationError as error:
+        raise ProfileError(error.what, where=error.where, fix=error.fix) from None
     return Profile(
-        source=_build(SourceSettings, source, f"{where} [source]"),
-        tracking=_build(TrackerSettings, tracking, f"{where} [tracking]"),
-        smoothing=_build(SmoothingSettings, smoothing, f"{where} [tracking.smoothing]"),
+        source=_build(SourceSettings, source, where, "source"),
+        tracking=_build(TrackerSettings, tracking, where, "tracking", extra=_EXTRA_TRACKING_KEYS),
+        smoothing=_build(SmoothingSettings, tracking.get("smoothing", {}), where,
+                         "tracking.smoothing"),
+        display=_build(DisplaySettings, data.get("display", {}), where, "display"),
+        hours=hours,
+        logging=_build(LoggingSettings, data.get("logging", {}), where, "logging"),
         models=models,
+        zone=_zone(tracking.get("zone", (0.0, 0.0, 1.0, 1.0)), where),
         path=path,
         tables={name: data[name] for name in OWNED_TABLES if name in data},
     )
+
+
+def _zone(value, where: _Where) -> tuple[float, float, float, float]:
+    ok = (isinstance(value, (list, tuple)) and len(value) == 4
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
+    if ok:
+        x0, y0, x1, y1 = (float(v) for v in value)
+        ok = 0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0
+    if not ok:
+        raise ProfileError(f"expected [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and "
+                           f"0 <= y0 < y1 <= 1, got {value!r}", where=where("tracking", "zone"),
+                           fix="give the part of the image where visitors count, "
+                               "e.g. [0.1, 0.0, 0.9, 1.0]")
+    return (x0, y0, x1, y1)
+
+
+def profile_as_toml(profile: Profile) -> str:
+    """The resolved profile, every value shown, as TOML a person can read."""
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{ " + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + " }"
+        return repr(v)
+
+    def table(name, settings):
+        rows = [f"[{name}]"]
+        items = settings.items() if isinstance(settings, dict) else vars(settings).items()
+        for key, v in items:
+            if v is None:
+                rows.append(f"# {key} = (not set)")
+            elif isinstance(v, dict) and not isinstance(settings, dict):
+                continue
+            else:
+                rows.append(f"{key} = {value(v)}")
+        return "\n".join(rows)
+
+    tracking = dict(vars(profile.tracking), models=profile.models, zone=profile.zone)
+    parts = [table("source", profile.source), table("tracking", tracking),
+             table("tracking.smoothing", profile.smoothing), table("display", profile.display),
+             _hours_toml(profile.hours), table("logging", profile.logging)]
+    parts += [table(name, t) for name, t in profile.tables.items()]
+    return "\n\n".join(parts) + "\n"
+
+
+def _hours_toml(hours: OpeningHours) -> str:
+    from installation.hours import DAYS
+    rows = ["[hours]"]
+    for day, ranges in zip(DAYS, hours.ranges):
+        if ranges == ((0, 24 * 60),):
+            text = "always"
+        elif not ranges:
+            text = "closed"
+        else:
+            text = ", ".join(f"{s // 60:02d}:{s % 60:02d}-{(e // 60) % 24:02d}:{e % 60:02d}"
+                             for s, e in ranges)
+        rows.append(f'{day} = "{text}"')
+    return "\n".join(rows)

@@ -208,7 +208,7 @@ def mistakes(tmp_path, media):
         "no bundle run": (["run", "--source", lab, "--models", empty, "--seconds", 1],
                           "pose_landmarker_full.task not found"),
         "unknown profile key": (["run", unknown], "unknown key 'spek' (did you mean 'spec'?)"),
-        "wrong profile type": (["run", wrong], "'max_people' must be int, got 'two'"),
+        "wrong profile type": (["run", wrong], "[tracking] max_people: expected int, got 'two'"),
         "track a take": (["track", asset_path(DEMO_TAKE)], "this is a take"),
     }
 

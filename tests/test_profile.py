@@ -1,0 +1,109 @@
+"""Profiles: typed tables, every mistake named with file, line and close match."""
+import pytest
+
+from installation.profile import ProfileError, load_profile, profile_as_toml
+
+GOOD = """\
+[source]
+spec = "clip.mp4"
+mirror = true
+
+[tracking]
+max_people = 3
+zone = [0.1, 0.0, 0.9, 1.0]
+
+[tracking.smoothing]
+beta = 4
+
+[display]
+fullscreen = true
+width = 1920
+height = 1080
+
+[hours]
+every_day = "10:00-18:00"
+mon = "closed"
+
+[logging]
+folder = "logs"
+level = "warning"
+
+[scenes.poetry]
+order = 3
+"""
+
+
+def write(tmp_path, text, name="piece.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_profile_loads_into_typed_settings(tmp_path):
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    profile = load_profile(write(tmp_path, GOOD))
+    assert profile.source.spec == str((tmp_path / "clip.mp4").resolve())  # relative to the file
+    assert profile.source.mirror is True
+    assert profile.tracking.max_people == 3
+    assert profile.smoothing.beta == 4.0 and isinstance(profile.smoothing.beta, float)
+    assert profile.display.fullscreen and profile.display.width == 1920
+    assert profile.zone == (0.1, 0.0, 0.9, 1.0)
+    assert profile.logging.level == "warning"
+    assert profile.table("scenes") == {"poetry": {"order": 3}}
+    import datetime as dt
+    assert not profile.hours.is_open(dt.datetime(2026, 11, 23, 12))  # a Monday
+    assert profile.hours.is_open(dt.datetime(2026, 11, 24, 12))
+
+
+def test_settings_are_frozen(tmp_path):
+    profile = load_profile(write(tmp_path, GOOD))
+    with pytest.raises(Exception):
+        profile.display.width = 5
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[source]\nspek = 0\n", ":2 [source] spek: unknown key 'spek' (did you mean 'spec'?)"),
+    ("[display]\n\nfulscreen = true\n", ":3 [display] fulscreen: unknown key"),
+    ("[tracking]\nmax_people = 'two'\n", ":2 [tracking] max_people: expected int, got 'two'"),
+    ("[tracking]\nhands = 1\n", "hands: expected bool, got 1"),
+    ("[tracking]\nmax_people = 40\n", "max_people must be between 1 and 10"),
+    ("[tracking]\nzone = [0.5, 0, 0.2, 1]\n", "[tracking] zone: expected [x0, y0, x1, y1]"),
+    ("[sorce]\nspec = 0\n", "unknown table [sorce] (did you mean [source]?)"),
+    ("[hours]\nmon = '9-5'\n", "cannot read opening hours '9-5'"),
+    ("[logging]\nlevel = 'loud'\n", "level must be debug, info, warning or error"),
+    ("[source\nspec = 0\n", "not valid TOML"),
+    ("[display]\nfps = 0\n", "must be positive"),
+])
+def test_mistakes_name_file_line_key_and_fix(tmp_path, text, words):
+    path = write(tmp_path, text)
+    with pytest.raises(ProfileError) as error:
+        load_profile(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert words in message
+
+
+def test_missing_profile(tmp_path):
+    with pytest.raises(ProfileError, match="no such profile"):
+        load_profile(tmp_path / "nope.toml")
+
+
+def test_set_overrides_values_and_is_checked(tmp_path):
+    path = write(tmp_path, GOOD)
+    profile = load_profile(path, ["source.mirror=false", "display.width=800",
+                                  "source.spec=camera.mp4", "tracking.smoothing.enabled=false"])
+    assert profile.source.mirror is False and profile.display.width == 800
+    assert profile.source.spec == "camera.mp4" and profile.smoothing.enabled is False
+    with pytest.raises(ProfileError, match="did you mean 'width'"):
+        load_profile(path, ["display.widht=800"])
+    with pytest.raises(ProfileError, match="section.key=value"):
+        load_profile(path, ["mirror"])
+
+
+def test_resolved_profile_prints_as_toml_that_loads_again(tmp_path):
+    profile = load_profile(write(tmp_path, GOOD))
+    text = profile_as_toml(profile)
+    again = load_profile(write(tmp_path, text.replace("# ", "#"), "again.toml"))
+    assert again.source == profile.source and again.display == profile.display
+    assert again.tracking == profile.tracking and again.smoothing == profile.smoothing
+    assert again.hours == profile.hours and again.zone == profile.zone
