@@ -19,7 +19,7 @@ from installation import __version__
 from installation.errors import InstallationError
 
 # Modules under installation.commands, in the order --help lists them.
-COMMANDS = ("run", "track", "models", "service", "config")
+COMMANDS = ("run", "track", "models", "service", "config", "doctor")
 
 
 def _setup_logging(verbose: bool) -> None:

@@ -1,0 +1,190 @@
+"""`installation doctor PROFILE`: check a setup without starting the show.
+
+Each check prints one row, PASS / WARN / FAIL / SKIP with what it found; the
+exit status is 1 when any check fails, so a setup script can stop on it.
+"""
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+from installation.errors import InstallationError
+
+# Free disk below this fails (logs and takes need room to be written).
+MIN_FREE_MB = 200
+WARN_FREE_MB = 1000
+# A camera delivering less than this share of the asked rate is a failure.
+MIN_RATE_SHARE = 0.8
+
+
+def add_parser(commands) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="check a profile's camera, models, display, ports and disk",
+        description="Check everything a profile needs without starting the show: the source "
+                    "delivers frames at the asked size and rate, the model bundles load, the "
+                    "mapper project and scenes load, the display opens, OSC ports are free, "
+                    "there is disk for logs. Exit status 1 when a check fails.")
+    doctor.add_argument("profile", help="installation profile (TOML)")
+    doctor.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a value, e.g. --set source.spec=1 (repeatable)")
+    doctor.add_argument("--seconds", type=float, default=2.0,
+                        help="how long to measure the camera's frame rate (2)")
+    doctor.set_defaults(handler=doctor_command)
+
+
+def doctor_command(args) -> int:
+    from installation.profile import load_profile
+
+    profile = load_profile(args.profile, args.set)  # a broken profile is the one-line error
+    rows = [("profile", "PASS", str(profile.path))]
+    for name, check in CHECKS:
+        try:
+            status, detail = check(profile, args)
+        except InstallationError as error:
+            status, detail = "FAIL", error.message
+        except Exception as error:  # a check must never hide the others
+            status, detail = "FAIL", f"{type(error).__name__}: {error}"
+        rows.append((name, status, detail))
+    width = max(len(name) for name, _, _ in rows)
+    for name, status, detail in rows:
+        print(f"{name:<{width}}  {status:<4}  {detail}")
+    failed = sum(status == "FAIL" for _, status, _ in rows)
+    print(f"\n{failed} check(s) failed" if failed else "\nall checks passed")
+    return 1 if failed else 0
+
+
+def check_source(profile, args):
+    from installation.capture import open_source
+    from installation.commands import is_take
+
+    s = profile.source
+    source = open_source(s.spec, mirror=s.mirror, width=s.width, height=s.height, fps=s.fps)
+    if is_take(source):
+        from installation.tracking.takes import read_take
+        header, frames = read_take(source.path)
+        count = sum(1 for _ in frames)
+        return "PASS", f"take {Path(s.spec).name}: {count} frames, {header.size[0]}x{header.size[1]}"
+    source.open()
+    try:
+        if not source.live:
+            return "PASS", f"{source.name}: {source.size[0]}x{source.size[1]}, {source.fps:.0f} fps"
+        frames, start = 0, time.monotonic()
+        while time.monotonic() - start < args.seconds:
+            source.read()
+            frames += 1
+        rate = frames / (time.monotonic() - start)
+    finally:
+        source.close()
+    problems = []
+    if s.width and s.height and source.size != (s.width, s.height):
+        problems.append(f"asked {s.width}x{s.height}, got {source.size[0]}x{source.size[1]}")
+    if s.fps and rate < MIN_RATE_SHARE * s.fps:
+        problems.append(f"asked {s.fps:.0f} fps, measured {rate:.1f}")
+    detail = f"{source.name}: {source.size[0]}x{source.size[1]}, {rate:.1f} fps measured"
+    return ("FAIL", detail + "; " + "; ".join(problems)) if problems else ("PASS", detail)
+
+
+def check_models(profile, args):
+    from installation.commands import is_take
+    from installation.capture import open_source
+
+    if is_take(open_source(profile.source.spec)):
+        return "SKIP", "the source is a take: no models needed"
+    from installation.tracking.quiet import silence_native_logs
+    from installation.tracking.tracker import Tracker
+
+    silence_native_logs()
+    tracker = Tracker(profile.tracking, models_dir=profile.models)
+    tracker.open()  # resolves, checks and loads each bundle in MediaPipe
+    try:
+        return "PASS", ", ".join(f"{k} {v}" for k, v in tracker.model_files_.items()) + " loaded"
+    finally:
+        tracker.close()
+
+
+def check_mapping(profile, args):
+    if not profile.table("mapping"):
+        return "SKIP", "no [mapping] table"
+    from installation.mapping import load_mapper
+
+    mapper = load_mapper(profile)
+    return "PASS", f"project {getattr(mapper, 'project_path', '') or 'loaded'}"
+
+
+def check_scenes(profile, args):
+    if not profile.table("scenes"):
+        return "SKIP", "no [scenes] table: the default scene plays"
+    from installation.scenes import discovery
+
+    found = discovery.scenes_for_profile(profile)
+    return "PASS", f"{len(found)} scene(s): {', '.join(found)}"
+
+
+def check_display(profile, args):
+    from installation.app.viewer import has_display
+    if not has_display():
+        return "FAIL", ("no display (DISPLAY and WAYLAND_DISPLAY unset): run it in the desktop "
+                        "session, or set SDL_VIDEODRIVER=dummy for a headless rehearsal")
+    import pygame
+    pygame.display.init()
+    try:
+        screens = pygame.display.get_num_displays()
+        d = profile.display
+        if d.screen >= screens:
+            return "FAIL", f"screen {d.screen} asked, {screens} found (screens count from 0)"
+        pygame.display.set_mode((d.width, d.height), display=d.screen)
+        driver = pygame.display.get_driver()
+        detail = f"{d.width}x{d.height} on screen {d.screen} of {screens} ({driver})"
+        if driver in ("dummy", "offscreen"):
+            return "WARN", detail + ": a rehearsal driver, nothing will be seen"
+        return "PASS", detail
+    except pygame.error as error:
+        return "FAIL", f"cannot open {profile.display.width}x{profile.display.height}: {error}"
+    finally:
+        pygame.display.quit()
+
+
+def osc_ports(profile) -> list[tuple[str, int]]:
+    """(host, port) the piece will listen on, from the [osc] table's *_port keys."""
+    table = profile.table("osc")
+    host = table.get("listen_host", "0.0.0.0") if isinstance(table, dict) else "0.0.0.0"
+    return [(host, value) for key, value in table.items()
+            if key.endswith("port") and key.startswith(("listen", "in"))
+            and isinstance(value, int) and not isinstance(value, bool)]
+
+
+def check_osc(profile, args):
+    ports = osc_ports(profile)
+    if not ports:
+        return "SKIP", "no OSC input configured"
+    busy = []
+    for host, port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                busy.append(f"{host}:{port} ({error.strerror})")
+    if busy:
+        return "FAIL", "in use: " + ", ".join(busy) + " (stop the other program or change the port)"
+    return "PASS", "free: " + ", ".join(f"{h}:{p}" for h, p in ports)
+
+
+def check_disk(profile, args):
+    folder = Path(profile.logging.folder or ".")
+    if not folder.is_absolute() and profile.path is not None:
+        folder = profile.path.parent / folder
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    free_mb = shutil.disk_usage(probe).free / 2**20
+    detail = f"{free_mb:,.0f} MB free for logs and takes at {folder}"
+    if free_mb < MIN_FREE_MB:
+        return "FAIL", detail
+    return ("WARN" if free_mb < WARN_FREE_MB else "PASS"), detail
+
+
+CHECKS = [("source", check_source), ("models", check_models), ("mapping", check_mapping),
+          ("scenes", check_scenes), ("display", check_display), ("osc", check_osc),
+          ("disk", check_disk)]
