@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from installation import __version__
 from installation.errors import InstallationError
+from installation.logs import setup_logging
 
 # Modules under installation.commands, in the order --help lists them.
 COMMANDS = ("run", "track", "models", "service", "config", "doctor")
-
-
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    setup_logging("debug" if args.verbose else "info")
     try:
         return args.handler(args)
     except InstallationError as error:
