@@ -210,3 +210,17 @@ def test_garbled_pose_beside_someone_else_is_a_new_person():
     tracker.update([person(0.3, 0.6)], 0.0)
     (newcomer,) = tracker.update([Person(pose=_garbled(make_pose(0.6, 0.6)))], 1 / 30)
     assert newcomer.id == 2
+
+
+def test_interaction_zone_keeps_only_visitors_inside():
+    from installation.tracking.pipeline import LandmarkPipeline
+    from installation.types import Frame
+
+    class Detector:  # a scripted tracker: two people, one at each side of the image
+        def process(self, frame):
+            return frame.replace(people=(person(0.2, 0.6), person(0.8, 0.6)), tracked=True)
+
+    pipeline = LandmarkPipeline(Detector(), zone=(0.5, 0.0, 1.0, 1.0))
+    frame = pipeline(Frame(index=0, t=0.0, size=(640, 480)))
+    assert len(frame.people) == 1
+    assert frame.people[0].pose[23, 0] > 0.5

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from installation.tracking.identity import IdentityTracker
 from installation.tracking.smoothing import PeopleSmoother
 from installation.tracking.tracker import Tracker
-from installation.types import Frame
+from installation.types import LEFT_HIP, RIGHT_HIP, Frame, Person
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,22 @@ class SmoothingSettings:
     d_cutoff: float = 1.0
 
 
+def in_zone(person: Person, zone: tuple[float, float, float, float]) -> bool:
+    """Whether the person's hips lie in the interaction zone (x0, y0, x1, y1):
+    passers-by behind the piece or at the edge of the image are not visitors."""
+    x, y = person.pose[[LEFT_HIP, RIGHT_HIP], :2].mean(axis=0)
+    x0, y0, x1, y1 = zone
+    return bool(x0 <= x <= x1 and y0 <= y <= y1)
+
+
 class LandmarkPipeline:
     """Untracked frame -> people with stable ids and smoothed landmarks."""
 
     def __init__(self, tracker: Tracker | None, smoothing: SmoothingSettings = SmoothingSettings(),
-                 *, max_distance: float = 0.25, max_missing: float = 1.0):
+                 *, max_distance: float = 0.25, max_missing: float = 1.0,
+                 zone: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)):
         self.tracker = tracker
+        self.zone = zone
         self.identity = IdentityTracker(max_distance=max_distance, max_missing=max_missing)
         self.smoother = PeopleSmoother(min_cutoff=smoothing.min_cutoff, beta=smoothing.beta,
                                        d_cutoff=smoothing.d_cutoff, enabled=smoothing.enabled)
@@ -45,6 +55,7 @@ class LandmarkPipeline:
         if self.tracker is None:
             raise RuntimeError("this pipeline has no tracker, so it takes only tracked frames (takes)")
         frame = self.tracker.process(frame)
-        people = self.smoother(self.identity.update(frame.people, frame.t), frame.t)
+        visitors = [p for p in frame.people if in_zone(p, self.zone)]
+        people = self.smoother(self.identity.update(visitors, frame.t), frame.t)
         stamps = dict(frame.stamps, identity=time.monotonic())
         return frame.replace(people=people, stamps=stamps)
