@@ -147,3 +147,24 @@ def test_disabled_returns_people_unchanged():
         out = smoother(people, n / FPS)
         assert out[0] is people[0]
         assert out[0].pose is people[0].pose
+
+
+def test_left_right_swap_by_the_tracker_is_followed_not_blended():
+    # A body with arms out, then the tracker exchanges its left and right
+    # labels: the smoothed wrists must jump with the labels, not meet in the middle.
+    from installation.tracking.smoothing import PeopleSmoother
+    from installation.types import LEFT_WRIST, POSE_LEFT_RIGHT_SWAP, RIGHT_WRIST, Person
+
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 3] = 1.0
+    pose[:, 0] = np.linspace(0.2, 0.8, 33)
+    pose[:, 1] = np.linspace(0.1, 0.9, 33)
+    pose[LEFT_WRIST, :2] = (0.9, 0.4)
+    pose[RIGHT_WRIST, :2] = (0.1, 0.4)
+    smoother = PeopleSmoother(min_cutoff=0.5, beta=0.0)
+    for n in range(10):
+        smoother([Person(pose=pose, id=1)], n / 30)
+    swapped = pose[POSE_LEFT_RIGHT_SWAP]
+    (out,) = smoother([Person(pose=swapped, id=1)], 10 / 30)
+    assert np.allclose(out.pose[LEFT_WRIST, :2], (0.1, 0.4), atol=1e-3)
+    assert np.allclose(out.pose[RIGHT_WRIST, :2], (0.9, 0.4), atol=1e-3)

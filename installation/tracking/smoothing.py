@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..types import Person
+from ..types import POSE_LEFT_RIGHT_SWAP, Person
+
+# Landmarks the model is at least this sure of decide whether sides swapped...
+VISIBLE = 0.5
+# ...which they did when the mirrored labels fit the last smoothed pose at
+# least twice as well as the labels given.
+SWAP_MARGIN = 0.5
 
 
 def _alpha(dt: float, cutoff: np.ndarray | float) -> np.ndarray | float:
@@ -137,6 +143,8 @@ class PeopleSmoother:
 
     def _smooth(self, person: Person, t: float, previous) -> Person:
         pid = person.id
+        if _sides_swapped(previous.get((pid, "pose")), person.pose):
+            _swap_sides(previous, pid)
         pose = person.pose.copy()
         pose[:, :3] = self._filter((pid, "pose"), person.pose[:, :3], t, previous)
         changes = {"pose": pose}
@@ -147,3 +155,35 @@ class PeopleSmoother:
                 landmarks = self._filter((pid, side), hand.landmarks, t, previous)
                 changes[f"{side}_hand"] = dataclasses.replace(hand, landmarks=landmarks)
         return person.replace(**changes)
+
+
+def _sides_swapped(pose_filter: OneEuroFilter | None, pose: np.ndarray) -> bool:
+    """Whether the tracker has just exchanged the person's left and right.
+
+    The pose model now and then flips its labels for a few frames (a visitor
+    seen from the side, or turning). Filtering across such a flip would blend
+    each wrist into the other one and draw a collapsed body for a dozen
+    frames; instead the filter's memory is swapped to follow the labels.
+    """
+    state = getattr(pose_filter, "x_", None)
+    if state is None:
+        return False
+    visible = pose[:, 3] > VISIBLE
+    if visible.sum() < 6:
+        return False
+    xy = pose[visible, :2]
+    direct = np.abs(state[visible, :2] - xy).mean()
+    swapped = np.abs(state[POSE_LEFT_RIGHT_SWAP][visible, :2] - xy).mean()
+    return bool(swapped < SWAP_MARGIN * direct)
+
+
+def _swap_sides(filters: dict, pid: int) -> None:
+    for part in ("pose", "world"):
+        kept = filters.get((pid, part))
+        if kept is not None and getattr(kept, "x_", None) is not None:
+            kept.x_, kept.dx_ = kept.x_[POSE_LEFT_RIGHT_SWAP], kept.dx_[POSE_LEFT_RIGHT_SWAP]
+    left, right = filters.pop((pid, "left"), None), filters.pop((pid, "right"), None)
+    if left is not None:
+        filters[(pid, "right")] = left
+    if right is not None:
+        filters[(pid, "left")] = right
