@@ -19,7 +19,8 @@ from installation.errors import InstallationError
 from installation.logs import setup_logging
 
 # Modules under installation.commands, in the order --help lists them.
-COMMANDS = ("run", "track", "models", "service", "config", "doctor")
+COMMANDS = ("run", "preview", "scenes", "track", "models", "service", "config", "doctor",
+            "project", "record", "train", "wekinator")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ A scene is one class in one file (``scenes/ripples.py``)::
         def update(self, frame, outputs, dt): ... # landmarks + mapper outputs
         def draw(self, surface): ...            # the one required hook
         def exit(self): ...
+        def on_visitor(self, event): ...        # someone entered or left the view
 
 Settings are the constructor's keyword arguments with defaults (the
 scikit-learn rule): a profile's ``[scenes.ripples]`` table is checked against
@@ -22,6 +23,16 @@ that signature. Scenes never open the camera, models or sockets: the
 framework hands them a :class:`~installation.types.Frame` (people, and the
 camera image when there is one) and ``outputs``, the mapper's named values
 (an empty dict when no mapper runs).
+
+The hooks run on the render thread, in this order: ``enter`` as the scene
+comes on stage, then per drawn frame (about 60 a second) any ``on_visitor``
+events, ``update`` and ``draw``, and ``exit`` as it leaves (a window resize
+is ``exit`` then ``enter`` at the new size, and ``draw`` may follow
+``enter`` with no ``update`` between). ``update`` gets the newest tracked frame on every
+call, so the same frame comes again until tracking has a newer one
+(``frame.index`` tells them apart); ``dt`` is real time, for animation. A
+hook that raises, or update+draw overrunning the frame budget, takes the scene
+off stage (see docs/scenes.md).
 """
 from __future__ import annotations
 
@@ -45,3 +56,8 @@ class Scene:
 
     def exit(self) -> None:
         """The scene leaves the stage; release what enter() made."""
+
+    def on_visitor(self, event) -> None:  # installation.scenes.VisitorEvent
+        """A visitor came into view (``event.kind == "enter"``) or left it
+        (``"leave"``); ``event.person_id`` is their id in ``frame.people``.
+        Called just before ``update`` with the frame that showed it."""

@@ -1,0 +1,171 @@
+"""The technician's heads-up display, and the overlay for broken scene files.
+
+The HUD (toggled with H or F1) shows the render rate, each tracking stage's
+latency from ``frame.stamps`` (median and 95th percentile over the last
+second), people in view, the scene on stage and the mapper's outputs.
+Latencies are per stage: ``capture`` is the capture time to the capture
+stamp, ``pose`` the time from the capture stamp to the pose stamp, and so
+on; ``drawn`` is the whole way, from capture to the first frame drawn with
+it.
+
+The problems overlay shows scene files saved with an error while the piece
+runs (and scenes whose new version does not take the profile's settings):
+whoever is editing the file sees why the old version is still on.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pygame
+
+from installation.types import Frame
+
+# Known stages in flow order; others found in stamps follow, by time.
+STAGES = ("capture", "pose", "hands", "face", "identity")
+TEXT = (235, 235, 235)
+DIM = (160, 165, 180)
+WARN = (255, 190, 90)
+ERROR = (255, 110, 110)
+
+
+class LatencyWindow:
+    """Per-stage latencies of recent frames, for median and p95."""
+
+    def __init__(self, seconds: float = 1.0, min_samples: int = 10):
+        self.seconds, self.min_samples = seconds, min_samples
+        self._samples: deque[tuple[float, dict[str, float]]] = deque(maxlen=2000)
+
+    def add(self, frame: Frame, drawn_at: float) -> None:
+        """Record a tracked frame drawn for the first time at ``drawn_at``."""
+        stamps = dict(frame.stamps)
+        order = [s for s in STAGES if s in stamps]
+        order += sorted((s for s in stamps if s not in STAGES), key=stamps.get)
+        sample, previous = {}, frame.t
+        for stage in order:
+            sample[stage] = max(0.0, stamps[stage] - previous)
+            previous = max(previous, stamps[stage])
+        sample["drawn"] = max(0.0, drawn_at - frame.t)
+        self._samples.append((drawn_at, sample))
+
+    def table(self, now: float) -> dict[str, tuple[float, float]]:
+        """Stage -> (median, p95) in seconds over the last ``seconds`` (at
+        least the last ``min_samples`` frames)."""
+        recent = [s for t, s in self._samples if now - t <= self.seconds]
+        if len(recent) < self.min_samples:
+            recent = [s for _, s in list(self._samples)[-self.min_samples:]]
+        stages: dict[str, list[float]] = {}
+        for sample in recent:
+            for stage, value in sample.items():
+                stages.setdefault(stage, []).append(value)
+        return {stage: (float(np.median(v)), float(np.percentile(v, 95)))
+                for stage, v in stages.items()}
+
+
+class Hud:
+    """Draws the HUD; :meth:`frame_drawn` feeds it each new tracked frame."""
+
+    def __init__(self, visible: bool = False, window: float = 1.0):
+        self.visible = visible
+        self.latency = LatencyWindow(window)
+        self._render_times: deque[float] = deque(maxlen=240)
+        self._font = None
+        self._font_size = 0
+
+    def toggle(self) -> bool:
+        self.visible = not self.visible
+        return self.visible
+
+    def tick(self, now: float) -> None:
+        """A frame was drawn at ``now`` (for the render rate)."""
+        self._render_times.append(now)
+
+    def frame_drawn(self, frame: Frame, now: float) -> None:
+        self.latency.add(frame, now)
+
+    def fps(self, now: float, window: float = 1.0) -> float:
+        times = [t for t in self._render_times if now - t <= window]
+        if len(times) < 2:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
+
+    def lines(self, now: float, *, scene: str = "", people: int = 0, outputs: dict | None = None,
+              status: str = "", faults=(), fading: float | None = None) -> list[tuple[str, tuple]]:
+        """The HUD's text, line by line, with colours."""
+        lines = [(f"{self.fps(now):5.1f} fps   people {people}   scene {scene or '-'}"
+                  + (f" (fading {fading:.0%})" if fading is not None else ""), TEXT)]
+        if status:
+            lines.append((status, DIM))
+        table = self.latency.table(now)
+        if table:
+            lines.append(("latency ms    median    p95", DIM))
+            for stage, (median, p95) in table.items():
+                lines.append((f"  {stage:<10} {median * 1000:8.1f} {p95 * 1000:7.1f}",
+                              WARN if stage == "drawn" and median > 0.1 else TEXT))
+        if outputs:
+            items = list(outputs.items())
+            for start in range(0, min(len(items), 12), 3):
+                text = "   ".join(f"{k} {_value(v)}" for k, v in items[start:start + 3])
+                lines.append((("outputs  " if start == 0 else "         ") + text, TEXT))
+            if len(items) > 12:
+                lines.append((f"         ... {len(items) - 12} more", DIM))
+        for fault in list(faults)[-3:]:
+            lines.append((str(fault)[:120], ERROR))
+        return lines
+
+    def draw(self, surface: pygame.Surface, now: float, **info) -> None:
+        """Draw the HUD in the top-left corner (when visible)."""
+        if not self.visible:
+            return
+        draw_text_box(surface, self.lines(now, **info), self._get_font(surface), (8, 8))
+
+    def _get_font(self, surface) -> pygame.font.Font:
+        size = max(16, surface.get_height() // 40)
+        if self._font is None or size != self._font_size:
+            if not pygame.font.get_init():
+                pygame.font.init()
+            self._font, self._font_size = pygame.font.Font(None, size), size
+        return self._font
+
+
+def _value(v) -> str:
+    try:
+        return f"{float(v):.2f}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def draw_text_box(surface, lines, font, topleft, background=(0, 0, 0), alpha=190) -> pygame.Rect:
+    """Lines of (text, colour) on a translucent box; returns the box."""
+    rendered = [font.render(text, True, colour) for text, colour in lines if text]
+    if not rendered:
+        return pygame.Rect(topleft, (0, 0))
+    pad = 6
+    width = max(r.get_width() for r in rendered) + 2 * pad
+    height = sum(r.get_height() for r in rendered) + 2 * pad
+    width = min(width, surface.get_width() - topleft[0])
+    box = pygame.Surface((max(1, width), height))
+    box.fill(background)
+    box.set_alpha(alpha)
+    surface.blit(box, topleft)
+    y = topleft[1] + pad
+    for r in rendered:
+        surface.blit(r, (topleft[0] + pad, y))
+        y += r.get_height()
+    return pygame.Rect(topleft, (width, height))
+
+
+def draw_problems(surface: pygame.Surface, problems: list[str], font=None) -> None:
+    """The technician overlay: scene files saved with an error, at the bottom."""
+    if not problems:
+        return
+    if font is None:
+        if not pygame.font.get_init():
+            pygame.font.init()
+        font = pygame.font.Font(None, max(16, surface.get_height() // 40))
+    lines = [("scene not reloaded, the previous version is still running:", WARN)]
+    for problem in problems[:6]:
+        lines.append((problem if len(problem) <= 140 else problem[:137] + "...", ERROR))
+    height = (len(lines)) * font.get_linesize() + 12
+    draw_text_box(surface, lines, font, (8, max(0, surface.get_height() - height - 8)),
+                  background=(40, 0, 0), alpha=215)

@@ -1,0 +1,299 @@
+"""Recorded examples: what the mapper learns from, as CSV a person can read.
+
+``examples.csv`` (classifiers and regressors): one row per recorded frame::
+
+    take,<input 1>,<input 2>,...,<output 1>,<output 2>,...
+
+An output's cell is empty when that row was not recorded for it (its
+recording was switched off, or its examples were deleted), so one take can
+teach some outputs and not others. Classes are written as their numbers.
+
+``gestures.csv`` (DTW outputs): one row per frame of each template::
+
+    take,output,gesture,<input 1>,<input 2>,...
+
+the rows of one template share its take number. Take numbers grow with
+each recording, so "delete the last take" knows what to delete.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from installation.mapping.spec import MappingError
+
+# float32 needs 9 significant digits to come back exactly; landmarks and
+# OSC floats are float32, so this loses nothing they carry.
+_FORMAT = "{:.9g}"
+
+
+def _number(text: str, where: str, column: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise MappingError(f"{column!r} is {text!r}, not a number", where,
+                           "fix or delete that row") from None
+    if not math.isfinite(value):
+        raise MappingError(f"{column!r} is {text}, not a finite number", where,
+                           "fix or delete that row")
+    return value
+
+
+class Examples:
+    """Rows of (take, inputs, outputs); NaN in ``Y`` marks "not recorded
+    for this output" (an empty cell in the CSV), never a value."""
+
+    def __init__(self, inputs, outputs):
+        self.inputs = tuple(inputs)
+        self.outputs = tuple(outputs)
+        self._rows: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._cache = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, take: int, x, y) -> None:
+        """One row; ``y`` has one value per output (NaN: not for that output)."""
+        x = np.asarray(x, dtype=np.float64).copy()
+        y = np.asarray(y, dtype=np.float64).copy()
+        if x.shape != (len(self.inputs),) or y.shape != (len(self.outputs),):
+            raise ValueError(f"example of shape {x.shape}/{y.shape}, expected "
+                             f"{len(self.inputs)} inputs and {len(self.outputs)} outputs")
+        if not np.isfinite(x).all():
+            raise ValueError("an example's inputs must be finite")
+        self._rows.append((int(take), x, y))
+        self._cache = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(take, X, Y)`` as arrays (cached until the rows change)."""
+        cache = self._cache
+        if cache is None:
+            rows = list(self._rows)  # a snapshot: another thread may be recording
+            if rows:
+                take = np.array([r[0] for r in rows], dtype=np.int64)
+                X = np.vstack([r[1] for r in rows])
+                Y = np.vstack([r[2] for r in rows])
+            else:
+                take = np.zeros(0, dtype=np.int64)
+                X = np.zeros((0, len(self.inputs)))
+                Y = np.zeros((0, len(self.outputs)))
+            cache = (take, X, Y.copy())
+            if len(rows) == len(self._rows):
+                self._cache = cache
+        return cache
+
+    def for_output(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)``: the rows recorded for one output."""
+        take, X, Y = self.arrays()
+        y = Y[:, self.outputs.index(name)]
+        keep = ~np.isnan(y)
+        return X[keep], y[keep]
+
+    def counts(self, name: str) -> dict[float, int]:
+        """How many examples each value of an output has."""
+        _, y = self.for_output(name)
+        values, counts = np.unique(y, return_counts=True)
+        return {float(v): int(c) for v, c in zip(values, counts)}
+
+    def takes(self) -> set[int]:
+        return {r[0] for r in self._rows}
+
+    def delete_output(self, name: str) -> int:
+        """Forget one output's examples (rows left with no output go)."""
+        j = self.outputs.index(name)
+        before = sum(1 for r in self._rows if not np.isnan(r[2][j]))
+        for _, _, y in self._rows:
+            y[j] = np.nan
+        self._rows = [r for r in self._rows if not np.isnan(r[2]).all()]
+        self._cache = None
+        return before
+
+    def delete_take(self, take: int) -> int:
+        before = len(self._rows)
+        self._rows = [r for r in self._rows if r[0] != take]
+        self._cache = None
+        return before - len(self._rows)
+
+    def clear(self) -> int:
+        n = len(self._rows)
+        self._rows, self._cache = [], None
+        return n
+
+    # -- CSV ------------------------------------------------------------------------
+
+    def to_csv(self) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["take", *self.inputs, *self.outputs])
+        for take, x, y in self._rows:
+            writer.writerow([take, *(_FORMAT.format(v) for v in x),
+                             *("" if math.isnan(v) else _FORMAT.format(v) for v in y)])
+        return out.getvalue().encode("utf-8")
+
+    @classmethod
+    def from_csv(cls, data: bytes, inputs, outputs, where: str) -> "Examples":
+        """Parse examples.csv; its header must name the project's inputs and
+        outputs (in any order)."""
+        examples = cls(inputs, outputs)
+        rows = _reader(data, where)
+        header = next(rows, None)
+        if header is None:
+            return examples
+        line, names = header
+        index = _columns(names, ["take", *inputs], f"{where}:line {line}", optional=outputs)
+        out_index = [index.get(name) for name in outputs]
+        for line, row in rows:
+            here = f"{where}:line {line}"
+            if len(row) != len(names):
+                raise MappingError(f"{len(row)} cells, the header has {len(names)}", here,
+                                   "fix or delete that row")
+            take = _take(row[index["take"]], here)
+            x = [_number(row[index[name]], here, name) for name in inputs]
+            y = [np.nan if i is None or row[i] == "" else _number(row[i], here, name)
+                 for i, name in zip(out_index, outputs)]
+            examples.add(take, x, y)
+        return examples
+
+
+@dataclass
+class Template:
+    """One recorded gesture: its frames (rows) for one DTW output."""
+
+    take: int
+    output: str
+    gesture: int  # 1..K
+    frames: np.ndarray  # (length, n_inputs)
+
+
+class Templates:
+    """All DTW templates of a project."""
+
+    def __init__(self, inputs):
+        self.inputs = tuple(inputs)
+        self.items: list[Template] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, take: int, output: str, gesture: int, frames) -> Template:
+        frames = np.asarray(frames, dtype=np.float64)
+        if frames.ndim != 2 or frames.shape[1] != len(self.inputs):
+            raise ValueError(f"template of shape {frames.shape}, expected (n, {len(self.inputs)})")
+        if not np.isfinite(frames).all():
+            raise ValueError("a template's frames must be finite")
+        template = Template(int(take), output, int(gesture), frames.copy())
+        self.items.append(template)
+        return template
+
+    def of(self, output: str) -> list[Template]:
+        return [t for t in self.items if t.output == output]
+
+    def takes(self) -> set[int]:
+        return {t.take for t in self.items}
+
+    def delete_output(self, output: str) -> int:
+        before = len(self.items)
+        self.items = [t for t in self.items if t.output != output]
+        return before - len(self.items)
+
+    def delete_take(self, take: int) -> int:
+        before = len(self.items)
+        self.items = [t for t in self.items if t.take != take]
+        return before - len(self.items)
+
+    def clear(self) -> int:
+        n = len(self.items)
+        self.items = []
+        return n
+
+    def to_csv(self) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["take", "output", "gesture", *self.inputs])
+        for t in self.items:
+            for row in t.frames:
+                writer.writerow([t.take, t.output, t.gesture, *(_FORMAT.format(v) for v in row)])
+        return out.getvalue().encode("utf-8")
+
+    @classmethod
+    def from_csv(cls, data: bytes, inputs, outputs: dict, where: str) -> "Templates":
+        """Parse gestures.csv; ``outputs`` maps DTW output names to their
+        number of gestures."""
+        templates = cls(inputs)
+        rows = _reader(data, where)
+        header = next(rows, None)
+        if header is None:
+            return templates
+        line, names = header
+        index = _columns(names, ["take", "output", "gesture", *inputs], f"{where}:line {line}")
+        current: tuple | None = None
+        frames: list = []
+
+        def flush():
+            if current is not None:
+                templates.add(current[0], current[1], current[2], frames)
+
+        for line, row in rows:
+            here = f"{where}:line {line}"
+            if len(row) != len(names):
+                raise MappingError(f"{len(row)} cells, the header has {len(names)}", here,
+                                   "fix or delete that row")
+            take = _take(row[index["take"]], here)
+            output = row[index["output"]]
+            if output not in outputs:
+                raise MappingError(f"gesture for unknown dtw output {output!r}", here,
+                                   "add that output to project.toml or delete its rows")
+            gesture = _take(row[index["gesture"]], here, "gesture")
+            if not 1 <= gesture <= outputs[output]:
+                raise MappingError(f"gesture {gesture} of {output!r} does not exist", here,
+                                   f"{output!r} has gestures 1..{outputs[output]}")
+            key = (take, output, gesture)
+            if key != current:
+                flush()
+                current, frames = key, []
+            frames.append([_number(row[index[name]], here, name) for name in inputs])
+        flush()
+        return templates
+
+
+def _reader(data: bytes, where: str):
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MappingError("not a text file", where,
+                           "the file is damaged; restore it from a backup or delete it to start "
+                           "over") from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        for row in reader:
+            if row:
+                yield reader.line_num, row
+    except csv.Error as error:
+        raise MappingError(f"not valid CSV ({error})", f"{where}:line {reader.line_num}",
+                           "fix the file by hand or restore it") from None
+
+
+def _columns(names, required, where, optional=()) -> dict[str, int]:
+    index = {name: i for i, name in enumerate(names)}
+    if len(index) != len(names):
+        raise MappingError("a column name repeats in the header", where, "fix the header")
+    missing = [name for name in required if name not in index]
+    if missing:
+        raise MappingError(f"column {missing[0]!r} is missing ({len(missing)} missing)", where,
+                           "the examples were recorded for other inputs: start a new project, or "
+                           "make project.toml's features/inputs match the file")
+    extra = [n for n in names if n not in required and n not in optional]
+    if extra:
+        raise MappingError(f"unexpected column {extra[0]!r}", where,
+                           "add that output to project.toml, or remove the column")
+    return index
+
+
+def _take(text: str, where: str, what: str = "take") -> int:
+    if not text.strip().isdigit():
+        raise MappingError(f"{what} is {text!r}, not a whole number", where, "fix that row")
+    return int(text)

@@ -1,0 +1,428 @@
+"""The director: which scene is on stage, and what happens when it fails.
+
+It plays the profile's playlist and switches scenes on request:
+
+- **keys**: 1-9 pick a playlist entry, Right/PageDown the next, Left/PageUp
+  the previous;
+- **OSC**: ``/installation/scene NAME``, ``/installation/scene/next``,
+  ``/installation/scene/previous`` (see :meth:`Director.listen`);
+- **a mapper output**: ``switch_output`` rounded to a whole class value,
+  looked up in ``switch_map``; a switch happens when that value changes;
+- **the timer**: the next playlist scene every ``timer`` seconds;
+- **the room**: the ``attract`` scene after nobody has been in view for
+  ``attract_after`` seconds, and back to where the show was when someone
+  comes in.
+
+Switches cross-fade over ``crossfade`` seconds. A scene that raises in any
+hook, or overruns its frame budget ``budget_frames`` frames in a row, is
+replaced at once by the fallback scene and kept off the playlist for
+``retry_after`` seconds (or until its file is saved again); the director
+then goes back to it. Everything runs on the render thread except
+:meth:`Director.request`, which any thread may call (OSC handlers do).
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+import time
+from collections import deque
+from typing import Callable, Iterable
+
+from installation.scenes.config import ScenesConfig
+from installation.scenes.discovery import FALLBACK, SceneCatalog
+from installation.scenes.settings import SceneError, check_settings
+from installation.scenes.stage import Fault, Stage
+from installation.scenes.visitors import VisitorEvent, Visitors
+from installation.types import Frame
+
+log = logging.getLogger("installation.director")
+
+BACKGROUND = (12, 14, 20)  # what shows if even the fallback scene failed
+
+
+class Director:
+    """Plays scenes from ``catalog`` as ``config`` (the profile's ``[scenes]``) says.
+
+    ``clock`` times the scenes' frames for the budget (the loop's clock).
+    Raises SceneError when the configuration names a scene that does not
+    exist or gives a scene settings it does not take.
+    """
+
+    def __init__(self, catalog: SceneCatalog, config: ScenesConfig | None = None, *,
+                 clock: Callable[[], float] = time.monotonic, first: str | None = None):
+        self.catalog = catalog
+        if first is not None:
+            catalog.get(first, where="the first scene")
+        self.first = first  # the scene to start with (default: the playlist's first)
+        self.config = config or ScenesConfig()
+        self.settings = self.config.director
+        self.clock = clock
+        self._kwargs = self.config.check(catalog)  # name -> checked settings
+        self._classes = {name: catalog.scenes[name].cls for name in catalog.scenes}
+        self.playlist: list[str] = list(self.settings.playlist) or catalog.names()
+        self.visitors = Visitors(self.settings.leave_after)
+        self.stage: Stage | None = None
+        self.leaving: Stage | None = None  # the scene fading out
+        self.faults: deque[Fault] = deque(maxlen=50)
+        self.switches: deque[tuple[float, str, str]] = deque(maxlen=50)  # (time, scene, reason)
+        self.problems: dict[str, str] = {}  # scene -> why its new version was not taken
+        self.size = (0, 0)
+        self._requests: deque = deque()
+        self._lock = threading.Lock()
+        self._index = 0
+        self._now = 0.0
+        self._fade_start = 0.0
+        self._switched_at = 0.0
+        self._benched: dict[str, float] = {}  # scene -> time it may come back
+        self._fallen_from: str | None = None  # the scene the fallback stands in for
+        self._attracting = False
+        self._attract_armed = True
+        self._return_to: str | None = None
+        self._output_target: str | None = None
+
+    # -- what is on -------------------------------------------------------------------
+
+    @property
+    def current(self) -> str:
+        """The name of the scene on stage ("" before start)."""
+        return self.stage.name if self.stage is not None else ""
+
+    @property
+    def fading(self) -> float | None:
+        """Cross-fade progress 0..1, or None when no fade is running."""
+        if self.leaving is None or self.settings.crossfade <= 0:
+            return None
+        return min(1.0, max(0.0, (self._now - self._fade_start) / self.settings.crossfade))
+
+    @property
+    def attracting(self) -> bool:
+        return self._attracting
+
+    def benched(self, now: float | None = None) -> dict[str, float]:
+        """Failed scenes kept off stage: name -> time they may come back."""
+        now = self._now if now is None else now
+        return {n: t for n, t in self._benched.items() if t > now}
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self, size: tuple[int, int], now: float, scene: str | None = None) -> None:
+        """Put the first scene on (``scene``, else the playlist's first)."""
+        self.size = tuple(size)
+        self._now = self._switched_at = now
+        self.visitors.start(now)
+        first = scene or self.first or (self.playlist[0] if self.playlist else FALLBACK)
+        if not self._switch(first, now, "start", fade=False):
+            self._switch(FALLBACK, now, "start", fade=False)
+
+    def stop(self) -> None:
+        """Every scene leaves the stage."""
+        for stage in (self.leaving, self.stage):
+            if stage is not None:
+                self._retire(stage, self._now)
+        self.leaving = None  # the last stage stays, exited, for its timings
+
+    # -- switching requests (any thread) ----------------------------------------------
+
+    def request(self, name: str, reason: str = "request") -> None:
+        """Ask for scene ``name``; it comes on at the next frame. Thread-safe."""
+        with self._lock:
+            self._requests.append(("scene", str(name), reason))
+
+    def step(self, steps: int = 1, reason: str = "request") -> None:
+        """Ask for the next (1) or previous (-1) playlist scene. Thread-safe."""
+        with self._lock:
+            self._requests.append(("step", int(steps), reason))
+
+    def listen(self, receiver) -> None:
+        """Take scene switches from an :class:`installation.osc.receiver.OscReceiver`."""
+        receiver.on("/installation/scene", lambda name: self.request(name, "osc"), types="s")
+        receiver.on("/installation/scene/next", lambda: self.step(1, "osc"), types="")
+        receiver.on("/installation/scene/previous", lambda: self.step(-1, "osc"), types="")
+
+    def handle_key(self, event) -> bool:
+        """1-9: that playlist scene; Right/PageDown: next; Left/PageUp: previous."""
+        import pygame
+
+        if getattr(event, "type", None) != pygame.KEYDOWN:
+            return False
+        key = event.key
+        for first in (pygame.K_1, pygame.K_KP1):
+            if first <= key <= first + 8:
+                number = key - first
+                if number < len(self.playlist):
+                    self.request(self.playlist[number], "key")
+                return True
+        if key in (pygame.K_RIGHT, pygame.K_PAGEDOWN):
+            self.step(1, "key")
+            return True
+        if key in (pygame.K_LEFT, pygame.K_PAGEUP):
+            self.step(-1, "key")
+            return True
+        return False
+
+    # -- each frame -------------------------------------------------------------------
+
+    def update(self, frame: Frame | None, outputs: dict, now: float, *, new_frame: bool = True) -> None:
+        """Apply switches, then update the scene(s) on stage with ``frame``.
+        ``new_frame``: the frame was not given before (visitors and mapper
+        switches look only at new frames)."""
+        dt = max(0.0, now - self._now)
+        self._now = now
+        events = self.visitors.update(frame if new_frame else None, now)
+        self._take_requests(now)
+        if new_frame:
+            self._switch_by_output(outputs, now)
+        self._attract(now)
+        if self.settings.timer > 0 and not self._attracting \
+                and now - self._switched_at >= self.settings.timer:
+            self._advance(1, now, "timer")
+        if self._fallen_from and self.current == FALLBACK and self._fallen_from not in self.benched(now):
+            self._switch(self._fallen_from, now, "retry")
+        if frame is None:
+            frame = Frame.empty(index=-1, t=now)
+        stage = self.stage
+        if stage is not None:
+            greetings, stage.greet = stage.greet, []
+            greeted = {e.person_id for e in greetings}
+            for event in [*greetings, *[e for e in events
+                                        if e.kind != "enter" or e.person_id not in greeted]]:
+                if not stage.visitor(event):
+                    break
+            stage.update(frame, outputs, dt)
+            if stage.failed:
+                self._on_fault(stage, now)
+                if self.stage is not None:
+                    self.stage.update(frame, outputs, dt)
+        if self.leaving is not None:
+            self.leaving.update(frame, outputs, dt)
+            if self.leaving.failed:
+                self._on_fault(self.leaving, now)
+        if self.leaving is not None and now - self._fade_start >= self.settings.crossfade:
+            self._retire(self.leaving, now)
+            self.leaving = None
+
+    def draw(self, surface) -> None:
+        """Draw the scene(s) on stage onto ``surface`` (cross-fading)."""
+        if tuple(surface.get_size()) != self.size:
+            self.resize(surface.get_size())
+        for attr in ("leaving", "stage"):
+            stage = getattr(self, attr)
+            if stage is not None and not stage.draw():
+                self._on_fault(stage, self._now)
+                replacement = getattr(self, attr)
+                if replacement is not None and replacement is not stage:
+                    replacement.draw()
+        if self.stage is None or self.stage.failed:
+            surface.fill(BACKGROUND)
+            return
+        fade = self.fading
+        if fade is not None and self.leaving is not None:
+            surface.blit(self.leaving.surface, (0, 0))
+            self.stage.surface.set_alpha(int(255 * fade))
+            surface.blit(self.stage.surface, (0, 0))
+            self.stage.surface.set_alpha(None)
+        else:
+            surface.blit(self.stage.surface, (0, 0))
+
+    def resize(self, size) -> None:
+        """The window changed size: each scene leaves and enters again at ``size``."""
+        self.size = (int(size[0]), int(size[1]))
+        for attr in ("leaving", "stage"):
+            stage = getattr(self, attr)
+            if stage is not None:
+                stage.exit()
+                if not stage.enter(self.size, _display_format):
+                    self._on_fault(stage, self._now)
+
+    def reloaded(self, names: Iterable[str], now: float | None = None) -> None:
+        """The catalog has new versions of these scenes (hot reload)."""
+        now = self._now if now is None else now
+        for name in names:
+            info = self.catalog.scenes.get(name)
+            if info is None:
+                continue
+            try:
+                kwargs = check_settings(info.cls, self.config.tables.get(name, {}),
+                                        self.config.where_for(name), scene_name=name)
+            except SceneError as error:
+                # The new version does not take the profile's settings: keep the old one.
+                self.problems[name] = error.message
+                log.error("%s; keeping the previous version", error.message)
+                continue
+            self.problems.pop(name, None)
+            self._classes[name], self._kwargs[name] = info.cls, kwargs
+            self._benched.pop(name, None)
+            if name not in self.playlist and not self.settings.playlist:
+                self.playlist = self.catalog.names()
+            if self.current == name or (self.current == FALLBACK and self._fallen_from == name):
+                log.info("scene %s reloaded; restarting it", name)
+                self._switch(name, now, "reload", fade=False, force=True)
+
+    # -- inside -----------------------------------------------------------------------
+
+    def _take_requests(self, now: float) -> None:
+        with self._lock:
+            requests = list(self._requests)
+            self._requests.clear()
+        for kind, value, reason in requests[-1:]:  # several at once: the last one wins
+            if kind == "step":
+                self._advance(value, now, reason)
+            elif value not in self.catalog and value != FALLBACK:
+                close = difflib.get_close_matches(value, self.catalog.names(), n=1)
+                log.warning("%s asked for scene '%s', which does not exist%s", reason, value,
+                            f" (did you mean '{close[0]}'?)" if close else "")
+            else:
+                self._switch(value, now, reason)
+
+    def _switch_by_output(self, outputs: dict, now: float) -> None:
+        name = self.settings.switch_output
+        if not name or name not in outputs:
+            return
+        try:
+            value = int(round(float(outputs[name])))
+        except (TypeError, ValueError, OverflowError):
+            return
+        target = self.settings.switch_map.get(value)
+        if target != self._output_target:
+            self._output_target = target
+            if target is not None:
+                self._switch(target, now, "mapper")
+
+    def _attract(self, now: float) -> None:
+        attract = self.settings.attract
+        if not attract:
+            return
+        if self.visitors.people > 0:
+            self._attract_armed = True
+            if self._attracting:
+                self._attracting = False
+                back = self._return_to or (self.playlist[self._index] if self.playlist else None)
+                if back and back != self.current:
+                    self._switch(back, now, "visitor")
+            return
+        empty_since = self.visitors.nobody_since
+        if self._attract_armed and empty_since is not None \
+                and now - empty_since >= self.settings.attract_after and self.current != attract:
+            self._return_to = self.current if self.current not in (attract, FALLBACK, "") else None
+            if self._switch(attract, now, "attract"):
+                self._attracting = True
+            self._attract_armed = False
+
+    def _advance(self, steps: int, now: float, reason: str) -> None:
+        if not self.playlist:
+            return
+        count = len(self.playlist)
+        start = self.playlist.index(self.current) if self.current in self.playlist else self._index
+        benched = self.benched(now)
+        for offset in range(1, count + 1):
+            name = self.playlist[(start + steps * offset) % count]
+            if name not in benched:
+                if name == self.current:
+                    self._switched_at = now  # a playlist of one: it stays on
+                else:
+                    self._switch(name, now, reason)
+                return
+
+    def _switch(self, name: str, now: float, reason: str, *, fade: bool = True,
+                force: bool = False) -> bool:
+        """Put scene ``name`` on stage; False when it could not (benched, failed)."""
+        if name == self.current and not force:
+            return False
+        if name in self.benched(now) and reason not in ("reload",):
+            log.info("scene %s is off stage after a failure until %.0f s from now; not switching",
+                     name, self._benched[name] - now)
+            return False
+        stage = self._launch(name)
+        if stage.failed:
+            self._record(stage, now)
+            stage.exit()
+            if name == FALLBACK:
+                return False
+            self._fallen_from = name
+            stage = self._launch(FALLBACK)
+        elif name != FALLBACK:
+            self._fallen_from = None
+        if reason not in ("attract",):
+            self._attracting = False
+        old = self.stage
+        if old is not None:
+            if fade and self.settings.crossfade > 0 and not old.failed:
+                if self.leaving is not None:
+                    self._retire(self.leaving, now)
+                self.leaving, self._fade_start = old, now
+            else:
+                self._retire(old, now)
+        self.stage = stage
+        stage.greet = [VisitorEvent("enter", pid, now) for pid in sorted(self.visitors.present)]
+        self._switched_at = now
+        if name in self.playlist:
+            self._index = self.playlist.index(name)
+        self.switches.append((now, stage.name, reason))
+        log.info("scene %s on stage (%s)", stage.name, reason)
+        return not stage.failed and stage.name == name
+
+    def _launch(self, name: str) -> Stage:
+        """A new instance of scene ``name``, entered; its Stage holds any fault."""
+        budget = self.settings.budget_ms / 1000.0
+        cls = self._classes.get(name)
+        if cls is None:
+            if name != FALLBACK:
+                cls = self.catalog.get(name).cls
+            else:
+                from installation.scenes.fallback import Fallback as cls
+        stage = Stage(name, None, clock=self.clock, budget=budget,
+                      budget_frames=self.settings.budget_frames)
+        try:
+            stage.scene = cls(**self._kwargs.get(name, {}))
+        except (Exception, SystemExit) as error:  # noqa: BLE001  the artist's code too
+            import traceback
+
+            stage.fail("init", f"{type(error).__name__}: {error}", traceback.format_exc())
+            return stage
+        stage.enter(self.size, _display_format)
+        return stage
+
+    def _retire(self, stage: Stage, now: float) -> None:
+        """A scene leaves the stage; an exit() that raises is a fault (logged, benched)."""
+        failed = stage.failed
+        stage.exit()
+        if stage.failed and not failed:
+            self._record(stage, now)
+
+    def _record(self, stage: Stage, now: float) -> None:
+        if stage.fault is not None:
+            self.faults.append(stage.fault)
+        if stage.name != FALLBACK:
+            self._benched[stage.name] = now + self.settings.retry_after
+
+    def _on_fault(self, stage: Stage, now: float) -> None:
+        """A scene on stage failed: log it (Stage did), bench it, put the fallback on."""
+        self._record(stage, now)
+        stage.exit()
+        if stage is self.leaving:
+            self.leaving = None
+            return
+        if stage is not self.stage:
+            return
+        if stage.name == FALLBACK:
+            log.error("the fallback scene failed: showing a plain background")
+            self.stage = None
+            return
+        self._fallen_from = stage.name
+        fallback = self._launch(FALLBACK)
+        if fallback.failed:
+            self._record(fallback, now)
+            self.stage = None
+            return
+        self.stage = fallback
+        self.switches.append((now, FALLBACK, f"{stage.name} failed"))
+
+
+def _display_format(surface):
+    """Surfaces in the window's pixel format blit several times faster."""
+    import pygame
+
+    if pygame.display.get_init() and pygame.display.get_surface() is not None:
+        return surface.convert()
+    return surface

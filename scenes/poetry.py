@@ -1,0 +1,494 @@
+"""Poetry in Motion: moving hands write a poem, word by word.  Preview: installation preview poetry
+
+Each new word is born at a hand (at the wrist when the hand itself is not
+tracked), drifts with the motion of the body around it, and fades. The more
+people move, the faster the poem is written; standing still lets it rest.
+The line being written is spelled out large along the bottom of the screen.
+
+The words come from a word-level n-gram chain (:class:`WordChain`) over a
+corpus of public-domain poems in ``assets/poetry_<mood>.txt`` (see
+assets/README.md for the sources). The chain may never copy more than
+``max_verbatim`` consecutive words of its corpus: when the likely next word
+would make a longer quotation, it backs off to a shorter context, so the poem
+keeps the corpus' voice without reciting it.
+
+A mapper output (``mood_output``, "mood" by default) picks the mood: class 1
+plays the first of ``moods``, class 2 the second, and so on; each mood has
+its own corpus and colours. Without that output the first mood plays.
+A mood can also be the path of your own ``.txt`` corpus (same format: plain
+lines, ``#`` comments, ``## title`` lines between poems).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pygame
+
+from installation import Frame, Scene
+from installation.assets import asset_path
+
+# --- the word chain ----------------------------------------------------------------------
+
+STRIP = "\"“”()[]_"  # quotation marks and brackets are dropped; apostrophes and punctuation stay
+CAPITALISED = {"i", "i'm", "i've", "i'll", "o", "god"}
+
+
+def tokenize(line: str) -> list[str]:
+    """The words of a line, lower case (but "I" and "O"), punctuation attached."""
+    words = []
+    for raw in line.replace("—", " ").replace("–", " ").replace(" - ", " ").split():
+        word = raw.strip(STRIP).lower()
+        if not any(ch.isalpha() for ch in word) and word != "&":
+            continue
+        if word.rstrip(",.;:!?") in CAPITALISED:
+            word = word[0].upper() + word[1:]
+        words.append(word)
+    return words
+
+
+def read_corpus(text: str) -> list[list[str]]:
+    """Poems as lists of words; a ``## title`` line starts a new poem, ``#`` lines are skipped."""
+    poems, current = [], []
+    for line in text.splitlines():
+        if line.startswith("#"):
+            if line.startswith("##") and current:
+                poems.append(current)
+                current = []
+            continue
+        current.extend(tokenize(line))
+    if current:
+        poems.append(current)
+    return poems
+
+
+class WordChain:
+    """A word-level n-gram text generator that never quotes its corpus at length.
+
+    ``order`` words of context choose the next word; ``temperature`` reshapes
+    the choice (1 follows the corpus' frequencies, lower favours the commonest
+    continuation, 0 always takes it, higher flattens the odds). No run of more
+    than ``max_verbatim`` generated words (default ``order + 3``) ever appears
+    word for word in one poem of the corpus: a continuation that would make
+    one is refused and the chain backs off to a shorter context (down to
+    single-word frequencies) to find another.
+    """
+
+    def __init__(self, order: int = 2, temperature: float = 1.0, max_verbatim: int | None = None):
+        self.order = order
+        self.temperature = temperature
+        self.max_verbatim = max_verbatim
+
+    def fit(self, poems: list[list[str]]) -> WordChain:
+        """Count the continuations of every context of 0..order words."""
+        if not (isinstance(self.order, int) and self.order >= 1):
+            raise ValueError(f"order must be a whole number >= 1, got {self.order!r}")
+        if not self.temperature >= 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature!r}")
+        run = self.order + 3 if self.max_verbatim is None else self.max_verbatim
+        if not (isinstance(run, int) and run > self.order):
+            raise ValueError(f"max_verbatim must be a whole number > order ({self.order}), got {run!r} "
+                             "(a chain of this order copies order + 1 words at each step)")
+        poems = [p for p in poems if p]
+        if not poems:
+            raise ValueError("the corpus has no words")
+        self.max_run_ = run
+        counts: list[dict[tuple, dict[str, int]]] = [{} for _ in range(self.order + 1)]
+        self.quotes_ = set()  # every run of max_run_ + 1 consecutive corpus words
+        for poem in poems:
+            for i, word in enumerate(poem):
+                for k in range(self.order + 1):
+                    if i >= k:
+                        nexts = counts[k].setdefault(tuple(poem[i - k:i]), {})
+                        nexts[word] = nexts.get(word, 0) + 1
+            for i in range(len(poem) - run):
+                self.quotes_.add(tuple(poem[i:i + run + 1]))
+        # Per context: the candidate words and their counts, ready to sample.
+        self.table_ = [{context: (list(nexts), np.array(list(nexts.values()), float))
+                        for context, nexts in level.items()} for level in counts]
+        self.starts_ = sorted({poem[0] for poem in poems})
+        self.last_order_ = 0
+        return self
+
+    def next_word(self, history, rng: np.random.Generator) -> str:
+        """The next word after ``history`` (the words so far, oldest first)."""
+        history = list(history)
+        tail = tuple(history[-self.max_run_:]) if len(history) >= self.max_run_ else None
+        for k in range(min(self.order, len(history)), -1, -1):
+            entry = self.table_[k].get(tuple(history[len(history) - k:]))
+            if entry is None:
+                continue
+            words, counts = entry
+            if tail is not None:
+                allowed = np.array([tail + (w,) not in self.quotes_ for w in words])
+                if not allowed.any():
+                    continue
+                counts = np.where(allowed, counts, 0.0)
+            self.last_order_ = k
+            return words[self._pick(counts, rng)]
+        raise RuntimeError("the corpus is too small to continue without quoting it")
+
+    def _pick(self, counts: np.ndarray, rng) -> int:
+        if self.temperature == 0:
+            best = np.flatnonzero(counts == counts.max())
+            return int(rng.choice(best))
+        weights = np.where(counts > 0, counts, 0.0) ** (1.0 / self.temperature)
+        return int(rng.choice(len(weights), p=weights / weights.sum()))
+
+    def generate(self, count: int, rng: np.random.Generator, history=()) -> list[str]:
+        """``count`` new words continuing ``history``."""
+        words = list(history)
+        for _ in range(count):
+            words.append(self.next_word(words, rng))
+        return words[len(history):]
+
+
+# --- the scene -----------------------------------------------------------------------------
+
+# Colours of each mood: sky at the top and bottom, the words' ink and glow.
+PALETTES = {
+    "night": {"top": (6, 8, 26), "bottom": (20, 26, 58), "ink": (236, 242, 255), "glow": (110, 160, 255)},
+    "body": {"top": (30, 6, 14), "bottom": (70, 20, 24), "ink": (255, 236, 206), "glow": (255, 120, 60)},
+}
+OTHER_PALETTES = [
+    {"top": (4, 20, 20), "bottom": (10, 50, 46), "ink": (226, 255, 242), "glow": (60, 220, 170)},
+    {"top": (24, 10, 36), "bottom": (52, 24, 70), "ink": (250, 234, 255), "glow": (200, 120, 255)},
+]
+WRISTS = {"left": 15, "right": 16}
+LIMBS = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
+         (23, 25), (25, 27), (24, 26), (26, 28))
+MIN_VISIBILITY = 0.5
+PUNCTUATION = ",.;:!?"
+
+
+class _Word:
+    __slots__ = ("age", "life", "sprite", "vx", "vy", "x", "y")
+
+    def __init__(self, sprite, x, y, vx, vy, life):
+        self.sprite, self.x, self.y, self.vx, self.vy = sprite, x, y, vx, vy
+        self.age, self.life = 0.0, life
+
+
+class Poetry(Scene):
+    """Words born at the hands, drifting with the body, fading: a poem written by moving."""
+
+    name = "poetry"
+
+    def __init__(
+        self,
+        moods: tuple[str, ...] = ("night", "body"),  # corpus names (assets/poetry_NAME.txt) or .txt paths
+        mood_output: str = "mood",                   # mapper output choosing the mood (class 1 = first)
+        order: int = 2,                              # words of context for the chain
+        temperature: float = 0.8,                    # 0 = always the likeliest word, 1 = as in the corpus
+        max_verbatim: int | None = None,             # longest quotation allowed (None: order + 3)
+        words_per_second: float = 2.0,               # pace at full movement
+        word_life: float = 7.0,                      # seconds a word lives
+        text_scale: float = 1.0,                     # 1 = words about 1/13 of the screen height
+        seed: int | None = None,                     # random seed (None: a new poem every run)
+    ):
+        self.moods = moods
+        self.mood_output = mood_output
+        self.order = order
+        self.temperature = temperature
+        self.max_verbatim = max_verbatim
+        self.words_per_second = words_per_second
+        self.word_life = word_life
+        self.text_scale = text_scale
+        self.seed = seed
+
+    # -- lifecycle --
+
+    def enter(self, size):
+        moods = [self.moods] if isinstance(self.moods, str) else list(self.moods)
+        if not moods:
+            raise ValueError("poetry: moods is empty; name at least one corpus, e.g. moods = [\"night\"]")
+        self.rng_ = np.random.default_rng(self.seed)
+        self.mood_names_ = moods
+        self.chains_ = [WordChain(self.order, self.temperature, self.max_verbatim).fit(
+            read_corpus(_corpus_path(mood).read_text(encoding="utf-8"))) for mood in moods]
+        self.palettes_ = [PALETTES.get(m, OTHER_PALETTES[n % len(OTHER_PALETTES)])
+                          for n, m in enumerate(moods)]
+        pygame.font.init()
+        self._layout(size)
+        self.mood_ = 0
+        self.fade_ = 1.0  # progress of the background's change to the current mood
+        self.previous_mood_ = 0
+        self.history_ = []
+        self.words_ = []
+        self.lines_ = [[]]  # the poem's lines, newest last
+        self.due_ = 0.0  # words owed to the pace so far
+        self.energy_ = 0.0
+        self.joints_ = np.zeros((0, 2))  # screen positions of everyone's joints
+        self.motion_ = np.zeros((0, 2))  # their velocities, pixels per second
+        self.hands_ = []  # (x, y, vx, vy, speed) of every hand in view
+        self.limbs_ = []
+        self.previous_ = {}
+        self.last_index_ = None
+
+    def _layout(self, size):
+        self.size_ = (int(size[0]), int(size[1]))
+        h = self.size_[1]
+        # pygame's own free font (FreeSans Bold); sizes are line heights in pixels:
+        # at 1080p the smallest word is 60 px tall, readable from three metres.
+        font = pygame.font.get_default_font()
+        base = max(12, int(h / 13 * self.text_scale))
+        self.fonts_ = [pygame.font.Font(font, int(base * f)) for f in (0.8, 1.0, 1.3)]
+        self.verse_font_ = pygame.font.Font(font, max(12, int(h / 16 * self.text_scale)))
+        self.skies_ = [_sky(self.size_, p["top"], p["bottom"], p["glow"], np.random.default_rng(n))
+                       for n, p in enumerate(self.palettes_)]
+        self.sprites_ = {}
+        self.verse_cache_ = {}
+
+    def exit(self):
+        for attr in ("words_", "skies_", "sprites_", "verse_cache_", "fonts_", "verse_font_"):
+            self.__dict__.pop(attr, None)
+
+    # -- per frame --
+
+    def update(self, frame: Frame, outputs, dt):
+        dt = float(min(max(dt, 0.0), 0.2))
+        self._choose_mood(outputs, dt)
+        if frame.index != self.last_index_:  # the loop may draw a frame twice
+            self.last_index_ = frame.index
+            self._read_bodies(frame)
+        if self.hands_:
+            pace = self.words_per_second * min(1.0, 0.15 + self.energy_ / 4.0)
+            self.due_ = min(self.due_ + pace * dt, 3.0)
+            while self.due_ >= 1.0:
+                self.due_ -= 1.0
+                self._write_word()
+        self._drift(dt)
+
+    def _choose_mood(self, outputs, dt):
+        value = outputs.get(self.mood_output) if outputs else None
+        if value is not None and np.isfinite(value):
+            mood = int(min(max(round(float(value)) - 1, 0), len(self.chains_) - 1))
+            if mood != self.mood_:
+                self.previous_mood_, self.mood_, self.fade_ = self.mood_, mood, 0.0
+        self.fade_ = min(1.0, self.fade_ + dt / 1.5)
+
+    def _read_bodies(self, frame):
+        """Screen positions and velocities of every joint and hand; the movement energy."""
+        w, h, ox, oy = _placement(frame.size, self.size_)
+        joints, motion, hands, limbs, seen, energy = [], [], [], [], {}, 0.0
+        for n, person in enumerate(frame.people):
+            key = person.id if person.id >= 0 else -1 - n
+            points = person.pose[:, :2] * (w, h) + (ox, oy)
+            visible = person.pose[:, 3] >= MIN_VISIBILITY
+            palms = {side: (hand.landmarks[9, :2] * (w, h) + (ox, oy)) if hand is not None else
+                     (points[WRISTS[side]] if visible[WRISTS[side]] else None)
+                     for side, hand in person.hands.items()}
+            seen[key] = (frame.t, points, palms)
+            velocity = np.zeros_like(points)
+            if key in self.previous_ and frame.t > self.previous_[key][0]:
+                t0, points0, palms0 = self.previous_[key]
+                velocity = (points - points0) / (frame.t - t0)
+                torso = max(float(np.linalg.norm(points[11] - points[23])), 0.05 * self.size_[1])
+                if visible.any():
+                    energy = max(energy, float(np.linalg.norm(velocity[visible], axis=1).mean()) / torso)
+                for side, palm in palms.items():
+                    if palm is not None and palms0.get(side) is not None:
+                        v = (palm - palms0[side]) / (frame.t - t0)
+                        hands.append((*palm, *v, float(np.hypot(*v)) / torso))
+            for side, palm in palms.items():
+                if palm is not None and not any(abs(hx - palm[0]) < 1e-6 for hx, *_ in hands):
+                    hands.append((*palm, 0.0, 0.0, 0.0))
+            joints.append(points[visible])
+            motion.append(velocity[visible])
+            limbs.extend((tuple(points[a]), tuple(points[b])) for a, b in LIMBS if visible[a] and visible[b])
+        self.previous_ = seen
+        self.joints_ = np.concatenate(joints) if joints else np.zeros((0, 2))
+        self.motion_ = np.concatenate(motion) if motion else np.zeros((0, 2))
+        self.hands_ = hands
+        self.limbs_ = limbs
+        # Quick to rise, slow to settle, so a gesture's words keep coming a moment.
+        rate = 0.5 if energy > self.energy_ else 0.08
+        self.energy_ += rate * (energy - self.energy_)
+
+    def _write_word(self):
+        chain = self.chains_[self.mood_]
+        word = chain.next_word(self.history_, self.rng_)
+        self.history_ = (self.history_ + [word])[-64:]
+        speeds = np.array([hand[4] for hand in self.hands_]) + 0.2
+        x, y, vx, vy, speed = self.hands_[int(self.rng_.choice(len(self.hands_), p=speeds / speeds.sum()))]
+        size = 0 if speed < 0.6 else (1 if speed < 2.0 else 2)
+        sprite = self._sprite(word, size, self.mood_)
+        # Each word leaves the hand in its own direction, mostly upwards, then the body carries it.
+        angle = self.rng_.uniform(-2.8, -0.35)
+        push = 0.09 * self.size_[1]
+        self.words_.append(_Word(sprite, x, y,
+                                 vx * 0.3 + push * np.cos(angle), vy * 0.3 + push * np.sin(angle),
+                                 self.word_life * (0.8 + 0.4 * self.rng_.random())))
+        line = self.lines_[-1]
+        line.append(word)
+        if len(line) >= 7 or (len(line) >= 4 and word[-1] in PUNCTUATION):
+            self.lines_ = self.lines_[-1:] + [[]]
+
+    def _drift(self, dt):
+        """Words follow the motion of the nearest body parts, make room for each
+        other, stay on screen, and age."""
+        if not self.words_:
+            return
+        positions = np.array([(w.x, w.y) for w in self.words_])
+        target = np.zeros_like(positions)
+        target[:, 1] = -10.0  # a slow rise, like breath
+        if len(self.joints_):
+            sigma = 0.18 * self.size_[1]
+            d2 = ((positions[:, None, :] - self.joints_[None, :, :]) ** 2).sum(-1)
+            weight = np.exp(-d2 / (2 * sigma ** 2))
+            flow = weight @ self.motion_ / (weight.sum(1, keepdims=True) + 1e-3)
+            target += flow * np.clip(weight.sum(1, keepdims=True), 0, 1) * 0.8
+        target += self._room(positions) + self._walls(positions)
+        follow = 1 - 0.5 ** (dt / 0.8)
+        alive = []
+        for word, (tx, ty) in zip(self.words_, target):
+            word.vx += (tx - word.vx) * follow
+            word.vy += (ty - word.vy) * follow
+            word.x += word.vx * dt
+            word.y += word.vy * dt
+            word.age += dt
+            if word.age < word.life:
+                alive.append(word)
+        self.words_ = alive
+
+    def _room(self, positions):
+        """Velocities that push overlapping words apart, mostly up and down."""
+        half = np.array([(w.sprite.get_width() * 0.4, w.sprite.get_height() * 0.3) for w in self.words_])
+        delta = positions[:, None, :] - positions[None, :, :]
+        overlap = half[:, None, :] + half[None, :, :] - np.abs(delta)
+        touching = (overlap > 0).all(-1)
+        np.fill_diagonal(touching, False)
+        # Push along y (words are wide); ties broken by the older word staying put.
+        order = np.arange(len(positions))
+        sign = np.where(delta[..., 1] == 0, np.sign(order[:, None] - order), np.sign(delta[..., 1]))
+        push = np.zeros_like(positions)
+        push[:, 1] = (touching * sign * np.minimum(overlap[..., 1], half[:, None, 1])).sum(1) * 12.0
+        sideways = np.minimum(overlap[..., 0], half[:, None, 0])
+        push[:, 0] = (touching * np.sign(delta[..., 0]) * sideways).sum(1) * 2.0
+        return push
+
+    def _walls(self, positions):
+        """Velocities keeping words inside the screen and above the verse."""
+        w, h = self.size_
+        margin = 0.08 * h
+        bottom = h - 2.6 * self.verse_font_.get_height()
+        push = np.zeros_like(positions)
+        push[:, 0] = np.maximum(margin - positions[:, 0], 0) - np.maximum(positions[:, 0] - (w - margin), 0)
+        push[:, 1] = np.maximum(margin - positions[:, 1], 0) - np.maximum(positions[:, 1] - bottom, 0)
+        return push * 6.0
+
+    # -- drawing --
+
+    def draw(self, surface):
+        if surface.get_size() != self.size_:
+            self._layout(surface.get_size())
+        if self.fade_ < 1.0:
+            surface.blit(self.skies_[self.previous_mood_], (0, 0))
+            self.skies_[self.mood_].set_alpha(int(255 * self.fade_))
+        else:
+            self.skies_[self.mood_].set_alpha(None)
+        surface.blit(self.skies_[self.mood_], (0, 0))
+        palette = self.palettes_[self.mood_]
+        # The bodies as faint constellations: enough to find yourself, never louder than the words.
+        faint = _mix(palette["bottom"], palette["glow"], 0.4)
+        for a, b in self.limbs_:
+            pygame.draw.aaline(surface, faint, a, b)
+        radius = max(3, self.size_[1] // 110)
+        for x, y, *_ in self.hands_:
+            centre = (int(x), int(y))
+            pygame.draw.circle(surface, _mix(palette["bottom"], palette["glow"], 0.3), centre, radius * 3)
+            pygame.draw.circle(surface, _mix(palette["bottom"], palette["glow"], 0.8), centre, radius)
+        for word in self.words_:
+            appear = min(1.0, word.age / 0.35)
+            vanish = min(1.0, (word.life - word.age) / (0.45 * word.life))
+            word.sprite.set_alpha(int(255 * appear * vanish))
+            surface.blit(word.sprite, (int(word.x - word.sprite.get_width() / 2),
+                                       int(word.y - word.sprite.get_height() / 2)))
+        self._draw_verse(surface, palette)
+
+    def _draw_verse(self, surface, palette):
+        y = self.size_[1] - int(self.verse_font_.get_height() * 1.4)
+        for n, line in enumerate(reversed([line for line in self.lines_ if line][-2:])):
+            text = " ".join(line)
+            key = (text, self.mood_)
+            label = self.verse_cache_.get(key)
+            if label is None:
+                if len(self.verse_cache_) > 32:
+                    self.verse_cache_.clear()
+                label = self.verse_cache_[key] = _glowing(self.verse_font_, text, palette["ink"],
+                                                         palette["glow"])
+            label.set_alpha(255 if n == 0 else 110)
+            surface.blit(label, ((self.size_[0] - label.get_width()) // 2, y - label.get_height() // 2))
+            y -= int(self.verse_font_.get_height() * 1.15)
+
+    def _sprite(self, word, size, mood):
+        key = (word, size, mood)
+        sprite = self.sprites_.get(key)
+        if sprite is None:
+            if len(self.sprites_) > 300:
+                self.sprites_.clear()
+            palette = self.palettes_[mood]
+            sprite = self.sprites_[key] = _glowing(self.fonts_[size], word, palette["ink"], palette["glow"])
+        return sprite
+
+
+# --- small helpers -------------------------------------------------------------------------
+
+
+def _corpus_path(mood: str) -> Path:
+    if mood.endswith(".txt") or "/" in mood or "\\" in mood:
+        path = Path(mood).expanduser()
+    else:
+        path = asset_path(f"poetry_{mood}.txt")
+    if not path.is_file():
+        folder = asset_path("poetry_night.txt").parent
+        shipped = sorted(p.stem[len("poetry_"):] for p in folder.glob("poetry_*.txt"))
+        raise FileNotFoundError(f"poetry: no corpus for mood {mood!r} at {path}; shipped moods are "
+                                f"{', '.join(shipped)}, or give the path of a .txt file")
+    return path
+
+
+def _placement(source_size, target_size):
+    """(width, height, x, y) of the source image fitted, aspect kept, into the target."""
+    sw, sh = source_size
+    tw, th = target_size
+    if sw <= 0 or sh <= 0:
+        return float(tw), float(th), 0.0, 0.0
+    scale = min(tw / sw, th / sh)
+    return sw * scale, sh * scale, (tw - sw * scale) / 2, (th - sh * scale) / 2
+
+
+def _mix(a, b, t):
+    return tuple(int(x + (y - x) * t) for x, y in zip(a, b))
+
+
+def _sky(size, top, bottom, glow, rng) -> pygame.Surface:
+    """A vertical gradient, lighter low in the middle as if lit from the floor,
+    with a dust of faint stars."""
+    w, h = size
+    y = np.linspace(0, 1, h)[None, :, None]
+    x = np.linspace(-1, 1, w)[:, None, None]
+    light = np.clip(1 - (x ** 2 * 0.6 + (1 - y) ** 2 * 1.2), 0, 1) * 0.25
+    colour = np.array(top) + (np.array(bottom) - np.array(top)) * (y * 0.85 + light)
+    count = w * h // 2500
+    sx, sy = rng.integers(0, w, count), rng.integers(0, int(h * 0.8), count)
+    shine = rng.random(count)[:, None] ** 3 * 0.5
+    colour[sx, sy] += (np.array(glow) - colour[sx, sy]) * shine
+    return pygame.surfarray.make_surface(np.clip(colour, 0, 255).astype(np.uint8))
+
+
+def _glowing(font, text, ink, glow) -> pygame.Surface:
+    """Text in ``ink`` over a soft halo of ``glow``, on a transparent surface."""
+    letters = font.render(text, True, ink)
+    pad = max(6, font.get_height() // 4)
+    w, h = letters.get_width() + 2 * pad, letters.get_height() + 2 * pad
+    halo = pygame.Surface((w, h), pygame.SRCALPHA)
+    halo.blit(font.render(text, True, glow), (pad, pad))
+    # Blur by shrinking and growing again: a cheap soft glow, made once per word.
+    small = pygame.transform.smoothscale(halo, (max(1, w // 6), max(1, h // 6)))
+    halo = pygame.transform.smoothscale(small, (w, h))
+    sprite = pygame.Surface((w, h), pygame.SRCALPHA)
+    sprite.blit(halo, (0, 0))
+    sprite.blit(halo, (0, 0))
+    sprite.blit(letters, (pad, pad))
+    return sprite

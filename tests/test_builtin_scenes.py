@@ -1,0 +1,551 @@
+"""The built-in scenes in scenes/: each one run headless on the demo take.
+
+The scene files are imported straight from scenes/ (not through the scene
+discovery), driven over real frames of the shipped take (landmarks tracked
+from the street clip) and over synthetic people and images, and their
+pictures are checked: not blank, following the landmarks, answering the
+mapper outputs they promise to answer. No test measures wall-clock time.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+import numpy as np
+import pygame
+import pytest
+
+from installation import Frame, Hand, Person, Scene
+from installation.assets import DEMO_TAKE, asset_path
+from installation.tracking.takes import read_take
+
+SCENES_DIR = Path(__file__).resolve().parents[1] / "scenes"
+NAMES = ["poetry", "dream", "mirror", "particles"]
+SIZE = (640, 360)
+DT = 1 / 30
+
+
+def load(name: str):
+    """The module scenes/NAME.py, imported from its file."""
+    module_name = f"builtin_scene_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, SCENES_DIR / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def scene_class(name: str) -> type[Scene]:
+    module = load(name)
+    classes = [obj for obj in vars(module).values()
+               if inspect.isclass(obj) and issubclass(obj, Scene) and obj is not Scene]
+    assert len(classes) == 1, f"scenes/{name}.py should define one Scene, found {classes}"
+    return classes[0]
+
+
+def make(name: str, **settings) -> Scene:
+    """A scene with a fixed seed where it takes one, so runs can be compared."""
+    cls = scene_class(name)
+    if "seed" in inspect.signature(cls).parameters:
+        settings.setdefault("seed", 0)
+    return cls(**settings)
+
+
+def play(scene: Scene, frames, outputs=None, size=SIZE, enter=True) -> pygame.Surface:
+    """Update and draw every frame; returns the surface with the last picture."""
+    surface = pygame.Surface(size)
+    if enter:
+        scene.enter(size)
+    for frame in frames:
+        scene.update(frame, dict(outputs or {}), DT)
+        scene.draw(surface)
+    return surface
+
+
+def pixels(surface: pygame.Surface) -> np.ndarray:
+    return pygame.surfarray.array3d(surface).astype(np.float32)  # (width, height, 3)
+
+
+def difference(a: pygame.Surface, b: pygame.Surface) -> float:
+    return float(np.abs(pixels(a) - pixels(b)).mean())
+
+
+# -- frames: the real take and synthetic people --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def take():
+    """The demo take (street clip landmarks) as frames, as a replay gives them."""
+    header, frames = read_take(asset_path(DEMO_TAKE))
+    return [Frame(index=n, t=t, size=header.size, people=people, tracked=True)
+            for n, (t, people) in enumerate(frames)]
+
+
+@pytest.fixture(scope="module")
+def busy(take):
+    """60 frames of the take around the first frame with two people in view."""
+    start = max(0, next(n for n, f in enumerate(take) if len(f.people) == 2) - 20)
+    return take[start:start + 60]
+
+
+def stick_figure(cx=0.5, cy=0.5, size=0.4, arms="down", person_id=1, hands=True, swing=0.0) -> Person:
+    """A person standing at (cx, cy) (hips), ``size`` tall-ish in image units.
+
+    ``arms``: "down", "wide" (held out sideways) or "up" (above the head);
+    ``swing`` moves both arms by that much (for motion between frames).
+    """
+    s = size
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 3] = 1.0
+    head = (cx, cy - 0.75 * s)
+    pose[0:11, :2] = [head[0], head[1]]
+    for side, sign in (("left", 1), ("right", -1)):
+        shoulder, elbow, wrist = {"left": (11, 13, 15), "right": (12, 14, 16)}[side]
+        pose[shoulder, :2] = (cx + sign * 0.12 * s, cy - 0.5 * s)
+        elbow_at, wrist_at = {
+            "down": ((0.15, -0.25), (0.16, -0.02)),
+            "wide": ((0.35, -0.5), (0.6, -0.5)),
+            "up": ((0.16, -0.8), (0.16, -1.05)),
+        }[arms]
+        pose[elbow, :2] = (cx + sign * elbow_at[0] * s, cy + elbow_at[1] * s + swing)
+        pose[wrist, :2] = (cx + sign * wrist_at[0] * s, cy + wrist_at[1] * s + swing)
+        pose[[17, 19, 21] if side == "left" else [18, 20, 22], :2] = pose[wrist, :2]
+    pose[23, :2], pose[24, :2] = (cx + 0.08 * s, cy), (cx - 0.08 * s, cy)
+    pose[25, :2], pose[26, :2] = (cx + 0.09 * s, cy + 0.25 * s), (cx - 0.09 * s, cy + 0.25 * s)
+    pose[[27, 29, 31], :2] = (cx + 0.09 * s, cy + 0.5 * s)
+    pose[[28, 30, 32], :2] = (cx - 0.09 * s, cy + 0.5 * s)
+    found = {}
+    if hands:
+        for side, wrist in (("left", 15), ("right", 16)):
+            landmarks = np.zeros((21, 3), np.float32)
+            landmarks[:, :2] = pose[wrist, :2] + np.linspace(0, 0.04 * s, 21)[:, None] * (1, -1)
+            found[side] = Hand(landmarks, side)
+    return Person(pose=pose, id=person_id, left_hand=found.get("left"), right_hand=found.get("right"))
+
+
+def frames_of(people_at, count=45, size=(1280, 720), image=None):
+    """Frames 0..count-1 at 30 fps whose people are ``people_at(n)``."""
+    return [Frame(index=n, t=n * DT, size=size, people=tuple(people_at(n)), tracked=True,
+                  image=image(n) if callable(image) else image) for n in range(count)]
+
+
+def waving(n, **kw):
+    return [stick_figure(arms="wide", swing=0.12 * np.sin(n * 0.7), **kw)]
+
+
+def still(n, **kw):
+    return [stick_figure(arms="wide", **kw)]
+
+
+def street_image(width=320, height=180, seed=0) -> np.ndarray:
+    """A synthetic camera picture: a sky gradient, a ground, a figure and some texture."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height)[:, None, None]
+    image = np.concatenate([np.broadcast_to(90 + 120 * y, (height, width, 1)),
+                            np.broadcast_to(140 + 80 * y, (height, width, 1)),
+                            np.broadcast_to(230 - 60 * y, (height, width, 1))], axis=2).copy()
+    image[int(height * 0.7):] = (70, 120, 50)
+    image[int(height * 0.3):int(height * 0.8), int(width * 0.45):int(width * 0.55)] = (60, 50, 45)
+    image += rng.normal(0, 12, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+# -- every scene -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scene_file_follows_the_contract(name):
+    module, cls = load(name), scene_class(name)
+    assert cls.name == name
+    first_line = module.__doc__.strip().splitlines()[0]
+    assert f"Preview: installation preview {name}" in first_line
+    for hook in ("enter", "update", "draw", "exit"):
+        assert getattr(cls, hook) is not getattr(Scene, hook), f"{name} should define {hook}()"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_settings_are_keyword_arguments_with_defaults_and_only_stored(name):
+    cls = scene_class(name)
+    parameters = list(inspect.signature(cls).parameters.values())
+    assert parameters, f"{name} has no settings"
+    for p in parameters:
+        assert p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY), p
+        assert p.default is not p.empty, f"{name}: setting {p.name!r} needs a default"
+    scene = cls()
+    # The scikit-learn rule: the constructor stores its settings under their own names, nothing else.
+    assert vars(scene) == {p.name: p.default for p in parameters}
+    changed = {p.name: p.default for p in parameters}
+    scene = cls(**changed)
+    assert vars(scene) == changed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_draws_a_picture_of_the_take(name, busy):
+    surface = play(make(name), busy)
+    picture = pixels(surface)
+    assert picture.std() > 4.0, f"{name} drew a flat picture"
+    assert len(np.unique(picture.reshape(-1, 3) // 8, axis=0)) > 40, f"{name} drew too few colours"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_picture_follows_the_landmarks(name, busy):
+    """The same frames with everyone moved across: a different picture."""
+    def moved(frame):
+        people = [p.replace(pose=p.pose * (1, 1, 1, 1) + (0.3, 0.05, 0, 0),
+                            left_hand=None, right_hand=None) for p in frame.people]
+        return frame.replace(people=tuple(people))
+    here = play(make(name), busy)
+    there = play(make(name), [moved(f) for f in busy])
+    assert difference(here, there) > 1.0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_frames_and_repeated_frames_do_not_crash(name, busy):
+    scene = make(name)
+    nobody = [Frame.empty(index=n, t=n * DT) for n in range(10)]
+    surface = play(scene, nobody)
+    # The render loop can be faster than the camera: the same frame comes again.
+    play(scene, [busy[40]] * 5 + [busy[41]] * 3 + nobody[:3], enter=False)
+    # Garbage landmarks (off screen, invisible, odd shapes) are survived too.
+    rng = np.random.default_rng(1)
+    odd = [Person(pose=rng.uniform(-0.5, 1.5, (33, 4)), id=int(rng.integers(-1, 9))) for _ in range(3)]
+    play(scene, frames_of(lambda n: odd, count=5), enter=False)
+    scene.exit()
+    assert surface.get_size() == SIZE
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_survives_a_resized_window_and_a_second_entrance(name, busy):
+    scene = make(name)
+    play(scene, busy[:5])
+    bigger = pygame.Surface((800, 500))
+    scene.update(busy[5], {}, DT)
+    scene.draw(bigger)
+    assert pixels(bigger).std() > 0
+    scene.exit()
+    play(scene, busy[:5])  # on stage again after exit()
+    scene.exit()
+
+
+@pytest.mark.parametrize("name", ["dream", "mirror"])
+def test_camera_image_scenes_show_the_image(name):
+    image = street_image()
+    with_image = play(make(name), frames_of(still, count=20, size=(320, 180), image=image))
+    without = play(make(name), frames_of(still, count=20, size=(320, 180)))
+    assert difference(with_image, without) > 10
+    # The sky of the synthetic image is blue, its ground green: so is the picture.
+    picture = pixels(with_image)
+    sky, ground = picture[:, 20].mean(axis=0), picture[:, -20].mean(axis=0)
+    assert sky[2] > sky[0] and ground[1] > ground[2]
+
+
+# -- poetry: the word chain -------------------------------------------------------------------
+
+
+def chain(order=2, temperature=1.0, max_verbatim=None, poems=None):
+    poetry = load("poetry")
+    return poetry.WordChain(order, temperature, max_verbatim).fit(poems)
+
+
+def shipped_corpora():
+    poetry = load("poetry")
+    return {path.stem: poetry.read_corpus(path.read_text(encoding="utf-8"))
+            for path in sorted(asset_path(DEMO_TAKE).parent.glob("poetry_*.txt"))}
+
+
+def longest_quote(words, poems) -> int:
+    """The longest run of consecutive generated words found word for word in one poem."""
+    longest = 0
+    for poem in poems:
+        text = poem
+        for i in range(len(words)):
+            for length in range(longest + 1, len(words) - i + 1):
+                window = words[i:i + length]
+                if not any(text[j:j + length] == window for j in range(len(text) - length + 1)):
+                    break
+                longest = length
+    return longest
+
+
+def test_shipped_corpora_are_real_poems():
+    corpora = shipped_corpora()
+    assert {"poetry_night", "poetry_body"} <= set(corpora)
+    for name, poems in corpora.items():
+        assert len(poems) >= 5, name
+        assert sum(map(len, poems)) > 600, name
+        assert all(word == word.strip() and word for poem in poems for word in poem)
+
+
+def test_order_sets_how_much_context_the_chain_follows():
+    # After "fox", runs and sleeps are equally likely; after "red fox" only "runs".
+    poems = [["red", "fox", "runs."], ["blue", "fox", "sleeps."]] * 5
+    rng = np.random.default_rng(0)
+
+    def continuations(order):
+        c = chain(order, 1.0, max_verbatim=50, poems=poems)
+        return {c.next_word(["the", "red", "fox"], rng) for _ in range(200)}
+
+    assert continuations(2) == {"runs."}
+    assert continuations(1) == {"runs.", "sleeps."}
+
+
+def test_generated_text_follows_the_corpus_ngrams():
+    poems = shipped_corpora()["poetry_night"]
+    c = chain(2, 1.0, max_verbatim=8, poems=poems)
+    rng = np.random.default_rng(2)
+    trigrams = {tuple(p[i:i + 3]) for p in poems for i in range(len(p) - 2)}
+    words, full = [], 0
+    for _ in range(600):
+        words.append(c.next_word(words, rng))
+        if c.last_order_ == 2:
+            full += 1
+            assert tuple(words[-3:]) in trigrams
+    assert full > 400  # mostly the full context; backing off is the exception
+
+
+def test_temperature_reshapes_the_odds():
+    poems = [["a", "b"]] * 9 + [["a", "c"]]
+    share = {}
+    for temperature in (0.0, 0.5, 1.0, 3.0):
+        c = chain(1, temperature, max_verbatim=50, poems=poems)
+        rng = np.random.default_rng(3)
+        picks = [c.next_word(["a"], rng) for _ in range(4000)]
+        share[temperature] = picks.count("b") / len(picks)
+    assert share[0.0] == 1.0
+    assert share[0.5] == pytest.approx(81 / 82, abs=0.01)
+    assert share[1.0] == pytest.approx(0.9, abs=0.02)
+    assert share[3.0] == pytest.approx(9 ** (1 / 3) / (9 ** (1 / 3) + 1), abs=0.03)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+@pytest.mark.parametrize("corpus", ["poetry_night", "poetry_body"])
+def test_never_quotes_more_than_max_verbatim_words(order, corpus):
+    poems = shipped_corpora()[corpus]
+    # A cold chain (low temperature) would copy its corpus most eagerly.
+    for temperature, max_verbatim in ((0.2, None), (1.0, order + 1)):
+        c = chain(order, temperature, max_verbatim, poems)
+        limit = order + 3 if max_verbatim is None else max_verbatim
+        words = c.generate(800, np.random.default_rng(order))
+        assert longest_quote(words, poems) <= limit
+        # ...and the rule is not vacuous: quotations up to the limit do happen.
+        assert longest_quote(words, poems) >= order + 1
+
+
+def test_chain_settings_are_checked():
+    poems = [["a", "b", "c"]]
+    with pytest.raises(ValueError, match="max_verbatim"):
+        chain(2, 1.0, 2, poems)
+    with pytest.raises(ValueError, match="order"):
+        chain(0, 1.0, None, poems)
+    with pytest.raises(ValueError, match="temperature"):
+        chain(2, -1.0, None, poems)
+    with pytest.raises(ValueError, match="no words"):
+        chain(2, 1.0, None, [])
+
+
+# -- poetry: the scene ------------------------------------------------------------------------
+
+
+def test_poetry_words_are_born_at_the_hands():
+    scene = make("poetry")
+    surface = pygame.Surface((1280, 720))
+    scene.enter((1280, 720))
+    for frame in frames_of(waving, count=90):
+        scene.update(frame, {}, DT)
+        scene.draw(surface)
+        born = [w for w in scene.words_ if w.age <= DT + 1e-9]
+        for word in born:
+            nearest = min(np.hypot(word.x - x, word.y - y) for x, y, *_ in scene.hands_)
+            assert nearest < 0.03 * 720
+    assert scene.words_, "no word was written"
+    # Legible from three metres: at 1080p, words and verse at least 60 pixels tall.
+    assert min(font.get_height() for font in scene.fonts_) >= 720 / 18
+    assert scene.verse_font_.get_height() >= 720 / 18
+
+
+def test_poetry_movement_sets_the_pace():
+    def written(people_at):
+        scene = make("poetry")
+        play(scene, frames_of(people_at, count=150))
+        return len(scene.history_)
+    assert written(waving) > 1.5 * written(still) > 0
+    empty = make("poetry")
+    play(empty, frames_of(lambda n: [], count=60))
+    assert not empty.words_  # nobody there, nothing written
+
+
+def test_poetry_mood_output_switches_corpus_and_colours():
+    poetry = load("poetry")
+    vocabulary = {name: {w for poem in poems for w in poem} for name, poems in shipped_corpora().items()}
+    pictures, words = {}, {}
+    for mood in (1, 2):
+        scene = make("poetry", moods=("night", "body"))
+        pictures[mood] = play(scene, frames_of(waving, count=150), outputs={"mood": float(mood)})
+        words[mood] = scene.history_
+        assert scene.mood_ == mood - 1
+    night, body = pixels(pictures[1]).mean(axis=(0, 1)), pixels(pictures[2]).mean(axis=(0, 1))
+    assert night[2] > night[0] and body[0] > body[2]  # blue night, warm body
+    assert all(w in vocabulary["poetry_night"] for w in words[1])
+    assert all(w in vocabulary["poetry_body"] for w in words[2])
+    # The output's name is a setting, and a custom corpus can be a path.
+    custom = make("poetry", moods=("night", str(asset_path("poetry_body.txt"))), mood_output="feeling")
+    play(custom, frames_of(waving, count=60), outputs={"feeling": 2.0})
+    assert custom.mood_ == 1 and set(custom.history_) <= vocabulary["poetry_body"]
+    assert poetry.Poetry.name == "poetry"
+
+
+def test_poetry_unknown_mood_says_what_exists():
+    with pytest.raises(FileNotFoundError, match="night"):
+        make("poetry", moods=("nope",)).enter(SIZE)
+
+
+# -- dream -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_dream_gradient_matches_finite_differences(layer):
+    dream = load("dream")
+    bank = dream.feature_banks()[layer]
+    rng = np.random.default_rng(layer)
+    image = rng.random((40, 44, 3))
+    grad = dream.gradient(image, bank)
+    # Exact where the reflected border plays no part: two kernel radii inside.
+    margin = 2 * (max(k.shape[0] for k in bank.kernels) // 2)
+    for _ in range(10):
+        y = int(rng.integers(margin, 40 - margin))
+        x = int(rng.integers(margin, 44 - margin))
+        c = int(rng.integers(0, 3))
+        step = np.zeros_like(image)
+        step[y, x, c] = 1e-5
+        numeric = (dream.objective(image + step, bank) - dream.objective(image - step, bank)) / 2e-5
+        assert grad[y, x, c] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_dream_step_climbs_the_objective(layer):
+    dream = load("dream")
+    bank = dream.feature_banks()[layer]
+    image = street_image(96, 54).astype(np.float32) / 255
+    before = dream.objective(image, bank)
+    for _ in range(5):
+        grad = dream.gradient(image, bank)
+        image = image + 0.01 * grad / np.abs(grad).mean()
+    assert dream.objective(image, bank) > before * 1.05
+
+
+def test_dream_grows_visions_from_a_still_camera_image():
+    scene = make("dream")
+    image = street_image()
+    first = play(scene, frames_of(still, count=2, size=(320, 180), image=image))
+    first = pixels(first)
+    later = pixels(play(scene, frames_of(still, count=40, size=(320, 180), image=image), enter=False))
+    assert np.abs(later - first).mean() > 1.0  # the picture keeps changing on a still image
+    assert np.abs(scene.detail_).max() > 0.05
+
+
+def test_dream_body_energy_sets_the_intensity():
+    def detail(people_at):
+        scene = make("dream")
+        play(scene, frames_of(people_at, count=40))
+        return float(np.abs(scene.detail_).mean())
+    assert detail(waving) > 1.2 * detail(still)
+
+
+def test_dream_hands_steer_the_drift():
+    def steer(arms, tilt=0.0):
+        def people(n):
+            person = stick_figure(arms=arms)
+            pose = person.pose.copy()
+            pose[15, 1] -= tilt  # raise one hand: the line between the hands tilts
+            return [person.replace(pose=pose, left_hand=None, right_hand=None)]
+        scene = make("dream")
+        play(scene, frames_of(people, count=40))
+        return scene.steer_
+    wide, down = steer("wide"), steer("down")
+    assert wide[0] > 0 > down[0]  # arms spread: zoom in; hands together: zoom out
+    assert steer("wide", tilt=0.2)[1] != pytest.approx(wide[1], abs=1.0)  # tilting turns
+
+
+def test_dream_without_camera_paints_the_bodies():
+    scene = make("dream")
+    empty = pixels(play(scene, frames_of(lambda n: [], count=10)))
+    body = pixels(play(make("dream"), frames_of(still, count=10)))
+    # Where the body stands (hips at the middle of the screen), it glows.
+    centre = (slice(SIZE[0] // 2 - 20, SIZE[0] // 2 + 20), slice(SIZE[1] // 2 - 60, SIZE[1] // 2))
+    assert body[centre].mean() > empty[centre].mean() + 20
+
+
+# -- particles ---------------------------------------------------------------------------------
+
+
+def light_spread(surface) -> float:
+    """How far the light reaches from its centre, in pixels (brightness-weighted)."""
+    picture = pixels(surface).sum(axis=2)
+    picture = np.clip(picture - np.percentile(picture, 50), 0, None)
+    x, y = np.meshgrid(np.arange(picture.shape[0]), np.arange(picture.shape[1]), indexing="ij")
+    total = picture.sum()
+    cx, cy = (picture * x).sum() / total, (picture * y).sum() / total
+    return float(np.sqrt((picture * ((x - cx) ** 2 + (y - cy) ** 2)).sum() / total))
+
+
+def test_particles_outputs_drive_hue_spread_and_speed(busy):
+    def run(**outputs):
+        scene = make("particles")
+        surface = play(scene, busy, outputs=outputs)
+        return scene, surface
+    red, blue = pixels(run(hue=0.0)[1]).mean(axis=(0, 1)), pixels(run(hue=0.66)[1]).mean(axis=(0, 1))
+    assert red[0] > red[2] and blue[2] > blue[0]
+    assert light_spread(run(spread=1.0)[1]) > 1.3 * light_spread(run(spread=0.0)[1])
+    # Speed: how far the particles travel per frame around a visitor standing still.
+    steps = {}
+    for speed in (0.0, 1.0):
+        scene = make("particles")
+        play(scene, frames_of(still, count=30), outputs={"speed": speed})
+        steps[speed] = np.linalg.norm(scene.position_ - scene.last_position_, axis=1).mean()
+    assert steps[1.0] > 2 * steps[0.0]
+    scene = run(hue=0.2, spread=0.9, speed=0.5)[0]
+    assert scene.params_ == {"hue": 0.2, "spread": 0.9, "speed": 0.5}
+    assert set(scene.sources_.values()) == {"output"}
+
+
+def test_particles_output_names_are_settings(busy):
+    scene = make("particles", hue_output="colour")
+    play(scene, busy[:10], outputs={"colour": 0.1, "hue": 0.9})
+    assert scene.params_["hue"] == pytest.approx(0.1) and scene.sources_["hue"] == "output"
+
+
+def test_particles_without_outputs_read_the_body():
+    def params(arms):
+        scene = make("particles")
+        play(scene, frames_of(lambda n: [stick_figure(arms=arms)], count=60))
+        assert set(scene.sources_.values()) == {"body"}
+        return scene.params_
+    down, wide, up = params("down"), params("wide"), params("up")
+    assert wide["spread"] > down["spread"] + 0.3  # arms out spread the swarm
+    assert up["hue"] > down["hue"] + 0.3  # hands raised turn it blue and violet
+    assert params("wide")["speed"] < 0.1  # standing still: slow
+    scene = make("particles")
+    play(scene, frames_of(waving, count=60))
+    assert scene.params_["speed"] > 0.1
+
+
+# -- mirror ------------------------------------------------------------------------------------
+
+
+def test_mirror_shows_skeletons_ids_and_outputs(busy):
+    draw = pytest.importorskip("installation.app.draw")
+    frame = next(f for f in busy if len(f.people) == 2)
+    plain = play(make("mirror"), [frame])
+    colours = {tuple(c) for c in pixels(plain).reshape(-1, 3).astype(int)}
+    for person in frame.people:
+        assert draw.colour_for(person.id) in colours
+    with_outputs = play(make("mirror"), [frame], outputs={"mood": 2.0, "spread": 0.25})
+    panel = (slice(SIZE[0] * 3 // 4, SIZE[0]), slice(0, SIZE[1] // 4))
+    assert np.abs(pixels(with_outputs)[panel] - pixels(plain)[panel]).mean() > 2
+    # An output outside 0..1 widens its bar's range instead of being clipped.
+    scene = make("mirror")
+    play(scene, [frame], outputs={"x": 3.5})
+    assert scene.ranges_["x"] == (0.0, 3.5)

@@ -1,0 +1,186 @@
+"""OscReceiver: what a peer sends either reaches its handler, converted, or
+is dropped and counted; nothing stops it. Real UDP on loopback, with
+python-osc and liblo's oscsend as peers."""
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from installation.errors import InstallationError
+from installation.osc import OscReceiver, OscSender
+from installation.osc.receiver import _convert
+
+
+def wait_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.fixture
+def receiver():
+    r = OscReceiver(port=0, name="test in").start()
+    yield r
+    r.stop()
+
+
+def raw(port: int, data: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(data, ("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("types,args,expected", [
+    ("f*", [1, 2.5], (1.0, 2.5)),
+    ("f*", [], ()),
+    ("f*", ["x"], None),
+    ("f*", [True], None),
+    ("s", ["intro"], ("intro",)),
+    ("s", [], None),
+    ("s", ["a", "b"], None),
+    ("", [], ()),
+    ("", [1.0], None),
+    ("i", [3.0], (3,)),
+    ("i", [2.5], None),
+    ("fs", [1, "a"], (1.0, "a")),
+    ("s*", ["a", "b", "c"], ("a", "b", "c")),
+    (None, [1, "x", 2.0], (1, "x", 2.0)),
+])
+def test_type_strings(types, args, expected):
+    assert _convert(types, args) == expected
+
+
+def test_bad_type_string_is_refused_at_once(receiver):
+    with pytest.raises(ValueError, match="unknown OSC type letter"):
+        receiver.on("/a", print, types="fx")
+    with pytest.raises(ValueError, match="starts with '/'"):
+        receiver.on("a", print)
+
+
+def test_messages_reach_handlers_converted(receiver):
+    got = []
+    receiver.on("/wek/inputs", lambda *v: got.append(v), types="f*")
+    receiver.on("/installation/scene", lambda name: got.append(name), types="s")
+    sender = OscSender([("127.0.0.1", receiver.port)])
+    sender.send("/wek/inputs", 1, 2.5, -3.0)
+    sender.send("/installation/scene", "ripples")
+    assert wait_until(lambda: len(got) == 2)
+    assert got == [(1.0, 2.5, -3.0), "ripples"]
+    assert isinstance(got[0][0], float)
+    assert receiver.received == 2 and not receiver.dropped
+
+
+@pytest.mark.skipif(shutil.which("oscsend") is None, reason="needs liblo-tools (oscsend)")
+def test_a_real_liblo_peer(receiver):
+    got = []
+    receiver.on("/wek/inputs", lambda *v: got.append(v), types="f*")
+    subprocess.run(["oscsend", "127.0.0.1", str(receiver.port), "/wek/inputs", "fif",
+                    "0.5", "2", "-1.25"], check=True, timeout=10)
+    assert wait_until(lambda: got)
+    assert got == [(0.5, 2.0, -1.25)]
+
+
+def test_everything_bad_is_dropped_and_counted_and_it_keeps_listening(receiver):
+    got = []
+    receiver.on("/ok", lambda *v: got.append(v), types="f*")
+    receiver.on("/name", lambda n: got.append(n), types="s")
+    receiver.on("/boom", lambda: 1 / 0, types="")
+    sender = OscSender([("127.0.0.1", receiver.port)])
+    raw(receiver.port, b"not osc at all")
+    raw(receiver.port, b"/ok\x00,ff\x00\x00\x00")  # says two floats, carries none
+    raw(receiver.port, b"")
+    sender.send("/nobody/listens", 1.0)
+    sender.send("/name", 3.0)
+    sender.send("/ok", float("nan"))
+    sender.send("/ok", 1.0, float("inf"))
+    sender.send("/boom")
+    sender.send("/boom")
+    sender.send("/ok", 7.0)  # still heard after all that
+    assert wait_until(lambda: got == [(7.0,)])
+    assert wait_until(lambda: sum(receiver.dropped.values()) == 9)
+    assert receiver.dropped == {"malformed": 3, "unknown address": 1, "wrong types": 1,
+                                "NaN/inf": 2, "handler error": 2}
+    assert receiver.running
+
+
+def test_flood_is_cut_per_address():
+    r = OscReceiver(port=0, max_rate=20).start()
+    try:
+        got = {"a": 0, "b": 0}
+        r.on("/a", lambda *v: got.__setitem__("a", got["a"] + 1), types="f*")
+        r.on("/b", lambda *v: got.__setitem__("b", got["b"] + 1), types="f*")
+        sender = OscSender([("127.0.0.1", r.port)])
+        for _ in range(200):
+            sender.send("/a", 1.0)
+        sender.send("/b", 1.0)  # another address is not starved by /a's flood
+        assert wait_until(lambda: r.received == 201)
+        # 200 packets within a second or two: each second lets 20 through.
+        assert 20 <= got["a"] <= 60
+        assert r.dropped["flood"] == 200 - got["a"]
+        assert got["b"] == 1
+    finally:
+        r.stop()
+
+
+def test_a_bundle_is_unpacked():
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    r = OscReceiver(port=0).start()
+    try:
+        got = []
+        r.on("/x", lambda *v: got.append(v), types="f*")
+        bundle = OscBundleBuilder(IMMEDIATELY)
+        for value in (1.0, 2.0):
+            msg = OscMessageBuilder("/x")
+            msg.add_arg(value)
+            bundle.add_content(msg.build())
+        raw(r.port, bundle.build().dgram)
+        assert wait_until(lambda: len(got) == 2)
+        assert got == [(1.0,), (2.0,)]
+    finally:
+        r.stop()
+
+
+def test_port_in_use_names_host_port_and_what_to_do(receiver):
+    other = OscReceiver("127.0.0.1", receiver.port, name="scene control")
+    with pytest.raises(InstallationError) as info:
+        other.start()
+    message = info.value.message
+    assert f"127.0.0.1:{receiver.port}" in message and "scene control" in message
+    assert "already in use" in message and "choose another port" in message
+
+
+def test_bad_host_is_a_clear_error():
+    with pytest.raises(InstallationError, match="not an address of this machine"):
+        OscReceiver("192.0.2.1", 0).start()
+
+
+def test_port_zero_picks_a_free_port_and_stop_releases_it():
+    r = OscReceiver(port=0).start()
+    port = r.port
+    assert port != 0
+    r.stop()
+    r.stop()  # twice is fine
+    again = OscReceiver(port=port).start()  # the port is free again
+    assert again.port == port
+    again.stop()
+
+
+def test_handlers_can_change_while_running(receiver):
+    got = []
+    receiver.on("/a", lambda *v: got.append("old"), types=None)
+    sender = OscSender([("127.0.0.1", receiver.port)])
+    sender.send("/a")
+    assert wait_until(lambda: got == ["old"])
+    receiver.on("/a", lambda *v: got.append(threading.current_thread().name), types=None)
+    sender.send("/a")
+    assert wait_until(lambda: len(got) == 2)
+    assert got == ["old", f"osc-in:{receiver.port}"]  # the new handler, on the receiver's thread

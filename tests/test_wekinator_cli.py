@@ -1,0 +1,211 @@
+"""`installation wekinator` with real OSC peers on loopback: Debian's
+liblo-tools (`oscsend` sends as a patch would, `oscdump` listens where
+Wekinator's outputs go). The command runs as a subprocess, as a user runs it.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("oscsend") is None or shutil.which("oscdump") is None,
+                                reason="needs liblo-tools (oscsend, oscdump): apt-get install "
+                                       "liblo-tools")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lines:
+    """A subprocess's output lines, read on a thread, waited for by pattern."""
+
+    def __init__(self, stream):
+        self.queue: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.queue.put(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no line matching {pattern!r}; saw {self.seen[-15:]}")
+            try:
+                line = self.queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return line
+
+
+def env() -> dict:
+    e = dict(os.environ)
+    e["PYTHONUNBUFFERED"] = "1"
+    return e
+
+
+def cli(*args, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "installation.cli", *map(str, args)],
+                          capture_output=True, text=True, env=env(), timeout=120, **kw)
+
+
+class Patch:
+    """A Wekinator patch as seen from outside: oscsend to the server's port."""
+
+    def __init__(self, port: int):
+        self.port = port
+
+    def send(self, address: str, *values) -> None:
+        types = "".join("s" if isinstance(v, str) else "i" if isinstance(v, int) else "f"
+                        for v in values)
+        args = ["oscsend", "127.0.0.1", str(self.port), address]
+        if values:
+            args += [types, *map(str, values)]
+        subprocess.run(args, check=True, timeout=10)
+
+    def control(self, name: str, *values) -> None:
+        self.send(f"/wekinator/control/{name}", *values)
+
+
+@pytest.fixture
+def dump():
+    """oscdump listening on a free port: where /wek/outputs are sent."""
+    port = free_port()
+    proc = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)  # let it bind before anything is sent
+    yield port, Lines(proc.stdout)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def start_server(*args):
+    proc = subprocess.Popen([sys.executable, "-m", "installation.cli", "wekinator", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    lines = Lines(proc.stdout)
+    lines.wait_for("^listening on")
+    return proc, lines
+
+
+def outputs_of(line: str) -> list[float]:
+    # oscdump: "<time tag> /wek/outputs ff 1.000000 0.012345"
+    parts = line.split()
+    start = parts.index("/wek/outputs")
+    return [float(v) for v in parts[start + 2:]]
+
+
+def test_record_train_run_two_classes_and_a_regression(tmp_path, dump):
+    dump_port, dumped = dump
+    project = tmp_path / "mixed"
+    made = cli("project", "new", project, "--inputs", "2",
+               "--output", "outputs-1=classifier:2", "--output", "outputs-2=regressor:0..1")
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    proc, events = start_server("--project", project, "--listen", f"127.0.0.1:{port}",
+                                 "--send", f"127.0.0.1:{dump_port}")
+    patch = Patch(port)
+    rng = np.random.default_rng(0)
+    try:
+        for cls, value, centre in ((1, 0.0, (0.0, 0.0)), (2, 1.0, (1.0, 1.0))):
+            patch.control("outputs", float(cls), value)
+            patch.control("startRecording")
+            for _ in range(8):
+                x = np.array(centre) + rng.normal(0, 0.05, 2)
+                patch.send("/wek/inputs", float(x[0]), float(x[1]))
+            patch.control("stopRecording")
+            assert events.wait_for(r"^recorded \d+ examples") == "recorded 8 examples"
+        # Nothing is sent before running.
+        patch.send("/wek/inputs", 0.0, 0.0)
+        patch.control("train")
+        events.wait_for("^trained$")
+        patch.control("startRunning")
+        events.wait_for("^running$")
+        patch.send("/wek/inputs", 0.03, -0.02)
+        low = outputs_of(dumped.wait_for(r"(^| )/wek/outputs ", 10))
+        patch.send("/wek/inputs", 0.97, 1.04)
+        high = outputs_of(dumped.wait_for(r"(^| )/wek/outputs ", 10))
+        # Bad input: a wrong count is ignored, the server goes on.
+        patch.send("/wek/inputs", 1.0, 2.0, 3.0)
+        patch.send("/wek/inputs", 0.5, 0.5)
+        middle = outputs_of(dumped.wait_for(r"(^| )/wek/outputs ", 10))
+        patch.control("stopRunning")
+        events.wait_for("^stopped running")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert low[0] == 1.0 and high[0] == 2.0
+    assert abs(low[1] - 0.0) < 0.1 and abs(high[1] - 1.0) < 0.1
+    assert len(middle) == 2 and 0.0 <= middle[1] <= 1.0  # hard limits
+    # What was taught is on disk: 16 examples, two trained models.
+    rows = (project / "examples.csv").read_text().splitlines()
+    assert len(rows) == 1 + 16
+    assert {p.name for p in (project / "models").iterdir()} >= {"outputs-1.skops",
+                                                                  "outputs-2.skops",
+                                                                  "manifest.json"}
+    shown = cli("project", "show", project)
+    assert "outputs-1: classifier (knn)" in shown.stdout and "1: 8, 2: 8" in shown.stdout
+
+
+def test_dtw_gestures_and_names_over_osc(tmp_path, dump):
+    dump_port, dumped = dump
+    port = free_port()
+    proc, events = start_server("--inputs", 1, "--outputs", 2, "--type", "dtw",
+                                "--project", tmp_path / "dtw", "--listen", f"127.0.0.1:{port}",
+                                "--send", f"127.0.0.1:{dump_port}")
+    patch = Patch(port)
+    up = [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 0.8, 0.6, 0.4, 0.2, 0]
+    down = [-v for v in up]
+    try:
+        patch.control("setInputNames", "height")
+        events.wait_for("^inputs named height")
+        for gesture, values in ((1, up), (2, down)):
+            patch.control("startDtwRecording", gesture)
+            events.wait_for(f"^recording gesture {gesture}")
+            for v in values:
+                patch.send("/wek/inputs", float(v))
+            patch.control("stopDtwRecording")
+            events.wait_for("^gesture kept")
+        patch.control("train")
+        events.wait_for("^trained$")
+        patch.control("startRunning")
+        events.wait_for("^running$")
+        for v in [0.0] * 3 + down:  # stillness, then gesture 2, a bit noisy
+            patch.send("/wek/inputs", float(v) + 0.02)
+        matched = dumped.wait_for(r"(^| )/output_", 10)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert "/output_2" in matched.split()
+    assert proc.returncode == 0, out
+    assert "height" in (tmp_path / "dtw" / "gestures.csv").read_text().splitlines()[0]
+
+
+def test_port_in_use_is_one_line(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        result = cli("wekinator", "--inputs", 2, "--listen", f"127.0.0.1:{port}",
+                     "--seconds", 1)
+    assert result.returncode == 2
+    assert f"127.0.0.1:{port}" in result.stderr and "already in use" in result.stderr
