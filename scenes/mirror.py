@@ -16,7 +16,7 @@ import numpy as np
 import pygame
 
 from installation import Frame, Scene
-from installation.app.draw import BACKGROUND, colour_for, draw_person, fit_rect
+from installation.scenes.draw import BACKGROUND, colour_for, draw_person, fit_rect
 
 PANEL = (8, 10, 16, 190)  # translucent backing of the outputs panel and status line
 TEXT = (235, 238, 245)

@@ -536,7 +536,7 @@ def test_particles_without_outputs_read_the_body():
 
 
 def test_mirror_shows_skeletons_ids_and_outputs(busy):
-    draw = pytest.importorskip("installation.app.draw")
+    draw = pytest.importorskip("installation.scenes.draw")
     frame = next(f for f in busy if len(f.people) == 2)
     plain = play(make("mirror"), [frame])
     colours = {tuple(c) for c in pixels(plain).reshape(-1, 3).astype(int)}

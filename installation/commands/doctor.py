@@ -123,7 +123,7 @@ def check_scenes(profile, args):
 
 
 def check_display(profile, args):
-    from installation.app.viewer import has_display
+    from installation.app.display import has_display
     if not has_display():
         return "FAIL", ("no display (DISPLAY and WAYLAND_DISPLAY unset): run it in the desktop "
                         "session, or set SDL_VIDEODRIVER=dummy for a headless rehearsal")

@@ -29,7 +29,7 @@ def add_parser(commands) -> None:
 
 
 def preview_command(args) -> int:
-    from installation.app.viewer import has_display
+    from installation.app.display import has_display
     from installation.assets import DEMO_TAKE, asset_path
     from installation.commands.scenes import parse_settings
     from installation.errors import InstallationError

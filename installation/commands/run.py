@@ -145,7 +145,7 @@ def _osc_in(profile, mapper, director):
 
 
 def _has_display() -> bool:
-    from installation.app.viewer import has_display
+    from installation.app.display import has_display
     return has_display()
 
 

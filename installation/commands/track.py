@@ -109,7 +109,7 @@ class _TrackWindow:
 
     def show(self, frame) -> bool:
         import pygame
-        from installation.app.draw import draw_frame
+        from installation.scenes.draw import draw_frame
         if any(e.type == pygame.QUIT for e in pygame.event.get()):
             return False
         draw_frame(self.screen, frame, self.font)

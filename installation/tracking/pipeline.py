@@ -29,6 +29,9 @@ class SmoothingSettings:
     d_cutoff: float = 1.0
 
 
+FULL_IMAGE = (0.0, 0.0, 1.0, 1.0)
+
+
 def in_zone(person: Person, zone: tuple[float, float, float, float]) -> bool:
     """Whether the person's hips lie in the interaction zone (x0, y0, x1, y1):
     passers-by behind the piece or at the edge of the image are not visitors."""
@@ -42,7 +45,7 @@ class LandmarkPipeline:
 
     def __init__(self, tracker: Tracker | None, smoothing: SmoothingSettings = SmoothingSettings(),
                  *, max_distance: float = 0.25, max_missing: float = 1.0,
-                 zone: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)):
+                 zone: tuple[float, float, float, float] = FULL_IMAGE):
         self.tracker = tracker
         self.zone = zone
         self.identity = IdentityTracker(max_distance=max_distance, max_missing=max_missing)
@@ -55,7 +58,9 @@ class LandmarkPipeline:
         if self.tracker is None:
             raise RuntimeError("this pipeline has no tracker, so it takes only tracked frames (takes)")
         frame = self.tracker.process(frame)
-        visitors = [p for p in frame.people if in_zone(p, self.zone)]
+        visitors = frame.people
+        if self.zone != FULL_IMAGE:  # a person half out of the picture still counts
+            visitors = [p for p in visitors if in_zone(p, self.zone)]
         people = self.smoother(self.identity.update(visitors, frame.t), frame.t)
         stamps = dict(frame.stamps, identity=time.monotonic())
         return frame.replace(people=people, stamps=stamps)

@@ -1,12 +1,11 @@
-"""The run window: drawing frames, and the render loop, headless (dummy SDL)."""
+"""Drawing frames: camera image, skeletons, hands, ids (headless, dummy SDL)."""
 from __future__ import annotations
 
 import numpy as np
 import pygame
 import pytest
 
-from installation.app.draw import BACKGROUND, colour_for, draw_frame, fit_rect
-from installation.app.viewer import ViewerStats, run_viewer
+from installation.scenes.draw import BACKGROUND, colour_for, draw_frame, fit_rect
 from installation.assets import DEMO_TAKE, asset_path
 from installation.tracking.takes import read_take
 from installation.types import Frame
@@ -132,71 +131,3 @@ def test_draw_image_with_people_on_top(take_frames):
 
 
 # -- the render loop ------------------------------------------------------------------
-
-
-class FakeSource:
-    name = "fake camera"
-
-
-class FakeCapture:
-    def __init__(self, status="running"):
-        self.source = FakeSource()
-        self.status = status
-        self.last_error = None
-
-
-class FakeWorker:
-    """Has a newer tracked frame at every look (the viewer looks more than
-    once a pass), then keeps the last; with ``ends`` the source has ended
-    and the worker stopped once the last frame was handed out."""
-
-    def __init__(self, frames, capture: FakeCapture, ends: bool = True):
-        self.frames, self.capture, self.ends = list(frames), capture, ends
-        self.calls = 0
-        self.processed = 0
-
-    def latest(self):
-        if not self.frames:
-            return None
-        frame = self.frames[min(self.calls, len(self.frames) - 1)]
-        self.calls += 1
-        self.processed = frame.index + 1
-        if self.ends and frame is self.frames[-1]:
-            self.capture.status = "ended"
-        return frame
-
-    @property
-    def running(self):
-        return not (self.ends and self.capture.status == "ended")
-
-
-def test_run_viewer_until_the_source_ends(take_frames, tmp_path):
-    frames = take_frames[100:120]
-    capture = FakeCapture()
-    worker = FakeWorker(frames, capture)
-    shot = tmp_path / "last.png"
-    stats = run_viewer(capture, worker, title="test", size=(320, 180), fps=1000, screenshot=shot)
-    assert isinstance(stats, ViewerStats)
-    # Every pass draws the newest frame; the loop ends with the source.
-    assert len(frames) // 3 <= stats.drawn <= len(frames)
-    assert stats.tracked == stats.drawn  # a new frame each pass, each counted once
-    ids = {p.id for f in frames for p in f.people}
-    assert len(ids) >= 2 and all(len(f.people) == 2 for f in frames)
-    assert stats.people_seen == len(ids)
-    assert shot.is_file()
-    picture = pygame.image.load(str(shot))
-    assert picture.get_size() == (320, 180)
-    assert pygame.surfarray.array3d(picture).std() > 5
-
-
-def test_run_viewer_shows_a_waiting_card_and_stops_after_seconds(tmp_path):
-    capture = FakeCapture()
-    worker = FakeWorker([], capture, ends=False)  # nothing tracked yet, never ends
-    shot = tmp_path / "waiting.png"
-    stats = run_viewer(capture, worker, title="test", size=(320, 180), fps=60, seconds=0.5,
-                       screenshot=shot)
-    assert stats.seconds >= 0.5
-    assert stats.drawn > 0 and stats.tracked == 0 and stats.people_seen == 0
-    assert capture.status == "running"  # stopped by the clock, not the source
-    # The card has text on it: not one flat colour.
-    assert pygame.surfarray.array3d(pygame.image.load(str(shot))).std() > 1
