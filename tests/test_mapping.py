@@ -14,6 +14,7 @@ import pytest
 
 from installation.mapping import (ClassifierOutput, GestureOutput, Mapper, MappingError, Project,
                                   RegressorOutput)
+from installation import files
 from installation.mapping import store
 from installation.mapping.models import CLASSIFIERS, REGRESSORS, build, compile_predictor
 from installation.mapping.project import PROJECT_FILE
@@ -326,7 +327,7 @@ def test_failure_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
     project.add_example(99, [5.0, 5.0, 5.0], {"mood": 1})
     project.train()
     calls = {"n": 0}
-    real = store._replace
+    real = files._replace
 
     def failing(src, dst):
         calls["n"] += 1
@@ -334,7 +335,7 @@ def test_failure_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         real(src, dst)
 
-    monkeypatch.setattr(store, "_replace", failing)
+    monkeypatch.setattr(files, "_replace", failing)
     with pytest.raises(OSError):
         project.save()
     assert not list(folder.rglob(".*.tmp-*"))  # the half-saved file was cleaned up
@@ -346,7 +347,7 @@ def test_failure_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
     loaded = Project.load(folder)
     assert len(loaded.examples) == len(project.examples)
     assert loaded.is_trained("mood")
-    monkeypatch.setattr(store, "_replace", real)
+    monkeypatch.setattr(files, "_replace", real)
     project.save()
     assert Project.load(folder).trained_["mood"].examples == 31
 

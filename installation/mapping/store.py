@@ -1,9 +1,8 @@
 """Files of a project: atomic writes, and model files that cannot run code.
 
-Every file is written whole to a temporary file beside it, flushed to the
-disk (fsync), then renamed over the old one; the folder is synced too. A
-crash or a kill at any moment leaves either the old file or the new one,
-never half of one.
+Every file is written with :func:`installation.files.atomic_write`: a crash
+or a kill at any moment leaves either the old file or the new one, never
+half of one.
 
 Trained models are saved with skops, not pickle: a skops file describes
 objects instead of holding code to run. Before loading, every type named
@@ -15,10 +14,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from pathlib import Path
 
+from installation.files import atomic_write  # noqa: F401  (re-exported for project.py)
 from installation.mapping.models import TRUSTED_TYPES
 from installation.mapping.spec import MappingError
 
@@ -27,43 +26,6 @@ ALLOWED_TYPES = frozenset(TRUSTED_TYPES) | {
     "builtins.float", "builtins.bool", "builtins.NoneType",
     "numpy.float32", "numpy.int32", "numpy.bool_", "numpy.bool",
 }
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves old or new, whole."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-    _sync_folder(path.parent)
-
-
-def _replace(src: Path, dst: Path) -> None:
-    # One function so tests can inject a failure between write and rename.
-    os.replace(src, dst)
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # not possible on every system; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def clean_temporaries(folder: Path) -> None:

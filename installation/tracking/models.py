@@ -29,6 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from installation.errors import ModelError
+from installation.files import atomic_write, sync_folder
 
 ENV_VAR = "INSTALLATION_MODELS"
 MANIFEST = "installed.json"
@@ -212,34 +213,9 @@ def _read_manifest(folder: Path) -> dict:
     return data
 
 
-def _fsync_dir(folder: Path) -> None:
-    # Makes a rename survive a power cut; not possible on every platform.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_manifest(folder: Path, data: dict) -> None:
     """Write installed.json atomically: readers see the old or the new file."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / MANIFEST)
-        _fsync_dir(folder)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(folder / MANIFEST, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
 def _download(url: str, out, desc: str, progress: bool, timeout: float) -> tuple[int, int | None]:
@@ -308,7 +284,7 @@ def fetch(name: str, dest_dir: str | Path | None = None, *, url: str | None = No
                              fix=f"check the URL; {offline_fix}")
         digest = sha256_of(tmp)
         os.replace(tmp, final)
-        _fsync_dir(dest)
+        sync_folder(dest)
     finally:
         # Covers errors and Ctrl-C alike: no half file is left behind.
         if os.path.exists(tmp):
