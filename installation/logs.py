@@ -5,12 +5,26 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import sys
 from pathlib import Path
 
 from installation.errors import InstallationError
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_FILE = "installation.log"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the moment of writing, so a
+    replaced stderr (native-log filter, a test's capture) is always followed."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass  # always sys.stderr, see above
 
 
 def setup_logging(level: str = "info", folder: str | Path | None = None, *,
@@ -22,7 +36,7 @@ def setup_logging(level: str = "info", folder: str | Path | None = None, *,
             root.removeHandler(handler)
             handler.close()
     root.setLevel(getattr(logging, level.upper()))
-    console = logging.StreamHandler()
+    console = _StderrHandler()
     console.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
     handlers: list[logging.Handler] = [console]
     path = None

@@ -5,11 +5,12 @@ The tables read here (every key optional; see profiles/gallery.toml)::
     [source]              camera / file / stream / take, mirror, size, stall timeout
     [tracking]            max_people, hands, face, models folder, interaction zone
     [tracking.smoothing]  One Euro filter
-    [display]             size, fullscreen, which screen, fps, kiosk
+    [display]             size, fullscreen, which screen, fps, kiosk, colour when closed
     [hours]               opening hours (see installation.hours)
     [logging]             log folder, level, rotation
+    [osc]                 OSC in (scene switching) and the status heartbeat out
 
-Tables owned by other parts ([scenes], [mapping], [osc]) are kept as read in
+Tables owned by other parts ([scenes], [mapping]) are kept as read in
 ``Profile.tables`` and checked by their owners. Every table read here is
 checked against the dataclass it fills: an unknown key names the closest
 valid one, a wrong type says what was expected, and both give the file and
@@ -46,6 +47,53 @@ class SourceSettings:
     height: int | None = None
     fps: float | None = None
     stall_timeout: float = 2.0  # seconds without a frame before a camera is reopened
+    # Reopen attempts wait backoff_start seconds, doubling up to backoff_max.
+    # A camera that comes back is found within backoff_max (+ the time it
+    # takes to open): 4 s keeps "frames again within 5 s" for a camera that
+    # returns however long it was gone.
+    backoff_start: float = 0.5
+    backoff_max: float = 4.0
+
+    def __post_init__(self):
+        if self.stall_timeout <= 0:
+            raise ValueError(f"stall_timeout must be above 0 seconds, got {self.stall_timeout}")
+        if self.backoff_start <= 0 or self.backoff_max < self.backoff_start:
+            raise ValueError("backoff_start must be above 0 and backoff_max at least "
+                             f"backoff_start, got {self.backoff_start} and {self.backoff_max}")
+
+
+def _colour(value) -> tuple[int, int, int]:
+    """[r, g, b] (0-255) or "#rrggbb" -> (r, g, b)."""
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value.strip()):
+        text = value.strip()
+        return tuple(int(text[i:i + 2], 16) for i in (1, 3, 5))
+    if (isinstance(value, (list, tuple)) and len(value) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value)):
+        return tuple(value)
+    raise ValueError(f"expected a colour [r, g, b] (0-255) or \"#rrggbb\", got {value!r}")
+
+
+def _destinations(value) -> tuple[str, ...]:
+    """A list of "host:port" (or one) -> the same strings, each checked."""
+    from installation.osc.sender import parse_destination
+
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+        raise ValueError(f'expected a list of "host:port", got {value!r}')
+    for item in items:
+        try:
+            parse_destination(item, where="")
+        except InstallationError as error:
+            raise ValueError(error.what) from None
+    return tuple(items)
+
+
+def _port(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ValueError(f"expected a port number from 1 to 65535, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -57,11 +105,15 @@ class DisplaySettings:
     fullscreen: bool = False
     screen: int = 0  # which monitor, for fullscreen on a multi-screen machine
     fps: int = 60
-    kiosk: bool = False  # fullscreen, no cursor, visitor keys cannot quit
+    kiosk: bool = False  # fullscreen, no cursor, no frame; visitor keys do nothing
+    # What the screen shows outside opening hours.
+    closed_colour: tuple[int, int, int] = field(default=(0, 0, 0), metadata={"convert": _colour})
 
     def __post_init__(self):
         if self.width <= 0 or self.height <= 0 or self.fps <= 0:
             raise ValueError("width, height and fps must be positive")
+        if self.screen < 0:
+            raise ValueError(f"screen counts from 0, got {self.screen}")
 
 
 @dataclass(frozen=True)
@@ -79,6 +131,22 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class OscSettings:
+    """The ``[osc]`` table: OSC in, and the status heartbeat out."""
+
+    listen_host: str = "0.0.0.0"  # where /installation/scene ... is heard
+    listen_port: int | None = field(default=None, metadata={"convert": _port})  # None: no OSC in
+    # Where /installation/status (every status_every seconds) and the
+    # /installation/visitor/enter|leave events go.
+    status_to: tuple[str, ...] = field(default=(), metadata={"convert": _destinations})
+    status_every: float = 5.0
+
+    def __post_init__(self):
+        if self.status_every <= 0:
+            raise ValueError(f"status_every must be above 0 seconds, got {self.status_every}")
+
+
+@dataclass(frozen=True)
 class Profile:
     source: SourceSettings = field(default_factory=SourceSettings)
     tracking: TrackerSettings = field(default_factory=TrackerSettings)
@@ -86,6 +154,7 @@ class Profile:
     display: DisplaySettings = field(default_factory=DisplaySettings)
     hours: OpeningHours = field(default_factory=OpeningHours.always)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    osc: OscSettings = field(default_factory=OscSettings)
     models: str | None = None
     # Interaction zone: (x0, y0, x1, y1) of the image, normalised; people whose
     # hips lie outside are not visitors (passers-by behind the piece).
@@ -102,10 +171,10 @@ class Profile:
 
 
 # Top-level tables read by other parts of the package (see Profile.tables).
-OWNED_TABLES = ("scenes", "mapping", "osc")
+OWNED_TABLES = ("scenes", "mapping")
 # Tables read here, with the dataclass each fills.
 _TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": DisplaySettings,
-           "logging": LoggingSettings}
+           "logging": LoggingSettings, "osc": OscSettings}
 _EXTRA_TRACKING_KEYS = ("smoothing", "models", "zone")
 
 
@@ -156,6 +225,14 @@ def _build(cls, table: dict, where: _Where, name: str, extra: tuple[str, ...] = 
         if key not in fields:
             raise ProfileError(f"unknown key '{key}'", where=where(name, key),
                                fix=_close_match(key, [*fields, *extra]))
+        convert = fields[key].metadata.get("convert")
+        if convert is not None:
+            try:
+                values[key] = convert(value)
+            except ValueError as error:
+                raise ProfileError(str(error), where=where(name, key),
+                                   fix="correct the value") from None
+            continue
         expected = _python_type(fields[key].type)
         if not _fits(value, expected):
             raise ProfileError(
@@ -247,6 +324,13 @@ def profile_from_dict(data: dict, where: _Where | str = "profile",
                            where=where("tracking", "models"))
     if models:
         models = str((base / models).resolve())
+    logging_table = data.get("logging", {})
+    if isinstance(logging_table, dict) and isinstance(logging_table.get("folder"), str):
+        # Relative to the profile, like every path in it (a service's working
+        # directory is not the technician's).
+        folder = Path(logging_table["folder"]).expanduser()
+        logging_table = dict(logging_table, folder=str(folder if folder.is_absolute()
+                                                       else (base / folder).resolve()))
     try:
         hours = OpeningHours.from_table(data.get("hours", {}), where=where("hours"))
     except InstallationError as error:
@@ -258,7 +342,8 @@ def profile_from_dict(data: dict, where: _Where | str = "profile",
                          "tracking.smoothing"),
         display=_build(DisplaySettings, data.get("display", {}), where, "display"),
         hours=hours,
-        logging=_build(LoggingSettings, data.get("logging", {}), where, "logging"),
+        logging=_build(LoggingSettings, logging_table, where, "logging"),
+        osc=_build(OscSettings, data.get("osc", {}), where, "osc"),
         models=models,
         zone=_zone(tracking.get("zone", (0.0, 0.0, 1.0, 1.0)), where),
         path=path,
@@ -308,7 +393,8 @@ def profile_as_toml(profile: Profile) -> str:
     tracking = dict(vars(profile.tracking), models=profile.models, zone=profile.zone)
     parts = [table("source", profile.source), table("tracking", tracking),
              table("tracking.smoothing", profile.smoothing), table("display", profile.display),
-             _hours_toml(profile.hours), table("logging", profile.logging)]
+             _hours_toml(profile.hours), table("logging", profile.logging),
+             table("osc", profile.osc)]
     parts += [table(name, t) for name, t in profile.tables.items()]
     return "\n\n".join(parts) + "\n"
 

@@ -33,7 +33,7 @@ def close(colour, expected, tolerance=12):
 @pytest.mark.parametrize("hook", ["init", "enter", "update", "draw", "on_visitor"])
 def test_a_scene_raising_is_replaced_by_the_fallback(hook, caplog):
     loop = make_loop(Raiser, Red, table={"playlist": ["raiser", "red"], "crossfade": 0,
-                                         "raiser": {"hook": hook}})
+                                         "enter_after": 0, "raiser": {"hook": hook}})
     loop.source.people = (person(1),)  # someone in view, so on_visitor is called
     with caplog.at_level(logging.ERROR, logger="installation.scenes"), loop.run_test() as pilot:
         pilot.step(5)
@@ -335,7 +335,8 @@ def test_osc_switch_from_oscsend(receiver):
 def test_attract_after_nobody_is_in_view_and_back_when_someone_comes():
     calm = solid("calm", GREEN)
     loop = make_loop(Red, Blue, calm, table={"playlist": ["red", "blue"], "attract": "calm",
-                                             "attract_after": 5, "crossfade": 0})
+                                             "attract_after": 5, "crossfade": 0,
+                                             "enter_after": 0})
     with loop.run_test() as pilot:
         pilot.press("2")
         pilot.advance(4.8)
@@ -362,7 +363,8 @@ def test_attract_after_nobody_is_in_view_and_back_when_someone_comes():
 
 def test_visitor_enter_and_leave_events_reach_the_scene():
     Recorder.log = []
-    loop = make_loop(Recorder, table={"playlist": ["recorder"], "leave_after": 0.5})
+    loop = make_loop(Recorder, table={"playlist": ["recorder"], "leave_after": 0.5,
+                                      "enter_after": 0})
     with loop.run_test() as pilot:
         pilot.step(3)
         loop.source.people = (person(1, 0.3),)
@@ -383,7 +385,8 @@ def test_visitor_enter_and_leave_events_reach_the_scene():
 
 def test_a_scene_coming_on_meets_the_visitors_already_there():
     Recorder.log = []
-    loop = make_loop(Red, Recorder, table={"playlist": ["red", "recorder"], "crossfade": 0})
+    loop = make_loop(Red, Recorder, table={"playlist": ["red", "recorder"], "crossfade": 0,
+                                           "enter_after": 0})
     loop.source.people = (person(4), person(7))
     with loop.run_test() as pilot:
         pilot.step(5)

@@ -67,3 +67,16 @@ def test_broken_profile_is_one_line(tmp_path, capsys):
     profile = _profile(tmp_path, "[display]\nwidht = 3\n")
     assert main(["doctor", profile]) == 2
     assert "did you mean 'width'" in capsys.readouterr().err
+
+
+def test_osc_status_destinations_are_checked(tmp_path, capsys):
+    take = asset_path(DEMO_TAKE)
+    good = _profile(tmp_path, f'[source]\nspec = "{take}"\n[osc]\nstatus_to = ["127.0.0.1:9001"]\n')
+    assert main(["doctor", good]) == 0
+    out = capsys.readouterr().out
+    assert _rows(out)["osc"] == "PASS" and "status every 5 s to 127.0.0.1:9001" in out
+    bad = _profile(tmp_path, f'[source]\nspec = "{take}"\n[osc]\n'
+                             'status_to = ["no-such-host.invalid:9001"]\n')
+    assert main(["doctor", bad]) == 1
+    out = capsys.readouterr().out
+    assert _rows(out)["osc"] == "FAIL" and "cannot resolve host 'no-such-host.invalid'" in out

@@ -55,3 +55,37 @@ def test_a_vanished_socket_does_not_raise(tmp_path):
     (tmp_path / "notify.sock").unlink()
     notifier = Notifier(address=path)
     assert notifier.ready() is False
+
+
+def test_the_run_loop_sends_ready_then_watchdog_pings(tmp_path):
+    """`installation run` under a pretend systemd: NOTIFY_SOCKET and
+    WATCHDOG_USEC set, a real Unix datagram socket listening."""
+    import time
+    from pathlib import Path
+
+    from test_cli import base_env, cli, run_figures
+
+    server, path = _listener(tmp_path)
+    server.settimeout(0.2)
+    profile = Path(__file__).resolve().parents[1] / "profiles" / "dev-take.toml"
+    env = base_env(SDL_VIDEODRIVER="dummy", NOTIFY_SOCKET=path,
+                   WATCHDOG_USEC="1000000")  # WatchdogSec=1: a ping every 0.5 s
+    try:
+        result = cli("run", profile, "--seconds", 3, env=env, cwd=tmp_path, timeout=60)
+        messages = []
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            try:
+                messages.append(server.recv(256).decode())
+            except socket.timeout:
+                break
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    assert run_figures(result.stdout)[0] > 0
+    print(messages)
+    assert messages[0] == "READY=1\nSTATUS=running"
+    assert messages[-1] == "STOPPING=1"
+    pings = messages[1:-1]
+    assert set(pings) == {"WATCHDOG=1"}
+    assert 4 <= len(pings) <= 8  # 3 s at one ping per 0.5 s (the first with the first frames)

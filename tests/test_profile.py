@@ -28,6 +28,11 @@ mon = "closed"
 folder = "logs"
 level = "warning"
 
+[osc]
+listen_port = 9001
+status_to = ["127.0.0.1:9000", "10.0.0.5:7000"]
+status_every = 2
+
 [scenes.poetry]
 order = 3
 """
@@ -49,6 +54,12 @@ def test_good_profile_loads_into_typed_settings(tmp_path):
     assert profile.display.fullscreen and profile.display.width == 1920
     assert profile.zone == (0.1, 0.0, 0.9, 1.0)
     assert profile.logging.level == "warning"
+    assert profile.logging.folder == str(tmp_path / "logs")  # relative to the profile
+    assert profile.osc.listen_port == 9001 and profile.osc.listen_host == "0.0.0.0"
+    assert profile.osc.status_to == ("127.0.0.1:9000", "10.0.0.5:7000")
+    assert profile.osc.status_every == 2.0
+    assert profile.source.backoff_max == 4.0  # a returning camera is found within 5 s
+    assert profile.display.closed_colour == (0, 0, 0) and profile.display.kiosk is False
     assert profile.table("scenes") == {"poetry": {"order": 3}}
     import datetime as dt
     assert not profile.hours.is_open(dt.datetime(2026, 11, 23, 12))  # a Monday
@@ -73,6 +84,18 @@ def test_settings_are_frozen(tmp_path):
     ("[logging]\nlevel = 'loud'\n", "level must be debug, info, warning or error"),
     ("[source\nspec = 0\n", "not valid TOML"),
     ("[display]\nfps = 0\n", "must be positive"),
+    ("[display]\nscreen = -1\n", "screen counts from 0"),
+    ("[display]\nclosed_colour = 'black'\n", ":2 [display] closed_colour: expected a colour"),
+    ("[display]\nkiosk = 1\n", ":2 [display] kiosk: expected bool, got 1"),
+    ("[source]\nbackoff_max = 0.2\n", "backoff_max at least backoff_start"),
+    ("[source]\nbackoff_start = 'slow'\n", ":2 [source] backoff_start: expected float"),
+    ("[osc]\nlisten_prot = 9000\n", ":2 [osc] listen_prot: unknown key 'listen_prot' "
+                                    "(did you mean 'listen_port'?)"),
+    ("[osc]\n\nlisten_port = 0\n", ":3 [osc] listen_port: expected a port number from 1 to 65535"),
+    ("[osc]\nlisten_port = '9000'\n", "expected a port number from 1 to 65535, got '9000'"),
+    ("[osc]\nstatus_to = ['host']\n", ":2 [osc] status_to: no port in 'host'"),
+    ("[osc]\nstatus_to = [9000]\n", "[osc] status_to: expected a list of \"host:port\""),
+    ("[osc]\nstatus_every = -5\n", "status_every must be above 0 seconds"),
 ])
 def test_mistakes_name_file_line_key_and_fix(tmp_path, text, words):
     path = write(tmp_path, text)
@@ -107,3 +130,11 @@ def test_resolved_profile_prints_as_toml_that_loads_again(tmp_path):
     assert again.source == profile.source and again.display == profile.display
     assert again.tracking == profile.tracking and again.smoothing == profile.smoothing
     assert again.hours == profile.hours and again.zone == profile.zone
+    assert again.osc == profile.osc and again.logging == profile.logging
+
+
+def test_closed_colour_takes_a_list_or_hex(tmp_path):
+    profile = load_profile(write(tmp_path, "[display]\nclosed_colour = '#102030'\n"))
+    assert profile.display.closed_colour == (16, 32, 48)
+    profile = load_profile(write(tmp_path, "[display]\nclosed_colour = [5, 6, 7]\n"))
+    assert profile.display.closed_colour == (5, 6, 7)

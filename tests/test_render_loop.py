@@ -146,12 +146,17 @@ def test_builtin_scenes_run_in_the_loop_on_the_demo_take():
         assert np.asarray(pilot.pixels()).std() > 1
 
 
-def test_escape_does_not_quit_a_kiosk():
+def test_escape_and_window_close_do_not_quit_a_kiosk():
     loop = make_loop(Red, table={"playlist": ["red"]})
     loop.kiosk = True
     with loop.run_test() as pilot:
         pilot.press("escape")
         assert loop.running
+        # Closing the window neither: the service stops a kiosk by signal,
+        # a technician by the menu (tests/test_running.py).
         pygame.event.post(pygame.event.Event(pygame.QUIT))
+        pilot.step()
+        assert loop.running
+        loop.stop()
         pilot.step()
         assert not loop.running

@@ -26,7 +26,8 @@ def test_install_writes_a_notify_unit_with_watchdog_and_restart(tmp_path, capsys
     assert service["Type"] == "notify"
     assert service["Restart"] == "always"
     assert service["WatchdogSec"] == "20"
-    assert service["ExecStart"].endswith(f"-m installation.cli run {profile.resolve()}")
+    assert service["ExecStart"].endswith(
+        f"-m installation.cli run {profile.resolve()} --wait-for-camera")
     assert parsed["Unit"]["After"] == "graphical-session.target"
     assert int(parsed["Unit"]["StartLimitBurst"]) > 0
     out = capsys.readouterr().out

@@ -7,7 +7,15 @@ outputs once per new frame, lets the director switch and update the scene,
 draws it, then the HUD, the training overlay and the problems overlay, and
 flips. Keys go to the mapper first, then to the loop (Escape quits, H or F1
 toggles the HUD, T the mapper's training overlay), then to the director
-(scene switching).
+(scene switching). Ctrl+Shift+M opens the technician menu (app/kiosk.py);
+in kiosk mode that is the only key that does anything.
+
+For weeks of running: while ``waiting()`` says the camera is gone, scenes
+go on animating with an empty room and a small card says so; outside the
+``schedule``'s opening hours the screen shows ``closed_colour`` at a few
+frames a second and the director sleeps; ``watchers`` (the status
+reporter) are ticked once a frame. An exception that escapes a pass ends
+:meth:`RenderLoop.run`; app/supervisor.py runs it again.
 
 Nothing a scene or a mapper does can stop the loop: scenes are guarded by
 the director, the mapper's calls here.
@@ -26,46 +34,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import pygame
 
-from installation.app.hud import Hud, draw_problems
+from installation.app.clocks import FakeClock, Pilot, RealClock
+from installation.app.hud import DIM, Hud, draw_problems, draw_text_box
+from installation.app.kiosk import TechMenu, is_menu_combo
 from installation.types import Frame
 
 log = logging.getLogger("installation.app")
 
-
-class RealClock:
-    """Wall-clock time (monotonic), and a pace of ``fps`` frames a second."""
-
-    def __init__(self):
-        self._pacer = pygame.time.Clock()
-
-    def now(self) -> float:
-        return time.monotonic()
-
-    def tick(self, fps: float) -> None:
-        self._pacer.tick(fps)
-
-
-class FakeClock:
-    """Time that moves only by :meth:`tick` (one frame at ``fps``) or :meth:`advance`."""
-
-    def __init__(self, start: float = 1000.0):
-        self.t = float(start)
-
-    def now(self) -> float:
-        return self.t
-
-    def tick(self, fps: float) -> None:
-        self.t += 1.0 / fps if fps else 1.0 / 60
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
+__all__ = ["FakeClock", "LoopStats", "Pilot", "RealClock", "RenderLoop"]
 
 
 @dataclass
@@ -89,8 +71,14 @@ class RenderLoop:
     ``draw_overlay(surface)``), ``reloader`` (a SceneReloader: scene files
     saved while running are reloaded), ``finished`` (a callable telling
     that the source ended for good), ``status`` (a callable giving a line for
-    the HUD), ``notifier`` (an app.notify.Notifier: READY and watchdog pings).
-    ``kiosk``: fullscreen, no cursor, Escape does not quit.
+    the HUD), ``notifier`` (an app.notify.Notifier: READY and watchdog pings),
+    ``schedule`` (an app.schedule.Schedule: opening hours), ``waiting`` (a
+    callable giving a message while the camera is gone, else None),
+    ``watchers`` (objects with ``tick(loop, now)``, called once a frame),
+    ``menu_actions`` (extra technician-menu actions, see app/kiosk.py).
+    ``screen``: which monitor (counting from 0). ``kiosk``: fullscreen
+    without frame or cursor; visitors' keys and closing the window do
+    nothing (Ctrl+Shift+M opens the menu; the service stops it by signal).
     """
 
     #: Keys that toggle the HUD and the mapper's training overlay.
@@ -101,14 +89,34 @@ class RenderLoop:
                  fps: float = 60, title: str = "installation", clock=None,
                  finished: Callable[[], bool] | None = None,
                  status: Callable[[], str] | None = None, notifier=None,
-                 fullscreen: bool = False, kiosk: bool = False, hud: bool = False):
+                 fullscreen: bool = False, kiosk: bool = False, hud: bool = False,
+                 screen: int = 0, schedule=None, waiting: Callable[[], str | None] | None = None,
+                 watchers=(), menu_actions: dict | None = None,
+                 closed_colour=(0, 0, 0), closed_fps: float = 5.0,
+                 display_where: str = "[display] screen"):
         self.source, self.director, self.mapper = source, director, mapper
         self.reloader, self.finished, self.status, self.notifier = reloader, finished, status, notifier
         self.size, self.fps, self.title = tuple(size), fps, title
-        # Kiosk: fullscreen, no mouse cursor, and Escape does not quit (a
-        # visitor at a keyboard cannot end the show; the service stops it).
+        # Kiosk: fullscreen, no mouse cursor, and no visitor key does
+        # anything (a visitor at a keyboard cannot end the show; the service
+        # stops it, a technician uses the menu).
         self.kiosk = kiosk
         self.fullscreen = fullscreen or kiosk
+        self.screen_index, self.display_where = screen, display_where
+        self.schedule, self.waiting, self.watchers = schedule, waiting, list(watchers)
+        self.closed_colour, self.closed_fps = tuple(closed_colour), closed_fps
+        self.is_open = True
+        self.stop_requested = False
+        self.restarts = 0  # set by app.supervisor when the loop is run again after a failure
+        self.last_error: str | None = None
+        actions = {"next": lambda: self.director.step(1, "menu") or "next scene asked",
+                   "quit": self.stop}
+        if callable(getattr(mapper, "retrain", None)):
+            actions["retrain"] = mapper.retrain
+        actions.update(menu_actions or {})
+        self.menu = TechMenu(actions)
+        self._hud_before_menu = False
+        self._card_font = None
         self.clock = clock
         self.hud = Hud(visible=hud)
         self.training_overlay = False
@@ -125,14 +133,27 @@ class RenderLoop:
 
     def open(self) -> "RenderLoop":
         """Open the window (or the dummy one) and put the first scene on."""
+        from installation.errors import InstallationError
+
         pygame.display.init()
         pygame.font.init()
-        flags = pygame.FULLSCREEN if self.fullscreen else pygame.RESIZABLE
+        screens = pygame.display.get_num_displays()
+        if not 0 <= self.screen_index < screens:
+            pygame.quit()
+            raise InstallationError(f"screen {self.screen_index} asked, {screens} found",
+                                    where=self.display_where,
+                                    fix=f"screens count from 0: choose 0 to {screens - 1}")
+        size, flags = self.size, pygame.RESIZABLE
+        if self.fullscreen:
+            # The whole chosen monitor at its own resolution: no mode change
+            # for the projector, and scenes draw at the size people see.
+            size, flags = pygame.display.get_desktop_sizes()[self.screen_index], pygame.FULLSCREEN
+        if self.kiosk:
+            flags |= pygame.NOFRAME
         try:
-            self.screen = pygame.display.set_mode(self.size, flags)
+            self.screen = pygame.display.set_mode(size, flags, display=self.screen_index)
         except pygame.error as error:
             pygame.quit()
-            from installation.errors import InstallationError
             raise InstallationError(f"cannot open a window ({error})", where="display",
                                     fix="run on a desktop session, or set SDL_VIDEODRIVER=dummy "
                                         "to run without a screen") from None
@@ -142,15 +163,26 @@ class RenderLoop:
         if self.clock is None:
             self.clock = RealClock()
         self._start = self.clock.now()
-        self.director.start(self.screen.get_size(), self._start)
-        self.running = True
+        if self.is_open:
+            self.director.start(self.screen.get_size(), self._start)
+        self.running = not self.stop_requested
         return self
 
-    def close(self) -> None:
+    def stop(self) -> str:
+        """End the show after this pass (the menu's quit, a signal); for good:
+        the supervisor does not run a stopped loop again."""
+        self.stop_requested = True
+        self.running = False
+        return "quitting"
+
+    def close(self, stopping: bool = True) -> None:
+        """Scenes off, window closed; ``stopping``: tell systemd the piece is
+        stopping (not when the supervisor is about to run the loop again)."""
         self.director.stop()
         self.running = False
         if self.notifier is not None:
-            self.notifier.stopping()
+            if stopping:
+                self.notifier.stopping()
             if hasattr(self.notifier, "close"):
                 self.notifier.close()
         pygame.quit()
@@ -159,6 +191,7 @@ class RenderLoop:
         """Draw until the window closes, Escape, ``seconds`` pass or the
         source ends; write the last frame drawn to ``screenshot`` (PNG)."""
         self.open()
+        ended = False
         try:
             while self.running:
                 self.step()
@@ -166,11 +199,12 @@ class RenderLoop:
                     break
                 if self.finished is not None and self.finished():
                     break
-            self._finish_stats()
             if screenshot:
                 self.save_screenshot(screenshot)
+            ended = True
         finally:
-            self.close()
+            self._finish_stats()
+            self.close(stopping=ended)
         return self.stats
 
     def save_screenshot(self, path: str | Path) -> None:
@@ -179,7 +213,8 @@ class RenderLoop:
         log.info("wrote %s", path)
 
     def _finish_stats(self) -> None:
-        self.stats.seconds = self.clock.now() - self._start
+        # Added up over the runs of a supervised loop.
+        self.stats.seconds += self.clock.now() - self._start
         self.stats.people_seen = len(self._ids)
 
     # -- one pass ---------------------------------------------------------------------
@@ -188,12 +223,24 @@ class RenderLoop:
         """One pass: events, newest frame, switch and update, draw, flip, pace."""
         now = self.clock.now()
         for event in pygame.event.get():
-            self.handle_event(event)
+            self.handle_event(event, now)
+        check = getattr(self.source, "check", None)
+        if check is not None:
+            check(now)  # the feed restarts a dead tracking thread here
+        is_open = self.schedule.is_open(now) if self.schedule is not None else True
+        if is_open != self.is_open:
+            self._open_or_close(is_open, now)
+        if not self.is_open:
+            self._step_closed(now)
+            return
         if self.reloader is not None:
             names = self.reloader.poll(now)
             if names:
                 self.director.reloaded(names, now)
-        frame = self.source.latest()
+        waiting = self.waiting() if self.waiting is not None else None
+        # No camera: the scene goes on with an empty room (visitors leave,
+        # the attract scene comes), never a frozen picture of the last people.
+        frame = None if waiting else self.source.latest()
         new = frame is not None and frame.index != self._last_index
         if new:
             self._last_index = frame.index
@@ -216,24 +263,78 @@ class RenderLoop:
         problems = (self.reloader.problems if self.reloader is not None else []) \
             + list(self.director.problems.values())
         draw_problems(screen, problems)
+        if waiting:
+            self._draw_card(screen, waiting)
+        self.menu.draw(screen)
+        self._finish_pass(drawn_at, self.fps)
+
+    def _finish_pass(self, drawn_at: float, fps: float) -> None:
         pygame.display.flip()
         self.stats.drawn += 1
         if self.notifier is not None:
             if self.stats.drawn == 1:
                 self.notifier.ready()
             self.notifier.watchdog(drawn_at)
-        self.clock.tick(self.fps)
+        for watcher in self.watchers:
+            watcher.tick(self, drawn_at)
+        self.clock.tick(fps)
 
-    def handle_event(self, event) -> None:
-        """Quit, resize and keys: the mapper first, then the loop, then the director."""
+    def _open_or_close(self, is_open: bool, now: float) -> None:
+        """Opening time: the show starts afresh. Closing time: the director
+        sleeps (visitors leave, scenes exit and free what they hold)."""
+        self.is_open = is_open
+        if is_open:
+            self.director.start(self.screen.get_size(), now)
+        else:
+            self.director.sleep(now)
+
+    def _step_closed(self, now: float) -> None:
+        """Outside opening hours: the closed colour, slowly, so the machine idles;
+        the HUD and the technician menu still work."""
+        self.screen.fill(self.closed_colour)
+        self.hud.tick(now)
+        self.hud.draw(self.screen, now, scene="closed",
+                      status=self.status() if self.status else "")
+        self.menu.draw(self.screen)
+        self._finish_pass(now, self.closed_fps)
+
+    def _draw_card(self, surface, text: str) -> None:
+        """The technician's note in the bottom-left corner, small and dim."""
+        if self._card_font is None:
+            self._card_font = pygame.font.Font(None, max(16, surface.get_height() // 45))
+        height = self._card_font.get_linesize() + 12
+        draw_text_box(surface, [(text[:120], DIM)], self._card_font,
+                      (8, max(0, surface.get_height() - height - 8)), alpha=150)
+
+    def handle_event(self, event, now: float | None = None) -> None:
+        """Quit, resize and keys: the technician menu first, then the mapper,
+        then the loop, then the director. In kiosk mode only the menu."""
+        now = self.clock.now() if now is None else now
         if event.type == pygame.QUIT:
-            self.running = False
+            if self.kiosk:
+                log.info("closing the window is ignored in kiosk mode "
+                         "(Ctrl+Shift+M: the technician menu)")
+            else:
+                self.running = False
+            return
+        if is_menu_combo(event):
+            if self.menu.visible:
+                self._close_menu()
+            else:
+                self._hud_before_menu = self.hud.visible
+                self.hud.visible = True
+                self.menu.open()
+            return
+        if self.menu.visible and event.type in (pygame.KEYDOWN, pygame.KEYUP):
+            self.menu.handle_key(event, now)
+            if not self.menu.visible:
+                self._close_menu()
             return
         if event.type == pygame.VIDEORESIZE and not self.fullscreen:
             self.screen = pygame.display.get_surface() or self.screen
             return
-        if event.type != pygame.KEYDOWN:
-            return
+        if event.type != pygame.KEYDOWN or self.kiosk:
+            return  # in kiosk mode a visitor's key does nothing at all
         if self.mapper is not None and self._guard("handle_key", event):
             return
         if event.key == pygame.K_ESCAPE:
@@ -245,6 +346,10 @@ class RenderLoop:
             self.training_overlay = not self.training_overlay
         else:
             self.director.handle_key(event)
+
+    def _close_menu(self) -> None:
+        self.menu.close()
+        self.hud.visible = self._hud_before_menu
 
     def _mapper_outputs(self, frame: Frame) -> dict[str, float]:
         if self.mapper is None:
@@ -276,39 +381,3 @@ class RenderLoop:
             yield Pilot(self)
         finally:
             self.close()
-
-
-class Pilot:
-    """Drives a RenderLoop in tests: frames, keys, time."""
-
-    def __init__(self, loop: RenderLoop):
-        self.loop = loop
-
-    def step(self, frames: int = 1) -> None:
-        for _ in range(frames):
-            self.loop.step()
-
-    def advance(self, seconds: float) -> int:
-        """Step until the clock has moved ``seconds``; the number of frames drawn."""
-        end = self.loop.clock.now() + seconds
-        count = 0
-        while self.loop.clock.now() < end - 1e-9:
-            self.loop.step()
-            count += 1
-        return count
-
-    def press(self, key, step: bool = True) -> None:
-        """Press a key ("h", "right", "escape" or a pygame key code); the next
-        step handles it (made at once when ``step``)."""
-        code = pygame.key.key_code(key) if isinstance(key, str) else key
-        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=code, mod=0,
-                                             unicode=key if isinstance(key, str) and len(key) == 1 else ""))
-        if step:
-            self.loop.step()
-
-    @property
-    def screen(self) -> pygame.Surface:
-        return self.loop.screen
-
-    def pixels(self):
-        return pygame.surfarray.array3d(self.loop.screen)

@@ -233,6 +233,13 @@ class TrainingSession:
         elif m.recording:
             self._say(f"recorded {m.stop_recording()} examples")
 
+    def retrain(self) -> str:
+        """Train every output again, on a thread (the technician menu's R)."""
+        if self.mapper.train_in_background(done=self._trained):
+            self._say("training...")
+            return "training... (the show goes on)"
+        return "a training is already under way"
+
     def _trained(self, reports) -> None:
         failed = [r for r in reports if r.error]
         self._say(f"trained {len(reports) - len(failed)} of {len(reports)} outputs"

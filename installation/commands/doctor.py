@@ -147,28 +147,48 @@ def check_display(profile, args):
 
 
 def osc_ports(profile) -> list[tuple[str, int]]:
-    """(host, port) the piece will listen on, from the [osc] table's *_port keys."""
-    table = profile.table("osc")
-    host = table.get("listen_host", "0.0.0.0") if isinstance(table, dict) else "0.0.0.0"
-    return [(host, value) for key, value in table.items()
-            if key.endswith("port") and key.startswith(("listen", "in"))
-            and isinstance(value, int) and not isinstance(value, bool)]
+    """(host, port) the piece will listen on: the [osc] listen port, and the
+    mapper's control port ([mapping] control) when it has one."""
+    ports = []
+    if profile.osc.listen_port is not None:
+        ports.append((profile.osc.listen_host, profile.osc.listen_port))
+    control = profile.table("mapping").get("control")
+    if isinstance(control, str):
+        from installation.osc.sender import parse_destination
+        ports.append(parse_destination(control, 6448, "[mapping] control"))
+    return ports
 
 
 def check_osc(profile, args):
+    from installation.osc.sender import parse_destination
+
     ports = osc_ports(profile)
-    if not ports:
-        return "SKIP", "no OSC input configured"
-    busy = []
+    status = profile.osc.status_to
+    if not ports and not status:
+        return "SKIP", "no OSC input or status output configured"
+    problems = []
     for host, port in ports:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             try:
                 probe.bind((host, port))
             except OSError as error:
-                busy.append(f"{host}:{port} ({error.strerror})")
-    if busy:
-        return "FAIL", "in use: " + ", ".join(busy) + " (stop the other program or change the port)"
-    return "PASS", "free: " + ", ".join(f"{h}:{p}" for h, p in ports)
+                problems.append(f"in use: {host}:{port} ({error.strerror}; stop the other "
+                                "program or change the port)")
+    for text in status:
+        host, port = parse_destination(text)
+        try:
+            socket.getaddrinfo(host, port, socket.AF_INET, socket.SOCK_DGRAM)
+        except OSError:
+            problems.append(f"status_to {text}: cannot resolve host {host!r} "
+                            "(use an IP address, or fix the name)")
+    if problems:
+        return "FAIL", "; ".join(problems)
+    details = []
+    if ports:
+        details.append("free: " + ", ".join(f"{h}:{p}" for h, p in ports))
+    if status:
+        details.append(f"status every {profile.osc.status_every:g} s to {', '.join(status)}")
+    return "PASS", "; ".join(details)
 
 
 def check_disk(profile, args):

@@ -1,8 +1,11 @@
 """`installation run`: the piece, from source to window."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 
 from installation.assets import DEMO_TAKE, asset_path
 from installation.commands import MODELS_HELP, is_take, window_size
@@ -17,8 +20,12 @@ def add_parser(commands) -> None:
                     "when there is no camera, the demo take shipped with the package. "
                     "Without a display it runs headless for --seconds (10 by default). "
                     "Keys: H the HUD, T the training overlay, 1-9 and the arrows switch "
-                    "scenes, Escape quits.")
+                    "scenes, Escape quits, Ctrl+Shift+M the technician menu (in kiosk mode "
+                    "the only key that does anything). docs/running.md tells how to leave "
+                    "it running for weeks.")
     run.add_argument("profile", nargs="?", help="installation profile (TOML)")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override a profile value, e.g. --set display.screen=1 (repeatable)")
     run.add_argument("--source", help="override the profile's source: camera index, video, "
                                       "folder, stream URL or take")
     run.add_argument("--mirror", action="store_true", help="flip the image like a mirror")
@@ -27,18 +34,36 @@ def add_parser(commands) -> None:
     run.add_argument("--seconds", type=float, help="stop after this many seconds")
     run.add_argument("--size", type=window_size, help="window size, e.g. 1280x720 "
                                                       "(default: the profile's [display], 1280x720)")
+    run.add_argument("--kiosk", action="store_true",
+                     help="fullscreen without frame or cursor; visitors' keys do nothing "
+                          "(as [display] kiosk = true)")
+    run.add_argument("--wait-for-camera", action="store_true",
+                     help="a camera or stream that is not there at start is waited for "
+                          "(retried with back-off) instead of an error; the service uses this")
     run.add_argument("--hud", action="store_true", help="start with the HUD shown (H toggles it)")
     run.add_argument("--screenshot", help="write the last drawn frame to this PNG")
     run.set_defaults(handler=run_command)
 
 
+def _profile(args):
+    from installation.profile import Profile, apply_overrides, profile_from_dict
+
+    if args.profile:
+        from installation.profile import load_profile
+        return load_profile(args.profile, args.set)
+    if args.set:
+        return profile_from_dict(apply_overrides({}, args.set), "--set")
+    return Profile()
+
+
 def run_command(args) -> int:
-    from installation.profile import Profile, SourceSettings, load_profile
+    from installation.profile import SourceSettings
     from installation.scenes.config import scenes_config
     from installation.scenes.director import Director
     from installation.scenes.discovery import discover_scenes
 
-    profile = load_profile(args.profile) if args.profile else Profile()
+    profile = _profile(args)
+    _setup_logs(profile, verbose=getattr(args, "verbose", False))
     source_settings = profile.source
     if args.source is not None:
         source_settings = SourceSettings(**{**vars(profile.source), "spec": args.source})
@@ -51,16 +76,16 @@ def run_command(args) -> int:
     director = Director(catalog, config, first=args.scene)
     mapper = _load_mapper(profile)
 
+    receiver = feed = tracker = reporter = None
+    stats = loop = None
     try:
-        capture, worker, tracker = _start_live(source_settings, profile, args.models,
-                                               fallback=not args.profile and args.source is None)
-    except BaseException:
-        if mapper is not None and hasattr(mapper, "close"):
-            mapper.close()
-        raise
-    receiver = None
-    try:
+        # A taken OSC port is the user's one-line error before the camera opens.
         receiver = _osc_in(profile, mapper, director)
+        feed, tracker = _start_live(source_settings, profile, args.models,
+                                    fallback=not args.profile and args.source is None,
+                                    wait=getattr(args, "wait_for_camera", False))
+        reporter = _status_out(profile, feed)
+        director.listeners.append(reporter.visitor)
         headless = not _has_display()
         if headless:
             os.environ["SDL_VIDEODRIVER"] = "dummy"
@@ -68,35 +93,97 @@ def run_command(args) -> int:
                 args.seconds = 10.0
             log.info("no display found: running without a window for %.0f s", args.seconds)
         from installation.app.loop import RealClock, RenderLoop
+        from installation.app.schedule import Schedule
+        from installation.app.supervisor import run_supervised
         from installation.scenes.reload import SceneReloader
 
-        display = getattr(profile, "display", None)
-        size = args.size or ((display.width, display.height) if display else (1280, 720))
+        display = profile.display
+        size = args.size or (display.width, display.height)
         clock = RealClock()
         director.clock = clock.now
+        schedule = Schedule(profile.hours)
+        schedule.on_close.append(feed.pause)
+        schedule.on_open.append(feed.resume)
+
+        def recalibrate() -> str:
+            feed.recalibrate()
+            director.forget_visitors()
+            return "recalibrated: new person ids, fresh smoothing, an empty room"
+
         loop = RenderLoop(
-            worker, director, mapper=mapper, clock=clock, size=size,
-            fps=getattr(display, "fps", 60),
-            fullscreen=bool(display and display.fullscreen) and not headless,
-            kiosk=bool(display and display.kiosk) and not headless,
+            feed, director, mapper=mapper, clock=clock, size=size, fps=display.fps,
+            fullscreen=display.fullscreen and not headless,
+            kiosk=(display.kiosk or args.kiosk) and not headless,
+            screen=0 if headless else display.screen,
+            display_where=f"{profile.path or 'profile'} [display] screen",
             reloader=SceneReloader(catalog) if config.director.reload else None,
-            title=f"installation: {capture.source.name}", hud=args.hud,
-            finished=lambda: not worker.running and capture.status in ("ended", "failed", "stopped"),
-            status=lambda: _status(capture, worker),
-            notifier=_notifier())
-        stats = loop.run(seconds=args.seconds, screenshot=args.screenshot)
+            title=f"installation: {feed.source.name}", hud=args.hud,
+            finished=feed.finished, notifier=_notifier(),
+            status=lambda: feed.describe() + (f"; render loop restarted {loop.restarts}x"
+                                              if loop.restarts else ""),
+            schedule=schedule, waiting=feed.waiting, watchers=[reporter],
+            menu_actions={"recalibrate": recalibrate}, closed_colour=display.closed_colour)
+        with _stop_on_signals(loop):
+            stats = run_supervised(loop, seconds=args.seconds, screenshot=args.screenshot)
     finally:
         if receiver is not None:
             receiver.stop()
         if mapper is not None and hasattr(mapper, "close"):
             mapper.close()  # saves what was recorded and trained
-        worker.stop()
-        capture.stop()
+        if feed is not None:
+            feed.stop()
         if tracker is not None:
             tracker.close()
+        if reporter is not None:
+            reporter.close()
     print(f"drew {stats.drawn} frames in {stats.seconds:.1f} s ({stats.fps:.0f} fps); "
-          f"tracked {worker.processed} frames; people seen {stats.people_seen}")
+          f"tracked {feed.processed} frames; people seen {stats.people_seen}"
+          + (f"; render loop restarted {loop.restarts}x" if loop.restarts else ""))
     return 0
+
+
+def _setup_logs(profile, verbose: bool = False) -> None:
+    """The profile's [logging]: level, and rotating files in its folder."""
+    from installation.logs import setup_logging
+
+    settings = profile.logging
+    path = setup_logging("debug" if verbose else settings.level, settings.folder,
+                         max_mb=settings.max_mb, keep=settings.keep)
+    if path is not None:
+        log.info("logging to %s", path)
+
+
+def _status_out(profile, feed):
+    """The status heartbeat and visitor events to [osc] status_to (if any)."""
+    from installation.app.status import StatusReporter
+
+    sender = None
+    if profile.osc.status_to:
+        from installation.osc.sender import OscSender
+        sender = OscSender(profile.osc.status_to, name="status")
+        log.info("status every %g s to %s", profile.osc.status_every,
+                 ", ".join(profile.osc.status_to))
+    return StatusReporter(sender, every=profile.osc.status_every, feed=feed)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(loop):
+    """SIGTERM (systemctl stop) and SIGHUP end the show cleanly, after the
+    current frame, in kiosk mode too: the window-close event that SDL would
+    make of them is ignored there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    def stop(signum, _frame):
+        log.info("%s: stopping", signal.Signals(signum).name)
+        loop.stop()
+
+    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _notifier():
@@ -104,15 +191,6 @@ def _notifier():
     from installation.app.notify import Notifier
 
     return Notifier()
-
-
-def _status(capture, worker) -> str:
-    text = f"{capture.source.name}: {capture.status}, tracked {worker.processed}"
-    if capture.status == "reconnecting" and capture.last_error:
-        text += f" ({capture.last_error})"
-    if worker.last_error:
-        text += f"; tracking errors {worker.errors}"
-    return text
 
 
 def _load_mapper(profile):
@@ -133,13 +211,11 @@ def _osc_in(profile, mapper, director):
     if receiver is not None:
         director.listen(receiver)
         return None
-    table = profile.table("osc")
-    port = table.get("listen_port") if isinstance(table, dict) else None
-    if not isinstance(port, int) or isinstance(port, bool):
+    if profile.osc.listen_port is None:
         return None
     from installation.osc.receiver import OscReceiver
 
-    receiver = OscReceiver(table.get("listen_host", "0.0.0.0"), port, name="OSC in")
+    receiver = OscReceiver(profile.osc.listen_host, profile.osc.listen_port, name="OSC in")
     director.listen(receiver)
     return receiver.start()
 
@@ -149,30 +225,41 @@ def _has_display() -> bool:
     return has_display()
 
 
-def _start_live(source_settings, profile, models_dir, *, fallback: bool):
-    """Open the source (or, with no camera and nothing asked, the demo take),
-    the models, and start the capture and tracking threads."""
+def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bool = False):
+    """Open the source (or, with no camera and nothing asked, the demo take)
+    and the models, and start the feed's capture and tracking threads.
+    ``wait``: a live source that does not open is retried by the feed
+    instead of being the user's error."""
+    from installation.app.feed import Feed
     from installation.capture import Capture, open_source
     from installation.errors import SourceError
     from installation.tracking.pipeline import LandmarkPipeline
-    from installation.tracking.worker import TrackingWorker
 
     s = source_settings
+    options = dict(stall_timeout=s.stall_timeout, backoff_start=s.backoff_start,
+                   backoff_max=s.backoff_max)
     source = open_source(s.spec, mirror=s.mirror, loop=s.loop, realtime=True,
                          width=s.width, height=s.height, fps=s.fps)
     if is_take(source):
         _check_take(source.path)
-    capture = Capture(source, stall_timeout=s.stall_timeout)
+    capture = Capture(source, **options)
+    missing = None
     try:
         capture.start()
     except SourceError as error:
-        if not fallback:
+        if wait and source.live:
+            log.warning("%s; waiting for it (--wait-for-camera)", error)
+            capture, missing = None, error
+        elif not fallback:
             raise
-        log.warning("%s; playing the demo take instead (give a source with --source)", error)
-        capture = Capture(open_source(str(asset_path(DEMO_TAKE)), loop=True, realtime=True))
-        capture.start()
+        else:
+            log.warning("%s; playing the demo take instead (give a source with --source)", error)
+            capture = Capture(open_source(str(asset_path(DEMO_TAKE)), loop=True, realtime=True),
+                              **options)
+            capture.start()
+    source = capture.source if capture is not None else source
     tracker = None
-    if not is_take(capture.source):
+    if not is_take(source):
         from installation.tracking.quiet import silence_native_logs
         from installation.tracking.tracker import Tracker
 
@@ -182,10 +269,14 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool):
         try:
             tracker.open()
         except Exception:
-            capture.stop()
+            if capture is not None:
+                capture.stop()
             raise
-    worker = TrackingWorker(capture, LandmarkPipeline(tracker, profile.smoothing)).start()
-    return capture, worker, tracker
+    pipeline = LandmarkPipeline(tracker, profile.smoothing, zone=profile.zone)
+    feed = Feed(source, pipeline, **options)
+    if capture is None:
+        return feed.wait_for_source(missing), tracker
+    return feed.start(capture), tracker
 
 
 def _check_take(path) -> None:

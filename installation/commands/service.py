@@ -60,7 +60,9 @@ def add_parser(commands) -> None:
 
 def unit_text(profile: Path, name: str, watchdog: int = 30) -> str:
     """The unit file for ``profile`` (an absolute path)."""
-    command = shlex.join([sys.executable, "-m", "installation.cli", "run", str(profile)])
+    # A camera slower to wake than the session is waited for, not a failed start.
+    command = shlex.join([sys.executable, "-m", "installation.cli", "run", str(profile),
+                          "--wait-for-camera"])
     models = os.environ.get("INSTALLATION_MODELS")
     environment = f"Environment={shlex.quote('INSTALLATION_MODELS=' + models)}\n" if models else ""
     return UNIT.format(name=name, unit=f"{name}.service", interval=600, burst=10,

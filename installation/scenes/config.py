@@ -9,6 +9,8 @@
     crossfade = 1.5                  # seconds of cross-fade between scenes (0: cut)
     attract = "mirror"               # shown when nobody has been in view for attract_after s
     attract_after = 30
+    enter_after = 0.3                # seconds in view before someone counts as a visitor
+    leave_after = 0.5                # seconds unseen before a visitor has left
     switch_output = "gesture"        # a mapper output that picks the scene ...
     switch_map = {1 = "poetry", 2 = "dream"}   # ... by its class value
     budget_ms = 50                   # a scene's update+draw time allowed per frame ...
@@ -43,6 +45,7 @@ class DirectorSettings:
     crossfade: float = 1.0
     attract: str | None = None
     attract_after: float = 30.0
+    enter_after: float = 0.3  # seconds in view before a person "enters" (brief detections never do)
     leave_after: float = 0.5  # seconds unseen before a visitor "leaves"
     switch_output: str | None = None
     switch_map: dict = field(default_factory=dict)  # class value (int) -> scene name
@@ -52,7 +55,8 @@ class DirectorSettings:
     reload: bool = True
 
     def __post_init__(self):
-        for key in ("timer", "crossfade", "attract_after", "leave_after", "retry_after"):
+        for key in ("timer", "crossfade", "attract_after", "enter_after", "leave_after",
+                    "retry_after"):
             if getattr(self, key) < 0:
                 raise ValueError(f"'{key}' must be 0 or more seconds, got {getattr(self, key)}")
         if self.budget_ms <= 0 or self.budget_frames < 1:

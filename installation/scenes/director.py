@@ -11,7 +11,11 @@ It plays the profile's playlist and switches scenes on request:
 - **the timer**: the next playlist scene every ``timer`` seconds;
 - **the room**: the ``attract`` scene after nobody has been in view for
   ``attract_after`` seconds, and back to where the show was when someone
-  comes in.
+  comes in (a visitor "enters" after ``enter_after`` seconds in view and
+  "leaves" after ``leave_after`` seconds unseen: see scenes/visitors.py).
+
+Visitor events go to the scene on stage and to every callable in
+:attr:`Director.listeners` (the OSC status stream listens there).
 
 Switches cross-fade over ``crossfade`` seconds. A scene that raises in any
 hook, or overruns its frame budget ``budget_frames`` frames in a row, is
@@ -61,10 +65,14 @@ class Director:
         self._kwargs = self.config.check(catalog)  # name -> checked settings
         self._classes = {name: catalog.scenes[name].cls for name in catalog.scenes}
         self.playlist: list[str] = list(self.settings.playlist) or catalog.names()
-        self.visitors = Visitors(self.settings.leave_after)
+        self.visitors = Visitors(self.settings.leave_after, self.settings.enter_after)
+        # Called with each VisitorEvent on the render thread (OSC out, counts).
+        self.listeners: list[Callable[[VisitorEvent], None]] = []
+        self._forgotten: list[VisitorEvent] = []  # leave events of forget_visitors()
         self.stage: Stage | None = None
         self.leaving: Stage | None = None  # the scene fading out
         self.faults: deque[Fault] = deque(maxlen=50)
+        self.fault_count = 0  # faults since the start (the deque keeps the last 50)
         self.switches: deque[tuple[float, str, str]] = deque(maxlen=50)  # (time, scene, reason)
         self.problems: dict[str, str] = {}  # scene -> why its new version was not taken
         self.size = (0, 0)
@@ -107,13 +115,36 @@ class Director:
     # -- life cycle -------------------------------------------------------------------
 
     def start(self, size: tuple[int, int], now: float, scene: str | None = None) -> None:
-        """Put the first scene on (``scene``, else the playlist's first)."""
+        """Put the first scene on (``scene``, else the playlist's first). May
+        be called again after :meth:`stop` (the window reopened, opening
+        time): the show starts afresh."""
+        if self.stage is not None or self.leaving is not None:
+            self.stop()
         self.size = tuple(size)
         self._now = self._switched_at = now
-        self.visitors.start(now)
+        self._forgotten = self.visitors.forget(now)
+        self.stage = self.leaving = None
+        self._attracting, self._attract_armed, self._return_to = False, True, None
+        self._fallen_from = None
         first = scene or self.first or (self.playlist[0] if self.playlist else FALLBACK)
         if not self._switch(first, now, "start", fade=False):
             self._switch(FALLBACK, now, "start", fade=False)
+
+    def forget_visitors(self, now: float | None = None) -> None:
+        """Everyone in view leaves now (their ids start afresh: recalibration);
+        the leave events go out with the next update."""
+        self._forgotten += self.visitors.forget(self._now if now is None else now)
+
+    def sleep(self, now: float) -> None:
+        """Closing time: everyone in view leaves (scene and listeners are told
+        now), then the scenes leave the stage. :meth:`start` wakes it."""
+        events = self.visitors.forget(now)
+        self._tell_listeners(events)
+        if self.stage is not None:
+            for event in events:
+                if not self.stage.visitor(event):
+                    break
+        self.stop()
 
     def stop(self) -> None:
         """Every scene leaves the stage."""
@@ -170,6 +201,9 @@ class Director:
         dt = max(0.0, now - self._now)
         self._now = now
         events = self.visitors.update(frame if new_frame else None, now)
+        if self._forgotten:
+            events, self._forgotten = self._forgotten + events, []
+        self._tell_listeners(events)
         self._take_requests(now)
         if new_frame:
             self._switch_by_output(outputs, now)
@@ -261,6 +295,14 @@ class Director:
 
     # -- inside -----------------------------------------------------------------------
 
+    def _tell_listeners(self, events) -> None:
+        for event in events:
+            for listener in self.listeners:
+                try:
+                    listener(event)
+                except Exception:  # noqa: BLE001  a listener must not stop the show
+                    log.exception("visitor listener %r failed on %s", listener, event)
+
     def _take_requests(self, now: float) -> None:
         with self._lock:
             requests = list(self._requests)
@@ -293,7 +335,7 @@ class Director:
         attract = self.settings.attract
         if not attract:
             return
-        if self.visitors.people > 0:
+        if self.visitors.last_seen:
             self._attract_armed = True
             if self._attracting:
                 self._attracting = False
@@ -393,6 +435,7 @@ class Director:
     def _record(self, stage: Stage, now: float) -> None:
         if stage.fault is not None:
             self.faults.append(stage.fault)
+            self.fault_count += 1
         if stage.name != FALLBACK:
             self._benched[stage.name] = now + self.settings.retry_after
 

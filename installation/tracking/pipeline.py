@@ -51,8 +51,18 @@ class LandmarkPipeline:
         self.identity = IdentityTracker(max_distance=max_distance, max_missing=max_missing)
         self.smoother = PeopleSmoother(min_cutoff=smoothing.min_cutoff, beta=smoothing.beta,
                                        d_cutoff=smoothing.d_cutoff, enabled=smoothing.enabled)
+        self._reset_asked = False
+
+    def reset(self) -> None:
+        """Forget identities and filter state (recalibration). Any thread may
+        ask; the tracking thread does it before its next frame."""
+        self._reset_asked = True
 
     def __call__(self, frame: Frame) -> Frame:
+        if self._reset_asked:
+            self._reset_asked = False
+            self.identity.reset()
+            self.smoother.reset()
         if frame.tracked:
             return frame
         if self.tracker is None:

@@ -21,6 +21,12 @@ class TrackingWorker:
 
     ``capture`` is anything with ``latest(after, timeout)`` and a ``status``
     (see :class:`installation.capture.thread.Capture`).
+
+    A failure of the pipeline on one frame is counted and the next frame
+    tracked. Anything else that ends the thread (a bug outside the
+    pipeline, a library calling ``sys.exit``) is logged with its traceback
+    and leaves :attr:`died` true; :meth:`restart` starts a new thread (the
+    render loop's feed does so, see app/feed.py).
     """
 
     def __init__(self, capture, pipeline: Callable[[Frame], Frame]):
@@ -28,15 +34,31 @@ class TrackingWorker:
         self.processed = 0
         self.errors = 0
         self.last_error: str | None = None
+        self.restarts = 0
         self._result: Frame | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> "TrackingWorker":
-        self._thread = threading.Thread(target=self._run, name="tracking", daemon=True)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._guarded_run, name="tracking", daemon=True)
         self._thread.start()
         return self
+
+    def restart(self) -> "TrackingWorker":
+        """Start a new thread after the last one died (keeps the newest result)."""
+        if not self.running:
+            self.restarts += 1
+            self.start()
+        return self
+
+    @property
+    def died(self) -> bool:
+        """The thread ended though nobody stopped it and the capture goes on."""
+        return (self._thread is not None and not self._thread.is_alive()
+                and not self._stop.is_set()
+                and self.capture.status not in ("ended", "failed", "stopped"))
 
     def stop(self) -> None:
         self._stop.set()
@@ -51,6 +73,13 @@ class TrackingWorker:
         """The newest tracked frame, or None before the first one."""
         with self._lock:
             return self._result
+
+    def _guarded_run(self) -> None:
+        try:
+            self._run()
+        except BaseException as error:  # noqa: BLE001  say why the thread ended, then end
+            self.last_error = f"tracking thread died: {type(error).__name__}: {error}"
+            log.exception("the tracking thread died (%s)", self.last_error)
 
     def _run(self) -> None:
         seen = -1

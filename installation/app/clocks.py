@@ -1,0 +1,83 @@
+"""Clocks for the render loop, and the headless test driver's Pilot.
+
+:class:`RealClock` is wall time with a frame pacer; :class:`FakeClock` moves
+only when told, so tests step exactly; :class:`Pilot` drives a RenderLoop
+frame by frame and presses keys (see ``RenderLoop.run_test``). All three are
+importable from ``installation.app.loop`` too.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pygame
+
+if TYPE_CHECKING:
+    from installation.app.loop import RenderLoop
+
+
+class RealClock:
+    """Wall-clock time (monotonic), and a pace of ``fps`` frames a second."""
+
+    def __init__(self):
+        self._pacer = pygame.time.Clock()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def tick(self, fps: float) -> None:
+        self._pacer.tick(fps)
+
+
+class FakeClock:
+    """Time that moves only by :meth:`tick` (one frame at ``fps``) or :meth:`advance`."""
+
+    def __init__(self, start: float = 1000.0):
+        self.t = float(start)
+
+    def now(self) -> float:
+        return self.t
+
+    def tick(self, fps: float) -> None:
+        self.t += 1.0 / fps if fps else 1.0 / 60
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+
+class Pilot:
+    """Drives a RenderLoop in tests: frames, keys, time."""
+
+    def __init__(self, loop: RenderLoop):
+        self.loop = loop
+
+    def step(self, frames: int = 1) -> None:
+        for _ in range(frames):
+            self.loop.step()
+
+    def advance(self, seconds: float) -> int:
+        """Step until the clock has moved ``seconds``; the number of frames drawn."""
+        end = self.loop.clock.now() + seconds
+        count = 0
+        while self.loop.clock.now() < end - 1e-9:
+            self.loop.step()
+            count += 1
+        return count
+
+    def press(self, key, step: bool = True, mod: int = 0) -> None:
+        """Press a key ("h", "right", "escape" or a pygame key code; ``mod``
+        e.g. pygame.KMOD_CTRL | pygame.KMOD_SHIFT); the next step handles it
+        (made at once when ``step``)."""
+        code = pygame.key.key_code(key) if isinstance(key, str) else key
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=code, mod=mod,
+                                             unicode=key if isinstance(key, str) and len(key) == 1 else ""))
+        if step:
+            self.loop.step()
+
+    @property
+    def screen(self) -> pygame.Surface:
+        return self.loop.screen
+
+    def pixels(self):
+        return pygame.surfarray.array3d(self.loop.screen)

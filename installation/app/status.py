@@ -1,0 +1,129 @@
+"""What the piece tells the people looking after it: an OSC heartbeat,
+visitor events over OSC, and an hourly summary line in the log.
+
+To the ``[osc] status_to`` destinations:
+
+- ``/installation/status  f i s f s``: render fps, visitors in view, the
+  scene on stage ("closed" outside opening hours), uptime in seconds, the
+  last error ("" while there has been none), every ``status_every`` seconds;
+- ``/installation/visitor/enter i`` and ``/installation/visitor/leave i``
+  (the visitor's id), as they happen.
+
+The render loop calls :meth:`StatusReporter.tick` once a frame (it is one of
+the loop's ``watchers``); the director calls :meth:`visitor` with each event
+(it is one of the director's ``listeners``). Nothing here waits on the
+network: the sender never blocks and never raises.
+"""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("installation.status")
+
+STATUS_ADDRESS = "/installation/status"
+ENTER_ADDRESS = "/installation/visitor/enter"
+LEAVE_ADDRESS = "/installation/visitor/leave"
+
+
+class StatusReporter:
+    """Heartbeat, visitor events, last error and the hourly summary.
+
+    ``sender`` is an :class:`~installation.osc.sender.OscSender` (or None:
+    only the summary and the last error are kept). ``feed`` is optional
+    (anything with ``last_error``).
+    """
+
+    def __init__(self, sender=None, *, every: float = 5.0, feed=None,
+                 summary_every: float = 3600.0):
+        self.sender, self.every, self.feed = sender, every, feed
+        self.summary_every = summary_every
+        self.last_error = ""
+        self.sent = 0
+        self._started: float | None = None
+        self._next_beat: float | None = None
+        self._seen_feed_error: str | None = None
+        self._seen_faults = 0
+        self._seen_restarts = 0
+        self._hour = _Tally()
+
+    # -- events -----------------------------------------------------------------------
+
+    def visitor(self, event) -> None:
+        """A director listener: a visitor entered or left."""
+        if event.kind == "enter":
+            self._hour.visitors += 1
+        if self.sender is not None:
+            self.sender.send(ENTER_ADDRESS if event.kind == "enter" else LEAVE_ADDRESS,
+                             int(event.person_id))
+
+    def note_error(self, text: str) -> None:
+        self.last_error = text
+
+    # -- once a frame -----------------------------------------------------------------
+
+    def tick(self, loop, now: float) -> None:
+        if self._started is None:
+            self._started = now
+            self._next_beat = now  # the first beat at once: "I am up"
+            self._hour.start = now
+        self._collect(loop)
+        present = len(loop.director.visitors.present) if loop.is_open else 0
+        self._hour.most = max(self._hour.most, present)
+        if now >= self._next_beat:
+            self._next_beat = now + self.every
+            self.beat(loop, now, present)
+        if now - self._hour.start >= self.summary_every:
+            self._summary(loop, now)
+
+    def status(self, loop, now: float, present: int | None = None) -> tuple:
+        """The heartbeat's arguments: fps, people, scene, uptime, last error."""
+        if present is None:
+            present = len(loop.director.visitors.present) if loop.is_open else 0
+        scene = loop.director.current if loop.is_open else "closed"
+        uptime = now - (self._started if self._started is not None else now)
+        return (round(float(loop.hud.fps(now)), 2), int(present), scene or "-",
+                round(float(uptime), 1), self.last_error)
+
+    def beat(self, loop, now: float, present: int | None = None) -> None:
+        if self.sender is None:
+            return
+        self.sender.send(STATUS_ADDRESS, *self.status(loop, now, present))
+        self.sent += 1
+
+    def _collect(self, loop) -> None:
+        """Keep the newest problem of the feed, the scenes and the loop."""
+        feed_error = getattr(self.feed, "last_error", None)
+        if feed_error and feed_error != self._seen_feed_error:
+            self._seen_feed_error = feed_error
+            self.last_error = feed_error
+            self._hour.camera += 1
+        faults = loop.director.faults
+        total = getattr(loop.director, "fault_count", len(faults))
+        if total != self._seen_faults and faults:
+            self._hour.faults += max(0, total - self._seen_faults)
+            self._seen_faults = total
+            self.last_error = str(faults[-1])
+        restarts = getattr(loop, "restarts", 0)
+        if restarts != self._seen_restarts:
+            self._hour.restarts += restarts - self._seen_restarts
+            self._seen_restarts = restarts
+            self.last_error = loop.last_error or "render loop restarted"
+
+    def _summary(self, loop, now: float) -> None:
+        h = self._hour
+        minutes = (now - h.start) / 60
+        log.info("last %.0f min: %d visitor(s), at most %d at once; camera trouble %d time(s), "
+                 "%d scene fault(s), %d loop restart(s); %.0f fps; scene %s",
+                 minutes, h.visitors, h.most, h.camera, h.faults, h.restarts,
+                 loop.hud.fps(now), loop.director.current if loop.is_open else "closed")
+        self._hour = _Tally(start=now)
+
+    def close(self) -> None:
+        if self.sender is not None:
+            self.sender.close()
+
+
+class _Tally:
+    def __init__(self, start: float = 0.0):
+        self.start = start
+        self.visitors = self.most = self.camera = self.faults = self.restarts = 0

@@ -1,0 +1,221 @@
+"""`installation run` as a service runs it: a minute on the dev take, the
+status heartbeat to a real OSC listener (liblo's oscdump), the whole profile
+read (--set, [logging], [osc]), and every new mistake one clear line."""
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test_cli import RUN_LINE, base_env, cli, lines, run_figures
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_TAKE = ROOT / "profiles" / "dev-take.toml"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_run_the_dev_take_for_a_minute(tmp_path):
+    logs = tmp_path / "logs"
+    started = time.monotonic()
+    result = cli("run", DEV_TAKE, "--seconds", 60, "--set", f'logging.folder="{logs}"',
+                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path, timeout=150)
+    took = time.monotonic() - started
+    print(result.stdout, f"(the command took {took:.1f} s)")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    drawn, tracked, seen = run_figures(result.stdout)
+    assert drawn > 0 and tracked > 0 and seen >= 2
+    seconds = float(re.search(r"frames in ([\d.]+) s", result.stdout).group(1))
+    assert seconds == pytest.approx(60.0, abs=0.5)
+    text = (logs / "installation.log").read_text()
+    assert "scene dream on stage (start)" in text and "logging to" in text
+
+
+def test_status_heartbeat_arrives_at_oscdump(tmp_path):
+    if shutil.which("oscdump") is None:
+        pytest.skip("oscdump (liblo-tools) is not installed")
+    port = free_udp_port()
+    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        result = cli("run", DEV_TAKE, "--seconds", 5, "--set", f'osc.status_to=["127.0.0.1:{port}"]',
+                     "--set", "osc.status_every=1", env=base_env(SDL_VIDEODRIVER="dummy"),
+                     cwd=tmp_path, timeout=60)
+        assert result.returncode == 0, result.stderr
+        time.sleep(0.3)
+    finally:
+        dump.send_signal(signal.SIGTERM)
+        out, _ = dump.communicate(timeout=5)
+    print(out)
+    beats = [line.split(None, 3)[3] for line in out.splitlines()
+             if " /installation/status fisfs " in line]
+    assert 5 <= len(beats) <= 7  # at 0, 1, 2, 3, 4 (, 5) s
+    values = [re.fullmatch(r'([\d.]+) (\d+) "(\w+)" ([\d.]+) "(.*)"', b).groups() for b in beats]
+    fps, people, scene, uptime, error = values[3]
+    assert 1.0 < float(fps) < 500 and scene == "dream" and error == ""
+    assert float(uptime) == pytest.approx(3.0, abs=0.5)
+    assert [float(v[3]) for v in values] == sorted(float(v[3]) for v in values)
+    assert int(values[-1][1]) >= 1  # the demo take's walkers are in view by then
+    # Visitors of the demo take enter (ids 1 and 4; its brief false detections do not).
+    enters = [line.split()[-1] for line in out.splitlines() if " /installation/visitor/enter i " in line]
+    assert enters[:2] == ["1", "4"]
+
+
+# -- mistakes: one line, exit 2 -------------------------------------------------------
+
+
+@pytest.fixture
+def busy_port():
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def _mistakes(tmp_path, busy_port):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    return {
+        "screen that does not exist": (["--set", "display.screen=5"],
+                                       "[display] screen: screen 5 asked, 1 found"),
+        "listen port in use": (["--set", 'osc.listen_host="127.0.0.1"', "--set",
+                                f"osc.listen_port={busy_port}"],
+                               f"UDP port {busy_port} is already in use"),
+        "listen port out of range": (["--set", "osc.listen_port=70000"],
+                                     "[osc] listen_port: expected a port number from 1 to 65535"),
+        "unknown osc key": (["--set", 'osc.status_too=["127.0.0.1:9000"]'],
+                            "unknown key 'status_too' (did you mean 'status_to'?)"),
+        "status destination without port": (["--set", 'osc.status_to=["localhost"]'],
+                                            "[osc] status_to: no port in 'localhost'"),
+        "status destination not a list": (["--set", "osc.status_to=9000"],
+                                           '[osc] status_to: expected a list of "host:port"'),
+        "status every zero": (["--set", "osc.status_every=0"], "status_every must be above 0"),
+        "backoff cap below start": (["--set", "source.backoff_max=0.1"],
+                                    "backoff_max at least backoff_start"),
+        "stall timeout zero": (["--set", "source.stall_timeout=0"], "stall_timeout must be above 0"),
+        "closed colour out of range": (["--set", "display.closed_colour=[300, 0, 0]"],
+                                       "[display] closed_colour: expected a colour"),
+        "kiosk not a bool": (["--set", 'display.kiosk="yes"'],
+                             "[display] kiosk: expected bool, got 'yes'"),
+        "negative enter_after": (["--set", "scenes.enter_after=-1"],
+                                 "'enter_after' must be 0 or more seconds"),
+        "log folder unwritable": (["--set", f'logging.folder="{a_file}/logs"'], "cannot write logs"),
+        "camera that does not exist": (["--set", "source.spec=97"], "camera 97"),
+        "bad --set": (["--set", "display"], "section.key=value"),
+        "opening hours typo": (["--set", 'hours.every_day="10-18"'],
+                               "cannot read opening hours '10-18'"),
+    }
+
+
+MISTAKES = ["screen that does not exist", "listen port in use", "listen port out of range",
+            "unknown osc key", "status destination without port", "status destination not a list",
+            "status every zero", "backoff cap below start", "stall timeout zero",
+            "closed colour out of range", "kiosk not a bool", "negative enter_after",
+            "log folder unwritable", "camera that does not exist", "bad --set",
+            "opening hours typo"]
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_run_mistake_is_one_line_and_exit_2(name, tmp_path, busy_port):
+    argv, named = _mistakes(tmp_path, busy_port)[name]
+    result = cli("run", DEV_TAKE, "--seconds", 2, *argv,
+                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [line for line in lines(result.stderr) if "error" in line.lower()]
+    (line,) = errors
+    assert line.startswith("installation: error: ")
+    assert named in line, line
+    assert not RUN_LINE.search(result.stdout)
+
+
+def test_missing_profile_is_one_line(tmp_path):
+    result = cli("run", tmp_path / "nope.toml", env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = lines(result.stderr)
+    assert line == f"installation: error: {tmp_path / 'nope.toml'}: no such profile " \
+                   "(check the path; example profiles are in profiles/)"
+
+
+def test_sigterm_ends_a_kiosk_cleanly(tmp_path):
+    """systemctl stop sends SIGTERM: even in kiosk mode (where closing the
+    window does nothing) the piece stops after the frame, exit 0."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "installation.cli", "run", str(DEV_TAKE), "--kiosk"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    try:
+        time.sleep(4)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "SIGTERM: stopping" in err
+    drawn, _, _ = run_figures(out)
+    assert drawn > 0
+
+
+def test_wait_for_camera_starts_without_the_camera(tmp_path, use_models):
+    result = cli("run", "--source", "97", "--wait-for-camera", "--seconds", 3,
+                 env=base_env(SDL_VIDEODRIVER="dummy", INSTALLATION_MODELS=use_models),
+                 cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "camera 97" in result.stderr and "waiting for it (--wait-for-camera)" in result.stderr
+    assert "Traceback" not in result.stderr
+    drawn, tracked, _ = run_figures(result.stdout)
+    assert drawn > 0 and tracked == 0
+
+
+# -- run reads the whole profile -------------------------------------------------------
+
+
+def test_kiosk_fills_the_screen_and_logs_go_next_to_the_profile(tmp_path):
+    import pygame
+
+    show = tmp_path / "show"
+    show.mkdir()
+    profile = show / "show.toml"
+    profile.write_text(f'[source]\nspec = "{DEV_TAKE.parent.parent / "assets" / "demo_take.jsonl.gz"}"\n'
+                       '[display]\nkiosk = true\nwidth = 640\nheight = 360\n'
+                       '[logging]\nfolder = "logs"\nlevel = "warning"\n')
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shot = tmp_path / "shot.png"
+    result = cli("run", profile, "--seconds", 2, "--screenshot", shot,
+                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    # The dummy driver's only screen is 1024x768: kiosk fills it, whatever the size asked.
+    assert pygame.image.load(str(shot)).get_size() == (1024, 768)
+    log_file = show / "logs" / "installation.log"
+    assert log_file.is_file() and not (elsewhere / "logs").exists()
+    # [logging] level: a normal run logs nothing at "warning", in the file or the terminal.
+    assert "INFO" not in log_file.read_text() and "INFO" not in result.stderr
+
+
+def test_the_interaction_zone_reaches_the_tracker(tmp_path, media, use_models):
+    """The street clip's two people walk in the middle of the picture: a zone
+    on the left edge leaves them out, the whole picture keeps them."""
+    clip = media / "street_two_people.mp4"
+    seen = {}
+    for name, zone in (("edge", "[0.0, 0.0, 0.02, 1.0]"), ("all", "[0.0, 0.0, 1.0, 1.0]")):
+        result = cli("run", "--source", clip, "--seconds", 4, "--set", f"tracking.zone={zone}",
+                     env=base_env(SDL_VIDEODRIVER="dummy", INSTALLATION_MODELS=use_models),
+                     cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        drawn, tracked, seen[name] = run_figures(result.stdout)
+        assert tracked > 0
+    assert seen["edge"] == 0 and seen["all"] >= 1
