@@ -7,6 +7,7 @@ run in-process.
 """
 from __future__ import annotations
 
+import argparse
 import gzip
 import os
 import re
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from installation.assets import DEMO_TAKE, asset_path
-from installation.cli import main
+from installation.cli import build_parser, main
 from installation.tracking.takes import read_header, read_take
 
 LAB = "lab_one_person_cam01.mp4"
@@ -51,10 +52,19 @@ def lines(text: str) -> list[str]:
 # -- help -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv", [[], ["run"], ["track"], ["models"], ["models", "list"],
-                                  ["models", "fetch"], ["models", "path"]],
+def _command_paths(parser, prefix=()):
+    """Every command and sub-command the parser knows, as argv prefixes."""
+    yield list(prefix)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _command_paths(sub, (*prefix, name))
+
+
+@pytest.mark.parametrize("argv", list(_command_paths(build_parser())),
                          ids=lambda argv: " ".join(argv) or "installation")
 def test_help(argv, capsys):
+    """`--help` works everywhere, for every command there is."""
     with pytest.raises(SystemExit) as info:
         main([*argv, "--help"])
     assert info.value.code == 0

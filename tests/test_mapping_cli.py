@@ -12,16 +12,6 @@ DATA = Path(__file__).parent / "data"
 TAKE = DATA / "lab_cam01.jsonl.gz"
 
 
-@pytest.mark.parametrize("argv", [["project"], ["project", "new"], ["project", "show"],
-                                  ["record"], ["train"], ["wekinator"]],
-                         ids=" ".join)
-def test_help(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main([*argv, "--help"])
-    assert info.value.code == 0
-    assert capsys.readouterr().out.startswith(f"usage: installation {' '.join(argv)}")
-
-
 def test_new_record_train_show(tmp_path, capsys):
     folder = tmp_path / "poses"
     assert main(["project", "new", str(folder), "--features", "pose", "arms",

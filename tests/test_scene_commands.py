@@ -16,15 +16,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "scenes"
 RIPPLES = FIXTURES / "ripples.py"
 
 
-@pytest.mark.parametrize("argv", [["scenes"], ["scenes", "list"], ["scenes", "check"], ["preview"]],
-                         ids=" ".join)
-def test_help(argv, capsys):
-    with pytest.raises(SystemExit) as info:
-        main([*argv, "--help"])
-    assert info.value.code == 0
-    assert capsys.readouterr().out.startswith(f"usage: installation {' '.join(argv)}")
-
-
 def test_scenes_list_shows_names_files_docs_and_settings(capsys):
     assert main(["scenes", "list", "--folder", str(FIXTURES)]) == 0
     out = capsys.readouterr().out

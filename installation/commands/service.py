@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from installation.errors import InstallationError
+from installation.files import atomic_write
 
 UNIT = """\
 [Unit]
@@ -85,9 +86,7 @@ def service_command(args) -> int:
         raise InstallationError("a unit of that name exists", where=str(unit),
                                 fix="add --force to overwrite it, or choose --name")
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = unit.with_suffix(".service.tmp")
-    temporary.write_text(unit_text(profile, name, args.watchdog), encoding="utf-8")
-    temporary.replace(unit)
+    atomic_write(unit, unit_text(profile, name, args.watchdog).encode("utf-8"))
     print(f"wrote {unit}")
     print("enable it (starts now and with every login):")
     print(f"  systemctl --user daemon-reload && systemctl --user enable --now {name}.service")
