@@ -46,6 +46,9 @@ class Source(ABC):
     fps: float = 0.0  # nominal frames per second, 0.0 if unknown; valid after open()
     _next_index: int = 0  # index of the next frame; class default for subclasses that skip super().__init__
     media_clock: bool = False  # frame times from the file's fps, not the wall clock (see _frame_from_bgr)
+    # (width, height) every image is cut and scaled to at capture, or None
+    # for the source's own size: a file standing in for a 640x480 camera.
+    resize: tuple[int, int] | None = None
     _media_start: float = 0.0
 
     def __init__(self, mirror: bool = False):
@@ -82,6 +85,8 @@ class Source(ABC):
             bgr = cv2.cvtColor(bgr, cv2.COLOR_BGRA2BGR)
         if self.mirror:
             bgr = cv2.flip(bgr, 1)
+        if self.resize is not None:
+            bgr = resized(bgr, self.resize)
         # cvtColor returns a fresh contiguous array, which MediaPipe and
         # pygame need; flipping first keeps it to one copy of each.
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -104,9 +109,29 @@ class Source(ABC):
             stamps={"capture": now},
         )
 
+    def _image_size(self, image: np.ndarray) -> tuple[int, int]:
+        """The (width, height) frames of this source have, given its first image."""
+        return self.resize or (image.shape[1], image.shape[0])
+
     def _restart_count(self) -> None:
         """Number frames from 0 again (called by open())."""
         self._next_index = 0
+
+
+def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` cut to the aspect ratio of ``size`` around its centre (never
+    stretched), then scaled to it."""
+    height, width = image.shape[:2]
+    want_w, want_h = size
+    if (width, height) == (want_w, want_h):
+        return image
+    if width * want_h > height * want_w:  # too wide: cut the sides
+        keep = round(height * want_w / want_h)
+        image = image[:, (width - keep) // 2:(width - keep) // 2 + keep]
+    else:  # too tall: cut top and bottom
+        keep = round(width * want_h / want_w)
+        image = image[(height - keep) // 2:(height - keep) // 2 + keep]
+    return cv2.resize(image, (want_w, want_h), interpolation=cv2.INTER_AREA)
 
 
 class Pacer:

@@ -50,7 +50,7 @@ class _LiveOpenCvSource(Source):
             capture.release()
             raise self._no_picture()
         self._capture, self._first = capture, image
-        self.size = (image.shape[1], image.shape[0])
+        self.size = self._image_size(image)
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 0.0  # some drivers report nonsense
 

@@ -84,7 +84,7 @@ class ImageFolderSource(Source):
                 fix="check that the files are real images and not empty",
             )
         self._first = first
-        self.size = (first.shape[1], first.shape[0])
+        self.size = self._image_size(first)
         self._pacer = Pacer(self.fps if self.realtime else 0.0)
 
     def _next_image(self) -> np.ndarray | None:

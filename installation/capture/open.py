@@ -23,6 +23,7 @@ def open_source(
     width: int | None = None,
     height: int | None = None,
     fps: float | None = None,
+    resize: tuple[int, int] | None = None,
 ) -> Source:
     """Choose the Source for ``spec``; the caller opens it.
 
@@ -33,8 +34,17 @@ def open_source(
     - any other existing file: a video file
 
     ``loop`` and ``realtime`` apply to files, folders and takes; ``mirror``
-    to everything with an image.
+    and ``resize`` (cut and scale every image to this (width, height)) to
+    everything with an image.
     """
+    source = _choose(spec, mirror=mirror, loop=loop, realtime=realtime, width=width,
+                     height=height, fps=fps)
+    if resize is not None and not str(spec).lower().endswith(TAKE_SUFFIXES):
+        source.resize = (int(resize[0]), int(resize[1]))
+    return source
+
+
+def _choose(spec, *, mirror, loop, realtime, width, height, fps) -> Source:
     if isinstance(spec, bool) or not isinstance(spec, (int, str, Path)):
         raise TypeError(f"a source is a camera index or a path/URL string, got {spec!r}")
     if isinstance(spec, int):

@@ -35,7 +35,7 @@ class VideoFileSource(Source):
         self._restart_count()
         capture, image = self._open_capture()
         self._capture, self._first = capture, image
-        self.size = (image.shape[1], image.shape[0])
+        self.size = self._image_size(image)
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 0.0
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))

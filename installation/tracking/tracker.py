@@ -1,27 +1,28 @@
 """From an image to the landmarks of everyone in it.
 
 Pose runs on the whole frame (MediaPipe VIDEO mode, so it tracks between
-frames). Hands are searched on crops around each pose wrist, scaled by the
-forearm and upsampled, the way MediaPipe's Holistic solution does: a visitor
-three metres away has hands of a few dozen pixels, which the full-frame palm
-detector misses, and a crop ties each hand to its person and side for free.
+frames). Hands are found on crops around each pose wrist and then followed
+from their own landmarks, with a search at the wrist when a followed hand
+is lost (see hands.py). The hand crops for a frame are
+placed from the previous frame's result, so the hand search does not wait
+for this frame's pose: with ``parallel`` it runs on a second thread while
+pose runs (MediaPipe and LiteRT release the GIL, so the two use two cores),
+and the answers are the same as running one after the other.
 """
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from installation.tracking import landmarkers, models
-from installation.types import (
-    LEFT_ELBOW, LEFT_WRIST, NOSE, POSE_LEFT_RIGHT_SWAP, RIGHT_ELBOW, RIGHT_WRIST,
-    Face, Frame, Hand, Person,
+from installation.tracking.hands import (
+    WRIST_AND_ELBOW, FoundHand, HandFinder, LandmarkModel, hand_region, wrist_region,
 )
-
-_WRISTS = {"left": (LEFT_WRIST, LEFT_ELBOW), "right": (RIGHT_WRIST, RIGHT_ELBOW)}
+from installation.types import NOSE, POSE_LEFT_RIGHT_SWAP, Face, Frame, Hand, Person
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class TrackerSettings:
     # with room for the detector (measured best of 2..4 on the street clip).
     hand_crop_scale: float = 3.0
     hand_crop_pixels: int = 256
+    # Follow a found hand with the landmark model alone (no palm detector)
+    # while its presence score stays at or above this.
+    follow_hands: bool = True
+    min_follow_presence: float = 0.1
+    # Hands on a second thread beside pose (same answers, sooner).
+    parallel: bool = True
 
     def __post_init__(self):
         if not 1 <= self.max_people <= 10:
@@ -57,8 +64,12 @@ class Tracker:
                  models_dir: str | Path | None = None, mirror: bool = False):
         self.settings, self.models_dir, self.mirror = settings, models_dir, mirror
         self.pose_ = self.hands_ = self.face_ = None
+        self.follower_: LandmarkModel | None = None
+        self.finder_: HandFinder | None = None
         self.model_files_: dict[str, str] = {}
         self._last_ms = -1
+        self._pool: ThreadPoolExecutor | None = None
+        self._previous: tuple[Person, ...] = ()  # the last frame's people, for the hand crops
 
     # -- lifecycle -------------------------------------------------------
     def open(self) -> "Tracker":
@@ -81,7 +92,14 @@ class Tracker:
             path = models.resolve("hands", self.models_dir)
             self.hands_ = landmarkers.create_hands(path, "hands", max_hands=1,
                                                    min_confidence=s.min_hand_confidence)
+            if s.follow_hands:
+                self.follower_ = LandmarkModel(path).open()
+            self.finder_ = HandFinder(self.hands_, self.follower_,
+                                      detect_pixels=s.hand_crop_pixels,
+                                      min_presence=s.min_follow_presence)
             self.model_files_["hands"] = path.name
+            if s.parallel:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hands")
         if s.face:
             path = models.resolve("face", self.models_dir)
             self.face_ = landmarkers.create_face(path, "face", max_faces=s.max_people,
@@ -90,18 +108,30 @@ class Tracker:
         return self
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         # Closed explicitly: MediaPipe's finalizers fail at interpreter exit.
         for name in ("pose_", "hands_", "face_"):
             landmarker = getattr(self, name)
             if landmarker is not None:
                 landmarker.close()
                 setattr(self, name, None)
+        if self.follower_ is not None:
+            self.follower_.close()
+            self.follower_ = None
+        self.finder_ = None
+        self._previous = ()
 
     def __enter__(self):
         return self.open()
 
     def __exit__(self, *exc):
         self.close()
+
+    def forget(self) -> None:
+        """Start the next frame afresh: no hands followed from before."""
+        self._previous = ()
 
     # -- per frame -------------------------------------------------------
     def process(self, frame: Frame) -> Frame:
@@ -111,9 +141,15 @@ class Tracker:
         if self.pose_ is None:
             raise RuntimeError("Tracker.process() called before open()")
         rgb = frame.image
+        height, width = rgb.shape[:2]
         image = landmarkers.as_mp_image(rgb)
         stamp_ms = self._video_timestamp(frame.t)
         stamps = dict(frame.stamps)
+
+        regions = self._hand_regions(width, height) if self.finder_ is not None else []
+        hands = None
+        if regions and self._pool is not None:
+            hands = self._pool.submit(self.finder_.find, rgb, regions)
 
         poses = _drop_duplicates(landmarkers.pose_arrays(self.pose_.detect_for_video(image, stamp_ms)))
         if self.mirror:
@@ -122,13 +158,15 @@ class Tracker:
         people = [Person(pose=p, world=w) for p, w in poses]
         stamps["pose"] = time.monotonic()
 
-        if self.hands_ is not None:
-            people = [self._with_hands(rgb, person) for person in people]
+        if self.finder_ is not None:
+            found = hands.result() if hands is not None else self.finder_.find(rgb, regions)
+            people = _attach_hands(people, found, width, height)
             stamps["hands"] = time.monotonic()
         if self.face_ is not None:
             faces = landmarkers.face_arrays(self.face_.detect_for_video(image, stamp_ms))
             people = _attach_faces(people, faces)
             stamps["face"] = time.monotonic()
+        self._previous = tuple(people)
         return frame.replace(people=tuple(people), tracked=True, stamps=stamps)
 
     def _video_timestamp(self, t: float) -> int:
@@ -137,49 +175,48 @@ class Tracker:
         self._last_ms = stamp
         return stamp
 
-    def _with_hands(self, rgb: np.ndarray, person: Person) -> Person:
-        found = {}
-        for side, (wrist, elbow) in _WRISTS.items():
-            if person.pose[wrist, 3] < self.settings.min_wrist_visibility:
-                continue
-            hand = self._hand_near(rgb, person.pose, wrist, elbow)
-            if hand is not None:
-                found[f"{side}_hand"] = Hand(hand[0], side, hand[1])
-        return person.replace(**found) if found else person
+    def _hand_regions(self, width: int, height: int) -> list:
+        """Where to look for hands in this frame, from the last frame's people:
+        follow each hand seen there, search at each visible wrist without one."""
+        s = self.settings
+        regions = []
+        for person in self._previous:
+            for side, hand in person.hands.items():
+                at_wrist = None
+                if person.pose[WRIST_AND_ELBOW[side][0], 3] >= s.min_wrist_visibility:
+                    at_wrist = wrist_region(person.pose, side, width, height, s.hand_crop_scale)
+                if hand is not None and s.follow_hands:
+                    regions.append(hand_region(hand.landmarks, side, width, height, at_wrist))
+                elif at_wrist is not None:
+                    regions.append(at_wrist)
+        return regions
 
-    def _hand_near(self, rgb, pose, wrist: int, elbow: int):
-        """Search one hand on a crop around a wrist; landmarks in image coordinates."""
-        height, width = rgb.shape[:2]
-        wrist_px = pose[wrist, :2] * (width, height)
-        elbow_px = pose[elbow, :2] * (width, height)
-        forearm = float(np.hypot(*(wrist_px - elbow_px)))
-        if forearm < 4:
-            return None
-        # The hand lies beyond the wrist, along the forearm.
-        centre = wrist_px + 0.5 * (wrist_px - elbow_px)
-        side = self.settings.hand_crop_scale * forearm
-        out = self.settings.hand_crop_pixels
-        scale = out / side
-        to_crop = np.array([[scale, 0, out / 2 - centre[0] * scale],
-                            [0, scale, out / 2 - centre[1] * scale]], np.float32)
-        crop = cv2.warpAffine(rgb, to_crop, (out, out), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
-        hands = landmarkers.hand_arrays(self.hands_.detect(landmarkers.as_mp_image(crop)))
-        if not hands:
-            return None
-        landmarks, score = hands[0]
-        # Back from crop pixels to normalised image coordinates; z is scaled
-        # like x so depth keeps its proportion to the hand's width.
-        image_px = (landmarks[:, :2] * out - out / 2) / scale + centre
-        result = np.empty_like(landmarks)
-        result[:, 0] = image_px[:, 0] / width
-        result[:, 1] = image_px[:, 1] / height
-        result[:, 2] = landmarks[:, 2] * out / scale / width
-        # A hand whose wrist is far from the pose wrist belongs to someone or
-        # something else in the crop.
-        if np.hypot(*(image_px[0] - wrist_px)) > forearm:
-            return None
-        return result, score
+
+def _attach_hands(people: list[Person], found: list[FoundHand], width: int,
+                  height: int) -> list[Person]:
+    """Give each hand to the person whose wrist on that side is nearest, within
+    a forearm's length (a hand farther away belongs to someone or something
+    else); each person's side takes one hand, the nearest."""
+    pairs = []
+    scale = np.array([width, height])
+    for h, hand in enumerate(found):
+        wrist, elbow = WRIST_AND_ELBOW[hand.side]
+        for p, person in enumerate(people):
+            wrist_px, elbow_px = person.pose[wrist, :2] * scale, person.pose[elbow, :2] * scale
+            distance = float(np.hypot(*(hand.landmarks[0, :2] * scale - wrist_px)))
+            if distance <= float(np.hypot(*(wrist_px - elbow_px))):
+                pairs.append((distance, h, p))
+    hands: dict[tuple[int, str], Hand] = {}
+    used = set()
+    for _, h, p in sorted(pairs):
+        hand = found[h]
+        if h in used or (p, hand.side) in hands:
+            continue
+        used.add(h)
+        hands[p, hand.side] = Hand(hand.landmarks, hand.side, hand.score)
+    return [person.replace(**{f"{side}_hand": hands[p, side] for side in ("left", "right")
+                              if (p, side) in hands})
+            for p, person in enumerate(people)]
 
 
 def _box(pose: np.ndarray) -> np.ndarray:
