@@ -73,7 +73,7 @@ def test_hud_toggles_and_draws():
         assert not changed[320:, 200:].any()  # nothing elsewhere
         lines = [text for text, _ in loop.hud.lines(clock.now(), scene="red", people=2,
                                                     outputs={"gesture": 1.0})]
-        assert lines[0].startswith(" 60.0 fps   people 2   scene red")
+        assert lines[0].startswith(" 60.0 fps (tracking 60.0)   people 2   scene red")
         rows = {line.split()[0]: line.split()[1:] for line in lines[2:] if line.startswith("  ")}
         # Per-stage latencies from the stamps (ms): capture 1, pose 20, hands 10, identity 1.
         assert rows["capture"] == ["1.0", "1.0"] and rows["pose"] == ["20.0", "20.0"]

@@ -373,8 +373,9 @@ def test_hourly_summary_line(caplog):
         pilot.advance(60)
         room.people = (person(1), person(2))
         pilot.advance(550)
-    (line,) = [r.getMessage() for r in caplog.records if r.name == "installation.status"]
+    line, stages = [r.getMessage() for r in caplog.records if r.name == "installation.status"]
     assert line.startswith("last 10 min: 2 visitor(s), at most 2 at once; camera trouble 0 time(s)")
+    assert stages.startswith("latency ms (median/p95): capture ")
 
 
 # -- presence hysteresis on a real take ---------------------------------------------

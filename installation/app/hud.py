@@ -1,12 +1,18 @@
 """The technician's heads-up display, and the overlay for broken scene files.
 
-The HUD (toggled with H or F1) shows the render rate, each tracking stage's
-latency from ``frame.stamps`` (median and 95th percentile over the last
-second), people in view, the scene on stage and the mapper's outputs.
-Latencies are per stage: ``capture`` is the capture time to the capture
-stamp, ``pose`` the time from the capture stamp to the pose stamp, and so
-on; ``drawn`` is the whole way, from capture to the first frame drawn with
-it.
+The HUD (toggled with H or F1) shows the render rate and the tracking rate
+(new tracked frames a second), each stage's latency (median and 95th
+percentile over the last second), people in view, the scene on stage and the
+mapper's outputs.
+Latencies are per stage, each from the stage before: ``capture`` is the
+frame's time ``t`` to its capture stamp, ``pose`` the capture stamp to the
+pose stamp, and so on through the tracking stamps of ``frame.stamps``;
+``mapping`` ends when the render loop has the mapper's outputs for the frame
+(so it holds the wait for the loop's next pass too); ``drawn`` is the whole
+way, from the capture stamp (``t`` when there is none) to the first frame
+drawn with it. A video file read faster than it plays gives frames whose
+``t`` is its media clock: ``drawn`` and the stages after ``capture`` do not
+depend on it, ``capture`` then means nothing.
 
 The problems overlay shows scene files saved with an error while the piece
 runs (and scenes whose new version does not take the profile's settings):
@@ -30,36 +36,80 @@ ERROR = (255, 110, 110)
 
 
 class LatencyWindow:
-    """Per-stage latencies of recent frames, for median and p95."""
+    """Per-stage latencies of recent frames, for median and p95.
 
-    def __init__(self, seconds: float = 1.0, min_samples: int = 10):
-        self.seconds, self.min_samples = seconds, min_samples
-        self._samples: deque[tuple[float, dict[str, float]]] = deque(maxlen=2000)
+    ``seconds``: the window :meth:`table` looks at (at least the last
+    ``min_samples`` frames); None keeps every sample (the newest ``maxlen``),
+    e.g. for a whole benchmark run.
+    """
 
-    def add(self, frame: Frame, drawn_at: float) -> None:
-        """Record a tracked frame drawn for the first time at ``drawn_at``."""
-        stamps = dict(frame.stamps)
-        order = [s for s in STAGES if s in stamps]
-        order += sorted((s for s in stamps if s not in STAGES), key=stamps.get)
-        sample, previous = {}, frame.t
-        for stage in order:
-            sample[stage] = max(0.0, stamps[stage] - previous)
-            previous = max(previous, stamps[stage])
-        sample["drawn"] = max(0.0, drawn_at - frame.t)
-        self._samples.append((drawn_at, sample))
+    def __init__(self, seconds: float | None = 1.0, min_samples: int = 10, maxlen: int = 2000):
+        self.seconds, self.min_samples, self.maxlen = seconds, min_samples, maxlen
+        self._samples: deque[tuple[float, dict[str, float]]] = deque(maxlen=maxlen)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def clear(self) -> None:
+        self._samples.clear()
+
+    def add(self, frame: Frame, drawn_at: float, mapped_at: float | None = None) -> None:
+        """Record a tracked frame drawn for the first time at ``drawn_at``,
+        its mapper outputs ready at ``mapped_at`` (None: no mapping stage)."""
+        self._samples.append((drawn_at, stage_latencies(frame, drawn_at, mapped_at)))
 
     def table(self, now: float) -> dict[str, tuple[float, float]]:
-        """Stage -> (median, p95) in seconds over the last ``seconds`` (at
-        least the last ``min_samples`` frames)."""
-        recent = [s for t, s in self._samples if now - t <= self.seconds]
-        if len(recent) < self.min_samples:
-            recent = [s for _, s in list(self._samples)[-self.min_samples:]]
+        """Stage -> (median, p95) in seconds, in flow order, over the last
+        ``seconds`` (at least the last ``min_samples`` frames), or over every
+        sample kept when ``seconds`` is None."""
+        if self.seconds is None:
+            recent = [s for _, s in self._samples]
+        else:
+            recent = [s for t, s in self._samples if now - t <= self.seconds]
+            if len(recent) < self.min_samples:
+                recent = [s for _, s in list(self._samples)[-self.min_samples:]]
         stages: dict[str, list[float]] = {}
         for sample in recent:
             for stage, value in sample.items():
                 stages.setdefault(stage, []).append(value)
-        return {stage: (float(np.median(v)), float(np.percentile(v, 95)))
-                for stage, v in stages.items()}
+        return {stage: (float(np.median(stages[stage])), float(np.percentile(stages[stage], 95)))
+                for stage in sorted(stages, key=_flow_position(stages))}
+
+
+def stage_latencies(frame: Frame, drawn_at: float,
+                    mapped_at: float | None = None) -> dict[str, float]:
+    """One frame's latencies in seconds: stage -> time since the stage before."""
+    stamps = dict(frame.stamps)
+    # A media clock's t is no wall time: the way from capture is timed from
+    # the capture stamp, which is always time.monotonic().
+    start = stamps.pop("capture", None)
+    sample = {}
+    if start is None:
+        start = frame.t
+    else:
+        sample["capture"] = max(0.0, start - frame.t)
+    order = [s for s in STAGES if s in stamps]
+    order += sorted((s for s in stamps if s not in STAGES), key=stamps.get)
+    previous = start
+    for stage in order:
+        sample[stage] = max(0.0, stamps[stage] - previous)
+        previous = max(previous, stamps[stage])
+    if mapped_at is not None:
+        sample["mapping"] = max(0.0, mapped_at - previous)
+    sample["drawn"] = max(0.0, drawn_at - start)
+    return sample
+
+
+def _flow_position(stages):
+    """Sort key: known stages in flow order, others as first seen, then
+    mapping, then drawn (a stage missing from the first frames stays put)."""
+    seen = list(stages)
+
+    def position(stage: str) -> tuple[int, int]:
+        if stage in STAGES:
+            return 0, STAGES.index(stage)
+        return {"mapping": (2, 0), "drawn": (3, 0)}.get(stage, (1, seen.index(stage)))
+    return position
 
 
 class Hud:
@@ -69,6 +119,7 @@ class Hud:
         self.visible = visible
         self.latency = LatencyWindow(window)
         self._render_times: deque[float] = deque(maxlen=240)
+        self._tracked_times: deque[float] = deque(maxlen=240)
         self._font = None
         self._font_size = 0
 
@@ -80,19 +131,25 @@ class Hud:
         """A frame was drawn at ``now`` (for the render rate)."""
         self._render_times.append(now)
 
-    def frame_drawn(self, frame: Frame, now: float) -> None:
-        self.latency.add(frame, now)
+    def frame_drawn(self, frame: Frame, now: float, mapped_at: float | None = None) -> None:
+        """A new tracked frame was first drawn at ``now`` (once per frame: this
+        also counts the tracking rate); its mapper outputs came at ``mapped_at``."""
+        self._tracked_times.append(now)
+        self.latency.add(frame, now, mapped_at)
 
     def fps(self, now: float, window: float = 1.0) -> float:
-        times = [t for t in self._render_times if now - t <= window]
-        if len(times) < 2:
-            return 0.0
-        return (len(times) - 1) / (times[-1] - times[0]) if times[-1] > times[0] else 0.0
+        """Frames drawn a second over the last ``window`` seconds."""
+        return _rate(self._render_times, now, window)
+
+    def tracking_fps(self, now: float, window: float = 1.0) -> float:
+        """New tracked frames a second over the last ``window`` seconds."""
+        return _rate(self._tracked_times, now, window)
 
     def lines(self, now: float, *, scene: str = "", people: int = 0, outputs: dict | None = None,
               status: str = "", faults=(), fading: float | None = None) -> list[tuple[str, tuple]]:
         """The HUD's text, line by line, with colours."""
-        lines = [(f"{self.fps(now):5.1f} fps   people {people}   scene {scene or '-'}"
+        lines = [(f"{self.fps(now):5.1f} fps (tracking {self.tracking_fps(now):.1f})   "
+                  f"people {people}   scene {scene or '-'}"
                   + (f" (fading {fading:.0%})" if fading is not None else ""), TEXT)]
         if status:
             lines.append((status, DIM))
@@ -126,6 +183,13 @@ class Hud:
                 pygame.font.init()
             self._font, self._font_size = pygame.font.Font(None, size), size
         return self._font
+
+
+def _rate(times, now: float, window: float) -> float:
+    times = [t for t in times if now - t <= window]
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
 
 
 def _value(v) -> str:

@@ -242,11 +242,14 @@ class RenderLoop:
         # the attract scene comes), never a frozen picture of the last people.
         frame = None if waiting else self.source.latest()
         new = frame is not None and frame.index != self._last_index
+        mapped_at = None
         if new:
             self._last_index = frame.index
             self.stats.tracked += 1
             self._ids.update(p.id for p in frame.people if p.id > 0)
             self.outputs = self._mapper_outputs(frame)
+            # The HUD's mapping stage (not stamped on the frame: other threads share it).
+            mapped_at = self.clock.now() if self.mapper is not None else None
         self.director.update(frame, self.outputs, now, new_frame=new)
         screen = self.screen
         self.director.draw(screen)
@@ -254,7 +257,7 @@ class RenderLoop:
             self._guard("draw_overlay", screen)
         drawn_at = self.clock.now()
         if new:
-            self.hud.frame_drawn(frame, drawn_at)
+            self.hud.frame_drawn(frame, drawn_at, mapped_at=mapped_at)
         self.hud.tick(drawn_at)
         self.hud.draw(screen, drawn_at, scene=self.director.current,
                       people=len(frame.people) if frame is not None else 0,

@@ -1,11 +1,18 @@
-"""What the piece tells the people looking after it: an OSC heartbeat,
-visitor events over OSC, and an hourly summary line in the log.
+"""What the piece tells the people looking after it: an OSC heartbeat with
+latency figures, visitor events over OSC, and an hourly summary in the log
+(one line, then one line of latency per stage).
 
 To the ``[osc] status_to`` destinations:
 
 - ``/installation/status  f i s f s``: render fps, visitors in view, the
   scene on stage ("closed" outside opening hours), uptime in seconds, the
   last error ("" while there has been none), every ``status_every`` seconds;
+- ``/installation/latency  f f s f f s f f ...``, with each heartbeat once a
+  tracked frame has been drawn: render fps, tracking fps (new tracked frames
+  a second), then for each stage of the HUD's latency table in flow order
+  (``capture``, ``pose``, ``hands``, ``face``, ``identity``, ``mapping``,
+  ``drawn``; those the piece has) its name, median and 95th percentile in
+  milliseconds over the last second; ``drawn`` is capture to screen;
 - ``/installation/visitor/enter i`` and ``/installation/visitor/leave i``
   (the visitor's id), as they happen.
 
@@ -21,6 +28,7 @@ import logging
 log = logging.getLogger("installation.status")
 
 STATUS_ADDRESS = "/installation/status"
+LATENCY_ADDRESS = "/installation/latency"
 ENTER_ADDRESS = "/installation/visitor/enter"
 LEAVE_ADDRESS = "/installation/visitor/leave"
 
@@ -89,6 +97,20 @@ class StatusReporter:
             return
         self.sender.send(STATUS_ADDRESS, *self.status(loop, now, present))
         self.sent += 1
+        latency = self.latency(loop, now)
+        if latency:
+            self.sender.send(LATENCY_ADDRESS, *latency)
+
+    def latency(self, loop, now: float) -> tuple:
+        """The latency message's arguments: render fps, tracking fps, then
+        (stage, median ms, p95 ms) per stage; () before any tracked frame."""
+        table = loop.hud.latency.table(now)
+        if not table:
+            return ()
+        args = [round(float(loop.hud.fps(now)), 2), round(float(loop.hud.tracking_fps(now)), 2)]
+        for stage, (median, p95) in table.items():
+            args += [stage, round(median * 1000, 3), round(p95 * 1000, 3)]
+        return tuple(args)
 
     def _collect(self, loop) -> None:
         """Keep the newest problem of the feed, the scenes and the loop."""
@@ -112,15 +134,29 @@ class StatusReporter:
     def _summary(self, loop, now: float) -> None:
         h = self._hour
         minutes = (now - h.start) / 60
+        table = loop.hud.latency.table(now)
+        # fps, tracking rate and latency as of now (the HUD's last second).
+        drawn = (f"latency {_ms(table['drawn'][0])}/{_ms(table['drawn'][1])} ms (median/p95)"
+                 if "drawn" in table else "latency - (no tracked frame)")
         log.info("last %.0f min: %d visitor(s), at most %d at once; camera trouble %d time(s), "
-                 "%d scene fault(s), %d loop restart(s); %.0f fps; scene %s",
+                 "%d scene fault(s), %d loop restart(s); %.0f fps, tracking %.1f fps; %s; scene %s",
                  minutes, h.visitors, h.most, h.camera, h.faults, h.restarts,
-                 loop.hud.fps(now), loop.director.current if loop.is_open else "closed")
+                 loop.hud.fps(now), loop.hud.tracking_fps(now), drawn,
+                 loop.director.current if loop.is_open else "closed")
+        if table:
+            log.info("latency ms (median/p95): %s", ", ".join(
+                f"{stage} {_ms(median)}/{_ms(p95)}" for stage, (median, p95) in table.items()))
         self._hour = _Tally(start=now)
 
     def close(self) -> None:
         if self.sender is not None:
             self.sender.close()
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds, short: 0.4, 8.2, 27, 130."""
+    ms = seconds * 1000
+    return f"{ms:.1f}" if ms < 10 else f"{ms:.0f}"
 
 
 class _Tally:
