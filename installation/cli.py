@@ -20,7 +20,7 @@ from installation.logs import setup_logging
 
 # Modules under installation.commands, in the order --help lists them.
 COMMANDS = ("run", "preview", "scenes", "track", "models", "service", "config", "doctor",
-            "project", "record", "train", "wekinator")
+            "project", "record", "train", "wekinator", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

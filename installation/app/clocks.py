@@ -7,6 +7,7 @@ importable from ``installation.app.loop`` too.
 """
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -17,16 +18,39 @@ if TYPE_CHECKING:
 
 
 class RealClock:
-    """Wall-clock time (monotonic), and a pace of ``fps`` frames a second."""
+    """Wall-clock time (monotonic), and a pace of ``fps`` frames a second.
+
+    :meth:`tick` may be woken early by ``wake`` (an Event the tracking
+    thread sets when it has a new result): the new landmarks are drawn at
+    once instead of up to a frame later, which is the last wait between the
+    camera and the screen. Never sooner than half a frame after the last
+    draw, so the loop cannot run away; the next frame is then due a whole
+    frame later, so the rate stays ``fps``.
+    """
 
     def __init__(self):
-        self._pacer = pygame.time.Clock()
+        self._last = time.monotonic()
 
     def now(self) -> float:
         return time.monotonic()
 
-    def tick(self, fps: float) -> None:
-        self._pacer.tick(fps)
+    def tick(self, fps: float, wake: threading.Event | None = None) -> None:
+        period = 1.0 / fps if fps and fps > 0 else 0.0
+        due = self._last + period
+        if wake is not None and period:
+            earliest = self._last + period / 2
+            pause = earliest - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            wake.wait(max(0.0, due - time.monotonic()))
+            wake.clear()
+        else:
+            pause = due - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        # Frames are paced start to start; a late one restarts the schedule
+        # from now, with no burst to catch up.
+        self._last = time.monotonic()
 
 
 class FakeClock:
@@ -38,7 +62,7 @@ class FakeClock:
     def now(self) -> float:
         return self.t
 
-    def tick(self, fps: float) -> None:
+    def tick(self, fps: float, wake=None) -> None:
         self.t += 1.0 / fps if fps else 1.0 / 60
 
     def advance(self, seconds: float) -> None:

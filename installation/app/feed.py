@@ -16,6 +16,7 @@ the feed keeps that working through what weeks bring:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from installation.capture.thread import Capture
@@ -48,6 +49,8 @@ class Feed:
         self._retry_delay = 0.0
         self._last_failure: str | None = None
         self._processed_before = 0  # frames tracked by workers of earlier runs
+        # Set by every worker at each new result: the render loop wakes for it.
+        self.published = threading.Event()
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -63,7 +66,7 @@ class Feed:
 
     def _attach(self, capture: Capture) -> None:
         self.capture = capture
-        self.worker = TrackingWorker(capture, self.pipeline).start()
+        self.worker = TrackingWorker(capture, self.pipeline, self.published).start()
         self.paused = False
         self._retry_at = None
 

@@ -280,7 +280,8 @@ class RenderLoop:
             self.notifier.watchdog(drawn_at)
         for watcher in self.watchers:
             watcher.tick(self, drawn_at)
-        self.clock.tick(fps)
+        # Woken early by a new tracking result (see RealClock.tick).
+        self.clock.tick(fps, getattr(self.source, "published", None))
 
     def _open_or_close(self, is_open: bool, now: float) -> None:
         """Opening time: the show starts afresh. Closing time: the director

@@ -69,7 +69,10 @@ class Tracker:
         self.model_files_: dict[str, str] = {}
         self._last_ms = -1
         self._pool: ThreadPoolExecutor | None = None
-        self._previous: tuple[Person, ...] = ()  # the last frame's people, for the hand crops
+        # The last two frames' (time, people), for the hand crops: where each
+        # hand was, and how fast it was moving.
+        self._previous: tuple[float, tuple[Person, ...]] = (0.0, ())
+        self._before: tuple[float, tuple[Person, ...]] = (0.0, ())
 
     # -- lifecycle -------------------------------------------------------
     def open(self) -> "Tracker":
@@ -121,7 +124,7 @@ class Tracker:
             self.follower_.close()
             self.follower_ = None
         self.finder_ = None
-        self._previous = ()
+        self.forget()
 
     def __enter__(self):
         return self.open()
@@ -131,7 +134,7 @@ class Tracker:
 
     def forget(self) -> None:
         """Start the next frame afresh: no hands followed from before."""
-        self._previous = ()
+        self._previous = self._before = (0.0, ())
 
     # -- per frame -------------------------------------------------------
     def process(self, frame: Frame) -> Frame:
@@ -146,10 +149,10 @@ class Tracker:
         stamp_ms = self._video_timestamp(frame.t)
         stamps = dict(frame.stamps)
 
-        regions = self._hand_regions(width, height) if self.finder_ is not None else []
-        hands = None
-        if regions and self._pool is not None:
-            hands = self._pool.submit(self.finder_.find, rgb, regions)
+        regions = self._hand_regions(frame.t, width, height) if self.finder_ is not None else []
+        # Started before pose, on the second thread when there is one.
+        hands = self._pool.submit(self.finder_.find, rgb, regions) \
+            if regions and self._pool is not None else None
 
         poses = _drop_duplicates(landmarkers.pose_arrays(self.pose_.detect_for_video(image, stamp_ms)))
         if self.mirror:
@@ -159,14 +162,17 @@ class Tracker:
         stamps["pose"] = time.monotonic()
 
         if self.finder_ is not None:
-            found = hands.result() if hands is not None else self.finder_.find(rgb, regions)
+            if hands is not None:
+                found = hands.result()
+            else:
+                found = self.finder_.find(rgb, regions) if regions else []
             people = _attach_hands(people, found, width, height)
             stamps["hands"] = time.monotonic()
         if self.face_ is not None:
             faces = landmarkers.face_arrays(self.face_.detect_for_video(image, stamp_ms))
             people = _attach_faces(people, faces)
             stamps["face"] = time.monotonic()
-        self._previous = tuple(people)
+        self._before, self._previous = self._previous, (frame.t, tuple(people))
         return frame.replace(people=tuple(people), tracked=True, stamps=stamps)
 
     def _video_timestamp(self, t: float) -> int:
@@ -175,21 +181,45 @@ class Tracker:
         self._last_ms = stamp
         return stamp
 
-    def _hand_regions(self, width: int, height: int) -> list:
-        """Where to look for hands in this frame, from the last frame's people:
-        follow each hand seen there, search at each visible wrist without one."""
+    def _hand_regions(self, t: float, width: int, height: int) -> list:
+        """Where to look for hands in the frame at ``t``, from the last
+        frame's people: follow each hand seen there (moved on as far as it was
+        moving), search at each visible wrist without one."""
         s = self.settings
         regions = []
-        for person in self._previous:
+        last_t, people = self._previous
+        for person in people:
             for side, hand in person.hands.items():
                 at_wrist = None
                 if person.pose[WRIST_AND_ELBOW[side][0], 3] >= s.min_wrist_visibility:
                     at_wrist = wrist_region(person.pose, side, width, height, s.hand_crop_scale)
                 if hand is not None and s.follow_hands:
-                    regions.append(hand_region(hand.landmarks, side, width, height, at_wrist))
+                    moved = self._hand_motion(hand, t - last_t)
+                    regions.append(hand_region(hand.landmarks + moved, side, width, height,
+                                               at_wrist))
                 elif at_wrist is not None:
                     regions.append(at_wrist)
         return regions
+
+    def _hand_motion(self, hand: Hand, ahead: float) -> np.ndarray:
+        """How far ``hand`` (last frame) moves in ``ahead`` seconds at the speed
+        it had since the frame before (x, y, z offsets; none when it was not
+        seen there). Fast arms leave a crop placed where the hand was."""
+        last_t, _ = self._previous
+        before_t, people = self._before
+        wrist = hand.landmarks[0]
+        earlier = [p.hands[hand.side].landmarks[0] for p in people
+                   if p.hands[hand.side] is not None]
+        if not earlier or last_t <= before_t:
+            return np.zeros(3, np.float32)
+        nearest = min(earlier, key=lambda w: float(np.hypot(*(w[:2] - wrist[:2]))))
+        # Within twice the hand's size: the same hand, not someone else's.
+        size = float(np.ptp(hand.landmarks[:, :2], axis=0).max())
+        if np.hypot(*(nearest[:2] - wrist[:2])) > 2 * size:
+            return np.zeros(3, np.float32)
+        velocity = (wrist - nearest) / (last_t - before_t)
+        velocity[2] = 0.0
+        return (velocity * min(ahead, 0.2)).astype(np.float32)
 
 
 def _attach_hands(people: list[Person], found: list[FoundHand], width: int,

@@ -29,8 +29,11 @@ class TrackingWorker:
     render loop's feed does so, see app/feed.py).
     """
 
-    def __init__(self, capture, pipeline: Callable[[Frame], Frame]):
+    def __init__(self, capture, pipeline: Callable[[Frame], Frame],
+                 published: threading.Event | None = None):
         self.capture, self.pipeline = capture, pipeline
+        # Set at each new result, so the render loop can draw it at once.
+        self.published = published if published is not None else threading.Event()
         self.processed = 0
         self.errors = 0
         self.last_error: str | None = None
@@ -104,3 +107,4 @@ class TrackingWorker:
             with self._lock:
                 self._result = result
             self.processed += 1
+            self.published.set()

@@ -1,0 +1,191 @@
+"""The two loops the benchmark compares, each measured in a process of its own.
+
+- **plain**: what most people write first: read a frame, run pose, run
+  hands, map, draw, flip, repeat, all on one thread. Its render rate is its
+  tracking rate, and every frame waits for the models.
+- **pipeline**: what ``installation run`` does: a capture thread (newest
+  frame wins), a tracking thread (hands on a second thread beside pose),
+  and the render loop drawing the newest result at display rate.
+
+Both use the same source (the clip cut and scaled to the same size, played
+as a camera delivers pictures: see standin.py), the same tracker settings,
+the same mapper project and scene, the same render loop code and the same
+latency bookkeeping (the HUD's); they differ only in who waits for whom.
+
+Run by ``installation bench`` as ``python -m installation.bench.loops
+CONFIG_JSON``; the result is one JSON line on stdout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+MODES = ("plain", "pipeline")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """One measured run."""
+
+    mode: str
+    source: str
+    size: tuple[int, int] = (640, 480)  # the images tracked
+    window: tuple[int, int] = (1280, 720)  # the scene drawn
+    seconds: float = 20.0  # measured, after the warm-up
+    warmup: float = 3.0  # models loading, first frames: not measured
+    scene: str = "particles"
+    fps: float = 60.0  # the render loop's cap
+    models: str | None = None
+    max_people: int = 2
+    hands: bool = True
+    memory_every: float = 1.0  # seconds between resident-memory samples
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+
+
+@dataclass
+class Measurement:
+    """A render-loop watcher: resets the counters when the warm-up ends,
+    samples resident memory, and sums up at the end."""
+
+    warmup: float
+    memory_every: float
+    started: float | None = None
+    measuring_since: float | None = None
+    cpu_start: float = 0.0
+    drawn_start: int = 0
+    tracked_start: int = 0
+    memory: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
+    _next_sample: float = 0.0
+
+    def tick(self, loop, now: float) -> None:
+        if self.started is None:
+            self.started = now
+        if self.measuring_since is None:
+            if now - self.started < self.warmup:
+                return
+            from installation.app.hud import LatencyWindow
+            self.measuring_since, self.cpu_start = now, time.process_time()
+            self.drawn_start, self.tracked_start = loop.stats.drawn, loop.stats.tracked
+            # Every sample of the measured part, not the HUD's last second.
+            loop.hud.latency = LatencyWindow(seconds=None, maxlen=1_000_000)
+        if now >= self._next_sample:
+            self._next_sample = now + self.memory_every
+            self.memory.append((now - self.measuring_since, resident_mb()))
+
+    def result(self, loop, now: float) -> dict:
+        if self.measuring_since is None:
+            raise RuntimeError("the run ended before the warm-up did: give it more --seconds")
+        wall = now - self.measuring_since
+        tracked = loop.stats.tracked - self.tracked_start
+        table = loop.hud.latency.table(now)
+        return {
+            "seconds": round(wall, 2),
+            "tracked_frames": tracked,
+            "tracking_fps": tracked / wall,
+            "render_fps": (loop.stats.drawn - self.drawn_start) / wall,
+            "latency_ms": {stage: {"median": m * 1000, "p95": p * 1000}
+                           for stage, (m, p) in table.items()},
+            "cpu_cores": (time.process_time() - self.cpu_start) / wall,
+            "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "memory_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.memory],
+            "memory_growth_mb_per_hour": growth_per_hour(self.memory),
+        }
+
+
+def resident_mb() -> float:
+    """This process's resident memory now, in MB (Linux /proc)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def growth_per_hour(samples: list[tuple[float, float]]) -> float | None:
+    """Slope of resident memory over the run's second half, in MB an hour
+    (the first half holds caches filling up once)."""
+    later = [(t, mb) for t, mb in samples if t >= samples[-1][0] / 2] if samples else []
+    if len(later) < 5 or later[-1][0] - later[0][0] <= 0:
+        return None
+    t, mb = np.array(later).T
+    return float(np.polyfit(t, mb, 1)[0] * 3600)
+
+
+class PlainSource:
+    """The plain loop as a render-loop source: every ``latest()`` reads the
+    next frame and tracks it right there, so the loop waits for both."""
+
+    def __init__(self, source, pipeline):
+        self.source, self.pipeline = source, pipeline
+
+    def latest(self):
+        return self.pipeline(self.source.read())
+
+
+def run(config: LoopConfig) -> dict:
+    """Run one loop as configured; its figures."""
+    from installation.app.feed import Feed
+    from installation.app.loop import RealClock, RenderLoop
+    from installation.bench.budgets import default_mapper
+    from installation.bench.standin import CameraStandIn
+    from installation.scenes.config import DirectorSettings, ScenesConfig
+    from installation.scenes.director import Director
+    from installation.scenes.discovery import discover_scenes
+    from installation.tracking.pipeline import LandmarkPipeline
+    from installation.tracking.quiet import silence_native_logs
+    from installation.tracking.tracker import Tracker, TrackerSettings
+
+    silence_native_logs()
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    plain = config.mode == "plain"
+    source = CameraStandIn(config.source, config.size)
+    settings = TrackerSettings(max_people=config.max_people, hands=config.hands, parallel=not plain)
+    tracker = Tracker(settings, models_dir=config.models).open()
+    catalog = discover_scenes()
+    scenes = ScenesConfig(DirectorSettings(playlist=(config.scene,), crossfade=0.0), {})
+    clock = RealClock()
+    director = Director(catalog, scenes, clock=clock.now)
+    measurement = Measurement(config.warmup, config.memory_every)
+    feed = None
+    try:
+        pipeline = LandmarkPipeline(tracker)
+        if plain:
+            source.open()
+            frames = PlainSource(source, pipeline)
+        else:
+            feed = frames = Feed(source, pipeline).start()
+        loop = RenderLoop(frames, director, mapper=default_mapper(), clock=clock,
+                          size=config.window, fps=config.fps, watchers=[measurement],
+                          finished=feed.finished if feed is not None else None)
+        loop.run(seconds=config.warmup + config.seconds)
+        result = measurement.result(loop, clock.now())
+        result["tracking_errors"] = feed.worker.errors if feed and feed.worker else 0
+    finally:
+        if feed is not None:
+            feed.stop()
+        else:
+            source.close()
+        tracker.close()
+    return {"config": asdict(config), **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    data = json.loads(argv[0])
+    config = LoopConfig(**{**data, "size": tuple(data["size"]), "window": tuple(data["window"])})
+    print(json.dumps(run(config)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
