@@ -31,6 +31,7 @@ from make_screenshots import SHOTS, VIDEO, load_scene, video_frames
 
 from installation import Frame
 from installation.assets import DEMO_TAKE, asset_path
+from installation.bench.budgets import scene_times
 from installation.tracking.takes import read_take
 
 SIZE = (1280, 720)
@@ -44,24 +45,8 @@ def take_frames(video: bool) -> list[Frame]:
 
 
 def measure(name: str, frames: list[Frame], count: int, outputs: dict) -> dict:
-    scene = load_scene(name)()
-    surface = pygame.Surface(SIZE)
-    scene.enter(SIZE)
-    updates, draws = [], []
-    dt = 1 / 30
-    for n in range(count):
-        source = frames[n % len(frames)]
-        # Replays loop: indices and times keep growing, as a looping take's do.
-        frame = source.replace(index=n, t=n * dt)
-        start = time.perf_counter()
-        scene.update(frame, outputs, dt)
-        middle = time.perf_counter()
-        scene.draw(surface)
-        end = time.perf_counter()
-        updates.append(middle - start)
-        draws.append(end - middle)
-    scene.exit()
-    ms = lambda xs, q: 1000 * float(np.percentile(xs[30:], q))
+    updates, draws = scene_times(load_scene(name)(), frames, count, SIZE, outputs)
+    ms = lambda xs, q: 1000 * float(np.percentile(xs, q))
     return {"update": (ms(updates, 50), ms(updates, 99)), "draw": (ms(draws, 50), ms(draws, 99)),
             "total": (ms(np.add(updates, draws), 50), ms(np.add(updates, draws), 99))}
 

@@ -11,10 +11,12 @@ import time
 import numpy as np
 import pytest
 
-from installation.bench.loops import growth_per_hour
+from installation.app.hud import LatencyWindow
+from installation.bench.loops import LatencyHistogram, growth_per_hour
 from installation.bench.report import table
 from installation.bench.standin import CameraStandIn
 from installation.capture.base import resized
+from installation.types import Frame
 
 STREET = "street_two_people.mp4"
 
@@ -114,3 +116,20 @@ def test_report_table_lists_both_loops_and_the_gain():
     text = table(results)
     assert "tracking fps" in text and "2.00x" in text  # twice the tracking rate
     assert "end to end ms median" in text and "1.50x" in text  # 90 -> 60 ms
+
+
+def test_latency_histogram_agrees_with_the_huds_window():
+    """The whole-run record keeps fixed memory and gives the HUD's figures."""
+    rng = np.random.default_rng(1)
+    histogram, window = LatencyHistogram(), LatencyWindow(seconds=None, maxlen=10**6)
+    for i in range(3000):
+        t = 100.0 + i
+        frame = Frame(index=i, t=t, stamps={"capture": t, "pose": t + rng.uniform(0.02, 0.04),
+                                            "hands": t + 0.045})
+        drawn = t + 0.05 + rng.exponential(0.01)
+        histogram.add(frame, drawn, t + 0.046)
+        window.add(frame, drawn, t + 0.046)
+    exact, binned = window.table(0.0), histogram.table()
+    assert list(binned) == list(exact) == ["capture", "pose", "hands", "mapping", "drawn"]
+    for stage, (median, p95) in exact.items():
+        assert binned[stage] == pytest.approx((median, p95), abs=1e-4)

@@ -72,11 +72,10 @@ class Measurement:
         if self.measuring_since is None:
             if now - self.started < self.warmup:
                 return
-            from installation.app.hud import LatencyWindow
             self.measuring_since, self.cpu_start = now, time.process_time()
             self.drawn_start, self.tracked_start = loop.stats.drawn, loop.stats.tracked
-            # Every sample of the measured part, not the HUD's last second.
-            loop.hud.latency = LatencyWindow(seconds=None, maxlen=1_000_000)
+            # Every frame of the measured part, not the HUD's last second.
+            loop.hud.latency = LatencyHistogram()
         if now >= self._next_sample:
             self._next_sample = now + self.memory_every
             self.memory.append((now - self.measuring_since, resident_mb()))
@@ -99,6 +98,40 @@ class Measurement:
             "memory_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.memory],
             "memory_growth_mb_per_hour": growth_per_hour(self.memory),
         }
+
+
+class LatencyHistogram:
+    """Latencies of every frame of a run, per stage, in 0.1 ms bins up to 2 s.
+
+    Takes the HUD's LatencyWindow's place for a whole run: the same ``add``
+    and ``table``, but fixed memory, so a ten-minute soak measures the
+    piece's memory and not this record's.
+    """
+
+    resolution = 1e-4  # seconds per bin
+    bins = 20_000
+
+    def __init__(self):
+        self._counts: dict[str, np.ndarray] = {}
+
+    def add(self, frame, drawn_at: float, mapped_at: float | None = None) -> None:
+        from installation.app.hud import stage_latencies
+
+        for stage, seconds in stage_latencies(frame, drawn_at, mapped_at).items():
+            counts = self._counts.get(stage)
+            if counts is None:
+                counts = self._counts[stage] = np.zeros(self.bins, np.int64)
+            counts[min(int(seconds / self.resolution), self.bins - 1)] += 1
+
+    def table(self, now: float = 0.0) -> dict[str, tuple[float, float]]:
+        """Stage -> (median, p95) in seconds, in the order stages were first seen."""
+        out = {}
+        for stage, counts in self._counts.items():
+            cumulative = np.cumsum(counts) / counts.sum()
+            median, p95 = ((np.searchsorted(cumulative, q) + 0.5) * self.resolution
+                           for q in (0.5, 0.95))
+            out[stage] = (float(median), float(p95))
+        return out
 
 
 def resident_mb() -> float:
