@@ -147,7 +147,7 @@ def test_an_over_budget_scene_is_replaced_with_real_sleeps():
     from installation.app.loop import RealClock
 
     clock = RealClock()
-    clock.tick = lambda fps: None  # no pacing: the sleeps are the point
+    clock.tick = lambda fps, wake=None: None  # no pacing: the sleeps are the point
     loop = make_loop(Sleepy, table={"playlist": ["sleepy"], "budget_ms": 5}, clock=clock)
     with loop.run_test() as pilot:
         pilot.step(3)
