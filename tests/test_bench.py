@@ -102,9 +102,9 @@ def test_camera_stand_in_gives_the_newest_picture_with_its_time(tmp_path):
 
 
 def test_memory_growth_is_the_slope_of_the_second_half():
-    samples = [(t, 500 + (t >= 50) * 0.01 * t) for t in range(101)]
+    samples = [(t, 500 + (t >= 100) * 0.01 * t) for t in range(201)]
     assert growth_per_hour(samples) == pytest.approx(36.0, rel=0.01)
-    assert growth_per_hour(samples[:3]) is None
+    assert growth_per_hour(samples[:60]) is None  # 30 s: warming up, not growth
 
 
 def test_report_table_lists_both_loops_and_the_gain():

@@ -121,7 +121,7 @@ def test_following_finds_at_least_as_many_hands_as_detecting(lab_detected, media
 
             def counting(rgb, regions):
                 found = find(rgb, regions)
-                for hand in found:
+                for hand in filter(None, found):
                     counts["followed" if hand.followed else "detected"] += 1
                 return found
 

@@ -144,11 +144,12 @@ def resident_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def growth_per_hour(samples: list[tuple[float, float]]) -> float | None:
+def growth_per_hour(samples: list[tuple[float, float]], min_seconds: float = 60.0) -> float | None:
     """Slope of resident memory over the run's second half, in MB an hour
-    (the first half holds caches filling up once)."""
+    (the first half holds caches filling up once); None when that half is
+    shorter than ``min_seconds``, too short to tell growth from warming up."""
     later = [(t, mb) for t, mb in samples if t >= samples[-1][0] / 2] if samples else []
-    if len(later) < 5 or later[-1][0] - later[0][0] <= 0:
+    if len(later) < 5 or later[-1][0] - later[0][0] < min_seconds:
         return None
     t, mb = np.array(later).T
     return float(np.polyfit(t, mb, 1)[0] * 3600)

@@ -24,7 +24,8 @@ def add_parser(commands) -> None:
                     "gain. Then checks the budgets: mapper predict under 1 ms and each "
                     "built-in scene's draw under 8 ms (p99, 1280x720; dream: its whole frame "
                     "within 16.7 ms). Exit status 1 when a budget is over. A benchmark: "
-                    "run it on an otherwise idle machine.")
+                    "run it on an otherwise idle machine. Memory growth is given for runs of "
+                    "two minutes and more; `--only pipeline --seconds 600` is a soak test.")
     bench.add_argument("source", help="a video file (or a folder of images)")
     bench.add_argument("--size", type=window_size, default=(640, 480),
                        help="the images tracked, e.g. 640x480 (default)")

@@ -176,15 +176,14 @@ class HandFinder:
         self.detector, self.follower = detector, follower
         self.detect_pixels, self.min_presence = detect_pixels, min_presence
 
-    def find(self, rgb: np.ndarray, regions: list[Region]) -> list[FoundHand]:
-        height, width = rgb.shape[:2]
+    def find(self, rgb: np.ndarray, regions: list[Region]) -> list[FoundHand | None]:
+        """The hand found in each region (None where none was)."""
         found = []
         for region in regions:
             hand = self._follow(rgb, region) if region.follow else None
             if hand is None and (region.fallback or not region.follow):
                 hand = self._detect(rgb, region.fallback or region)
-            if hand is not None:
-                found.append(hand)
+            found.append(hand)
         return found
 
     def _follow(self, rgb: np.ndarray, region: Region) -> FoundHand | None:

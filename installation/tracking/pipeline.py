@@ -63,6 +63,8 @@ class LandmarkPipeline:
             self._reset_asked = False
             self.identity.reset()
             self.smoother.reset()
+            if self.tracker is not None:
+                self.tracker.forget()
         if frame.tracked:
             return frame
         if self.tracker is None:

@@ -73,6 +73,8 @@ class Tracker:
         # hand was, and how fast it was moving.
         self._previous: tuple[float, tuple[Person, ...]] = (0.0, ())
         self._before: tuple[float, tuple[Person, ...]] = (0.0, ())
+        # Wrist regions searched in vain last frame: searched every other frame only.
+        self._missed: list = []
 
     # -- lifecycle -------------------------------------------------------
     def open(self) -> "Tracker":
@@ -135,6 +137,7 @@ class Tracker:
     def forget(self) -> None:
         """Start the next frame afresh: no hands followed from before."""
         self._previous = self._before = (0.0, ())
+        self._missed = []
 
     # -- per frame -------------------------------------------------------
     def process(self, frame: Frame) -> Frame:
@@ -166,7 +169,9 @@ class Tracker:
                 found = hands.result()
             else:
                 found = self.finder_.find(rgb, regions) if regions else []
-            people = _attach_hands(people, found, width, height)
+            self._missed = [region.fallback or region for region, hand in zip(regions, found)
+                            if hand is None and (region.fallback or not region.follow)]
+            people = _attach_hands(people, [h for h in found if h is not None], width, height)
             stamps["hands"] = time.monotonic()
         if self.face_ is not None:
             faces = landmarkers.face_arrays(self.face_.detect_for_video(image, stamp_ms))
@@ -197,9 +202,18 @@ class Tracker:
                     moved = self._hand_motion(hand, t - last_t)
                     regions.append(hand_region(hand.landmarks + moved, side, width, height,
                                                at_wrist))
-                elif at_wrist is not None:
+                elif at_wrist is not None and not self._missed_last_frame(at_wrist):
                     regions.append(at_wrist)
         return regions
+
+    def _missed_last_frame(self, region) -> bool:
+        """Whether the whole hand landmarker found nothing at about this wrist
+        in the last frame. A wrist whose hand cannot be seen (backlit, in a
+        pocket) would cost a full search every frame; every other frame finds
+        a hand that comes into view one frame later at most."""
+        return any(missed.side == region.side
+                   and np.hypot(*np.subtract(missed.centre, region.centre)) < region.size / 4
+                   for missed in self._missed)
 
     def _hand_motion(self, hand: Hand, ahead: float) -> np.ndarray:
         """How far ``hand`` (last frame) moves in ``ahead`` seconds at the speed
