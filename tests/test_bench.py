@@ -66,6 +66,13 @@ def test_bench_refuses_what_it_cannot_play(tmp_path, make, message):
     assert message in done.stderr and done.stderr.count("\n") == 1
 
 
+def test_bench_names_a_misspelt_scene_before_starting(media):
+    done = installation("bench", str(media / STREET), "--scene", "particle", "--no-budgets")
+    assert done.returncode == 2
+    assert "particle" in done.stderr and "particles" in done.stderr
+    assert "plain:" not in done.stdout  # no loop was started
+
+
 def test_resized_cuts_to_the_aspect_ratio_and_never_stretches():
     wide = np.zeros((100, 400, 3), np.uint8)
     wide[:, 150:250] = 255  # a white band in the middle

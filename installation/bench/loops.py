@@ -2,7 +2,10 @@
 
 - **plain**: what most people write first: read a frame, run pose, run
   hands, map, draw, flip, repeat, all on one thread. Its render rate is its
-  tracking rate, and every frame waits for the models.
+  tracking rate, and every frame waits for the models. Hands are searched at
+  the wrists with MediaPipe's whole hand landmarker every frame, as its API
+  invites, unless ``plain_follows_hands`` gives it the pipeline's following
+  (to tell the gain of following from the gain of the threads).
 - **pipeline**: what ``installation run`` does: a capture thread (newest
   frame wins), a tracking thread (hands on a second thread beside pose),
   and the render loop drawing the newest result at display rate.
@@ -44,6 +47,7 @@ class LoopConfig:
     models: str | None = None
     max_people: int = 2
     hands: bool = True
+    plain_follows_hands: bool = False
     memory_every: float = 1.0  # seconds between resident-memory samples
 
     def __post_init__(self):
@@ -183,7 +187,8 @@ def run(config: LoopConfig) -> dict:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     plain = config.mode == "plain"
     source = CameraStandIn(config.source, config.size)
-    settings = TrackerSettings(max_people=config.max_people, hands=config.hands, parallel=not plain)
+    settings = TrackerSettings(max_people=config.max_people, hands=config.hands, parallel=not plain,
+                               follow_hands=config.plain_follows_hands or not plain)
     tracker = Tracker(settings, models_dir=config.models).open()
     catalog = discover_scenes()
     scenes = ScenesConfig(DirectorSettings(playlist=(config.scene,), crossfade=0.0), {})
