@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from installation.app.hud import LatencyWindow
-from installation.bench.loops import LatencyHistogram, growth_per_hour
+from installation.app.hud import LatencyHistogram, LatencyWindow
+from installation.bench.loops import growth_per_hour
 from installation.bench.report import table
 from installation.bench.standin import CameraStandIn
 from installation.capture.base import resized

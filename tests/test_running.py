@@ -376,6 +376,9 @@ def test_hourly_summary_line(caplog):
     line, stages = [r.getMessage() for r in caplog.records if r.name == "installation.status"]
     assert line.startswith("last 10 min: 2 visitor(s), at most 2 at once; camera trouble 0 time(s)")
     assert stages.startswith("latency ms (median/p95): capture ")
+    # The summary's latency covers the whole period, then starts afresh: what
+    # is left is the last 10 s (at 60 frames a second), not all 610 s.
+    assert 0 < len(loop.hud.hour) <= 11 * 60
 
 
 # -- presence hysteresis on a real take ---------------------------------------------

@@ -112,12 +112,53 @@ def _flow_position(stages):
     return position
 
 
+class LatencyHistogram:
+    """Latencies of every frame of a run, per stage, to the nearest 0.1 ms (up to 2 s).
+
+    The same ``add`` and ``table`` as :class:`LatencyWindow`, in fixed
+    memory however long it runs: the hour behind the hourly summary, a whole
+    benchmark run (whose soak then measures the piece's memory, not this
+    record's).
+    """
+
+    resolution = 1e-4  # seconds per bin
+    bins = 20_000
+
+    def __init__(self):
+        self._counts: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        counts = next(iter(self._counts.values()), None)
+        return 0 if counts is None else int(counts.sum())
+
+    def clear(self) -> None:
+        self._counts.clear()
+
+    def add(self, frame: Frame, drawn_at: float, mapped_at: float | None = None) -> None:
+        for stage, seconds in stage_latencies(frame, drawn_at, mapped_at).items():
+            counts = self._counts.get(stage)
+            if counts is None:
+                counts = self._counts[stage] = np.zeros(self.bins, np.int64)
+            counts[min(round(seconds / self.resolution), self.bins - 1)] += 1
+
+    def table(self, now: float = 0.0) -> dict[str, tuple[float, float]]:
+        """Stage -> (median, p95) in seconds, in the order stages were first seen."""
+        out = {}
+        for stage, counts in self._counts.items():
+            cumulative = np.cumsum(counts) / counts.sum()
+            median, p95 = (np.searchsorted(cumulative, q) * self.resolution for q in (0.5, 0.95))
+            out[stage] = (float(median), float(p95))
+        return out
+
+
 class Hud:
     """Draws the HUD; :meth:`frame_drawn` feeds it each new tracked frame."""
 
     def __init__(self, visible: bool = False, window: float = 1.0):
         self.visible = visible
         self.latency = LatencyWindow(window)
+        # Every frame since the last hourly summary (which clears it).
+        self.hour = LatencyHistogram()
         self._render_times: deque[float] = deque(maxlen=240)
         self._tracked_times: deque[float] = deque(maxlen=240)
         self._font = None
@@ -136,6 +177,7 @@ class Hud:
         also counts the tracking rate); its mapper outputs came at ``mapped_at``."""
         self._tracked_times.append(now)
         self.latency.add(frame, now, mapped_at)
+        self.hour.add(frame, now, mapped_at)
 
     def fps(self, now: float, window: float = 1.0) -> float:
         """Frames drawn a second over the last ``window`` seconds."""

@@ -134,8 +134,10 @@ class StatusReporter:
     def _summary(self, loop, now: float) -> None:
         h = self._hour
         minutes = (now - h.start) / 60
-        table = loop.hud.latency.table(now)
-        # fps, tracking rate and latency as of now (the HUD's last second).
+        # Latency over every frame of the period; fps and tracking rate as of
+        # now (the HUD's last second).
+        table = loop.hud.hour.table(now)
+        loop.hud.hour.clear()
         drawn = (f"latency {_ms(table['drawn'][0])}/{_ms(table['drawn'][1])} ms (median/p95)"
                  if "drawn" in table else "latency - (no tracked frame)")
         log.info("last %.0f min: %d visitor(s), at most %d at once; camera trouble %d time(s), "

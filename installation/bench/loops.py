@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from installation.app.hud import LatencyHistogram
+
 MODES = ("plain", "pipeline")
 
 
@@ -102,40 +104,6 @@ class Measurement:
             "memory_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.memory],
             "memory_growth_mb_per_hour": growth_per_hour(self.memory),
         }
-
-
-class LatencyHistogram:
-    """Latencies of every frame of a run, per stage, in 0.1 ms bins up to 2 s.
-
-    Takes the HUD's LatencyWindow's place for a whole run: the same ``add``
-    and ``table``, but fixed memory, so a ten-minute soak measures the
-    piece's memory and not this record's.
-    """
-
-    resolution = 1e-4  # seconds per bin
-    bins = 20_000
-
-    def __init__(self):
-        self._counts: dict[str, np.ndarray] = {}
-
-    def add(self, frame, drawn_at: float, mapped_at: float | None = None) -> None:
-        from installation.app.hud import stage_latencies
-
-        for stage, seconds in stage_latencies(frame, drawn_at, mapped_at).items():
-            counts = self._counts.get(stage)
-            if counts is None:
-                counts = self._counts[stage] = np.zeros(self.bins, np.int64)
-            counts[min(int(seconds / self.resolution), self.bins - 1)] += 1
-
-    def table(self, now: float = 0.0) -> dict[str, tuple[float, float]]:
-        """Stage -> (median, p95) in seconds, in the order stages were first seen."""
-        out = {}
-        for stage, counts in self._counts.items():
-            cumulative = np.cumsum(counts) / counts.sum()
-            median, p95 = ((np.searchsorted(cumulative, q) + 0.5) * self.resolution
-                           for q in (0.5, 0.95))
-            out[stage] = (float(median), float(p95))
-        return out
 
 
 def resident_mb() -> float:
