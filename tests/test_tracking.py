@@ -157,7 +157,7 @@ def test_lab_hands_found_at_their_own_wrists(lab):
     rate = hands / wrists
     print(f"lab: hands on {hands}/{wrists} visible wrists ({rate:.0%}), "
           f"on {frames_with_hand}/{len(lab.frames)} frames")
-    # Measured 150/200 (75%) wrists, on 88 of 100 frames.
+    # Measured 157/200 (78%) wrists, on 95 of 100 frames (hands followed).
     assert rate >= 0.55
     assert frames_with_hand >= 70
 
@@ -225,9 +225,9 @@ def test_street_hands_found_on_crops(street):
               f"({found / visible:.0%})")
     found, visible = rates[box]
     assert visible >= 150
-    assert found / visible >= 0.60  # measured 194/273 (71%)
+    assert found / visible >= 0.60  # measured 178/273 (65%)
     found, visible = rates[walker]
-    assert found / visible >= 0.85  # measured 224/227 (99%)
+    assert found / visible >= 0.85  # measured 217/227 (96%)
 
 
 def test_full_frame_hand_detector_misses_the_street_hands(street, models_dir):
