@@ -56,7 +56,11 @@ class LatencyWindow:
     def add(self, frame: Frame, drawn_at: float, mapped_at: float | None = None) -> None:
         """Record a tracked frame drawn for the first time at ``drawn_at``,
         its mapper outputs ready at ``mapped_at`` (None: no mapping stage)."""
-        self._samples.append((drawn_at, stage_latencies(frame, drawn_at, mapped_at)))
+        self.add_sample(drawn_at, stage_latencies(frame, drawn_at, mapped_at))
+
+    def add_sample(self, drawn_at: float, sample: dict[str, float]) -> None:
+        """Record one frame's :func:`stage_latencies`."""
+        self._samples.append((drawn_at, sample))
 
     def table(self, now: float) -> dict[str, tuple[float, float]]:
         """Stage -> (median, p95) in seconds, in flow order, over the last
@@ -135,7 +139,11 @@ class LatencyHistogram:
         self._counts.clear()
 
     def add(self, frame: Frame, drawn_at: float, mapped_at: float | None = None) -> None:
-        for stage, seconds in stage_latencies(frame, drawn_at, mapped_at).items():
+        self.add_sample(drawn_at, stage_latencies(frame, drawn_at, mapped_at))
+
+    def add_sample(self, drawn_at: float, sample: dict[str, float]) -> None:
+        """Record one frame's :func:`stage_latencies`."""
+        for stage, seconds in sample.items():
             counts = self._counts.get(stage)
             if counts is None:
                 counts = self._counts[stage] = np.zeros(self.bins, np.int64)
@@ -176,8 +184,9 @@ class Hud:
         """A new tracked frame was first drawn at ``now`` (once per frame: this
         also counts the tracking rate); its mapper outputs came at ``mapped_at``."""
         self._tracked_times.append(now)
-        self.latency.add(frame, now, mapped_at)
-        self.hour.add(frame, now, mapped_at)
+        sample = stage_latencies(frame, now, mapped_at)  # once, for both records
+        self.latency.add_sample(now, sample)
+        self.hour.add_sample(now, sample)
 
     def fps(self, now: float, window: float = 1.0) -> float:
         """Frames drawn a second over the last ``window`` seconds."""
