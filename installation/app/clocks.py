@@ -25,7 +25,8 @@ class RealClock:
     once instead of up to a frame later, which is the last wait between the
     camera and the screen. Never sooner than half a frame after the last
     draw, so the loop cannot run away; the next frame is then due a whole
-    frame later, so the rate stays ``fps``.
+    frame later, so the rate stays near ``fps`` (measured 63-65 at 60 with
+    tracking at 19-24 fps).
     """
 
     def __init__(self):

@@ -39,7 +39,7 @@ def open_source(
     """
     source = _choose(spec, mirror=mirror, loop=loop, realtime=realtime, width=width,
                      height=height, fps=fps)
-    if resize is not None and not str(spec).lower().endswith(TAKE_SUFFIXES):
+    if resize is not None:  # a take has no images: it never reads this
         source.resize = (int(resize[0]), int(resize[1]))
     return source
 
