@@ -19,15 +19,14 @@ never waits for frame N's pose: the tracker runs both at once.
 from __future__ import annotations
 
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from installation.errors import ModelError
 from installation.tracking import landmarkers
+from installation.tracking.litert import LiteRTModel
+from installation.tracking.regions import Square
 from installation.types import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST
 
 WRIST_AND_ELBOW = {"left": (LEFT_WRIST, LEFT_ELBOW), "right": (RIGHT_WRIST, RIGHT_ELBOW)}
@@ -55,27 +54,18 @@ class Region:
     # out of the crop, fast or far): at the wrist.
     fallback: "Region | None" = None
 
-    def to_image(self, pixels: int) -> np.ndarray:
-        """The 2x3 affine map from crop pixels (``pixels`` square) to image pixels."""
-        scale = self.size / pixels
-        c, s = math.cos(self.angle), math.sin(self.angle)
-        # Rotate about the crop's centre, then put that centre on the region's.
-        rotation = np.array([[c, -s], [s, c]]) * scale
-        offset = np.asarray(self.centre) - rotation @ (pixels / 2, pixels / 2)
-        return np.hstack([rotation, offset[:, None]]).astype(np.float64)
+    @property
+    def square(self) -> Square:
+        return Square(self.centre, self.size, self.angle)
 
     def crop(self, rgb: np.ndarray, pixels: int) -> np.ndarray:
-        return cv2.warpAffine(rgb, self.to_image(pixels), (pixels, pixels),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_CONSTANT)
+        return self.square.crop(rgb, pixels)
 
     def landmarks_to_image(self, landmarks: np.ndarray, pixels: int,
                            width: int, height: int) -> np.ndarray:
         """Crop-normalised (21, 3) landmarks -> image-normalised; z is scaled
         like x so depth keeps its proportion to the hand's width."""
-        matrix = self.to_image(pixels)
-        points = landmarks[:, :2] * pixels
-        image_px = points @ matrix[:, :2].T + matrix[:, 2]
+        image_px = self.square.points_to_image(landmarks[:, :2] * pixels, pixels)
         result = np.empty_like(landmarks, dtype=np.float32)
         result[:, 0] = image_px[:, 0] / width
         result[:, 1] = image_px[:, 1] / height
@@ -126,37 +116,25 @@ class LandmarkModel:
 
     def __init__(self, bundle_path: Path):
         self.bundle_path = Path(bundle_path)
-        self.interpreter_ = None
+        self.model_ = None
 
     def open(self) -> "LandmarkModel":
-        from ai_edge_litert.interpreter import Interpreter
-        try:
-            with zipfile.ZipFile(self.bundle_path) as bundle:
-                content = bundle.read(_LANDMARK_MEMBER)
-            # One thread: the tracker runs hands beside pose, one core each.
-            interpreter = Interpreter(model_content=content, num_threads=1)
-            interpreter.allocate_tensors()
-            outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
-            self._input = interpreter.get_input_details()[0]["index"]
-            self._landmarks, self._presence = outputs["Identity"], outputs["Identity_1"]
-        except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as error:
-            raise ModelError(f"the hand landmark model in the bundle cannot be used ({error})",
-                             where=str(self.bundle_path),
-                             fix="delete the file and run `installation models fetch hands`") from None
-        self.interpreter_ = interpreter
+        # One thread: the tracker runs hands beside pose, one core each.
+        self.model_ = LiteRTModel.from_bundle(
+            self.bundle_path, _LANDMARK_MEMBER,
+            fix="delete the file and run `installation models fetch hands`",
+            expect={"Identity": (1, 63), "Identity_1": (1, 1)}, threads=1)
         return self
 
     def __call__(self, crop: np.ndarray) -> tuple[np.ndarray, float]:
         """(21, 3) landmarks normalised to the crop, and the hand's presence (0..1)."""
-        tensor = (crop.astype(np.float32) * (1 / 255))[None]
-        self.interpreter_.set_tensor(self._input, tensor)
-        self.interpreter_.invoke()
-        landmarks = self.interpreter_.get_tensor(self._landmarks).reshape(21, 3) / _INPUT
-        presence = float(self.interpreter_.get_tensor(self._presence).ravel()[0])
+        outputs = self.model_(crop)
+        landmarks = outputs["Identity"].reshape(21, 3) / _INPUT
+        presence = float(outputs["Identity_1"].ravel()[0])
         return landmarks, presence
 
     def close(self) -> None:
-        self.interpreter_ = None
+        self.model_ = None
 
 
 @dataclass(frozen=True)
