@@ -35,11 +35,13 @@ class Square:
         offset = np.asarray(self.centre) - rotation @ (pixels / 2, pixels / 2)
         return np.hstack([rotation, offset[:, None]]).astype(np.float64)
 
-    def crop(self, rgb: np.ndarray, pixels: int) -> np.ndarray:
-        """The region cut out of ``rgb`` as a ``pixels`` square (black outside the image)."""
+    def crop(self, rgb: np.ndarray, pixels: int, border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+        """The region cut out of ``rgb`` as a ``pixels`` square; outside the
+        image it is black, or the edge pixels repeated with
+        ``border=cv2.BORDER_REPLICATE`` (what MediaPipe's landmark crops do)."""
         return cv2.warpAffine(rgb, self.to_image(pixels), (pixels, pixels),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_CONSTANT)
+                              borderMode=border)
 
     def points_to_image(self, points: np.ndarray, pixels: int) -> np.ndarray:
         """(N, 2) crop pixels -> (N, 2) image pixels."""
