@@ -3,6 +3,8 @@ is dropped and counted; nothing stops it. Real UDP on loopback, with
 python-osc and liblo's oscsend as peers."""
 from __future__ import annotations
 
+import logging
+import math
 import shutil
 import socket
 import subprocess
@@ -184,3 +186,150 @@ def test_handlers_can_change_while_running(receiver):
     sender.send("/a")
     assert wait_until(lambda: len(got) == 2)
     assert got == ["old", f"osc-in:{receiver.port}"]  # the new handler, on the receiver's thread
+
+
+# -- hostile packets ----------------------------------------------------------------------
+
+# A bundle whose only element has the size -4: it sent python-osc's reader into
+# an endless loop, leaving the listener deaf for good.
+NEGATIVE_SIZE_BUNDLE = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + b"\xff\xff\xff\xfc"
+
+
+def test_a_negative_bundle_size_does_not_deafen_the_receiver(receiver):
+    got = []
+    receiver.on("/wek/inputs", lambda *v: got.append(v), types="f*")
+    for _ in range(3):
+        raw(receiver.port, NEGATIVE_SIZE_BUNDLE)
+    OscSender([("127.0.0.1", receiver.port)]).send("/wek/inputs", 0.5)
+    if shutil.which("oscsend"):
+        subprocess.run(["oscsend", "127.0.0.1", str(receiver.port), "/wek/inputs", "f", "0.25"],
+                       check=True, timeout=10)
+    expected = [(0.5,), (0.25,)] if shutil.which("oscsend") else [(0.5,)]
+    assert wait_until(lambda: got == expected)
+    assert receiver.dropped == {"malformed": 3}
+    assert receiver.running
+
+
+def test_unknown_type_tags_are_dropped_without_flooding_the_log(receiver, caplog):
+    got = []
+    receiver.on("/wek/inputs", lambda *v: got.append(v), types="f*")
+    packet = b"/wek/inputs\x00" + b"," + b"x" * 60_000 + b"\x00" * 3  # 60 KB, padded
+    assert len(packet) % 4 == 0
+    with caplog.at_level(logging.DEBUG):
+        for n in range(1, 21):
+            raw(receiver.port, packet)
+            # One at a time: twenty at once would overflow the socket's buffer.
+            assert wait_until(lambda: receiver.dropped["malformed"] == n)
+        OscSender([("127.0.0.1", receiver.port)]).send("/wek/inputs", 1.0)
+        assert wait_until(lambda: got == [(1.0,)])
+    assert receiver.dropped == {"malformed": 20}
+    # At most a summary line or two, not a line per packet (or per tag).
+    assert len(caplog.records) <= 2 and len(caplog.text) < 2000
+
+
+def test_non_finite_numbers_never_become_inputs(receiver):
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    got = []
+    receiver.on("/wek/inputs", lambda *v: got.append(v), types="f*")
+    receiver.on("/any", lambda *v: got.append(v), types=None)
+    receiver.on("/count", lambda n: got.append(n), types="i")
+
+    def build(address, *typed):
+        builder = OscMessageBuilder(address)
+        for value, tag in typed:
+            builder.add_arg(value, tag)
+        return builder.build().dgram
+
+    bad = [build("/wek/inputs", (math.nan, "f")), build("/wek/inputs", (1.0, "f"), (math.inf, "d")),
+           build("/any", (-math.inf, "d")), build("/count", (math.inf, "d")),
+           build("/count", (math.nan, "f"))]
+    # In a bundle, the NaN message is dropped and the good one goes through.
+    good = build("/wek/inputs", (2.0, "d"))
+    raw(receiver.port, b"#bundle\x00" + b"\x00" * 8
+        + b"".join(len(m).to_bytes(4, "big") + m for m in (bad[0], good)))
+    for packet in bad[1:]:
+        raw(receiver.port, packet)
+    raw(receiver.port, build("/count", (3.0, "d")))
+    assert wait_until(lambda: got == [(2.0,), 3])
+    # An infinite or NaN count is not a whole number: wrong types.
+    assert wait_until(lambda: receiver.dropped == {"NaN/inf": 3, "wrong types": 2})
+
+
+def test_limits_are_counted_apart_from_malformed_packets(receiver):
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    got = []
+    receiver.on("/x", lambda *v: got.append(v), types=None)
+    packet = OscMessageBuilder("/x").build().dgram
+    for _ in range(5):  # one level deeper than allowed
+        packet = b"#bundle\x00" + b"\x00" * 8 + len(packet).to_bytes(4, "big") + packet
+    raw(receiver.port, packet)
+    raw(receiver.port, OscMessageBuilder("/x").build().dgram)
+    assert wait_until(lambda: got == [()])
+    assert receiver.dropped == {"over limits": 1}
+    assert receiver.counts() == {"received": 2, "dropped": {"over limits": 1}}
+
+
+def test_stop_does_not_wait_for_a_stuck_handler(caplog):
+    release = threading.Event()
+    entered = threading.Event()
+    r = OscReceiver(port=0, name="stuck")
+    r.stop_timeout = 0.2
+    r.on("/hang", lambda: (entered.set(), release.wait(60)), types="")
+    r.start()
+    port = r.port
+    try:
+        OscSender([("127.0.0.1", port)]).send("/hang")
+        assert entered.wait(10)
+        stopper = threading.Thread(target=r.stop)
+        with caplog.at_level(logging.WARNING, logger="installation.osc"):
+            stopper.start()
+            stopper.join(20)  # generous: stop() waits stop_timeout, not for the handler
+        assert not stopper.is_alive()
+        assert "still busy" in caplog.text
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", port))  # the port is released
+    finally:
+        release.set()
+
+
+# -- drops in the status heartbeat ------------------------------------------------------
+
+
+def test_drops_reach_the_status_heartbeat_and_the_hourly_summary(receiver, caplog):
+    from scenekit import RED, make_loop, solid
+
+    from installation.app.status import StatusReporter
+
+    listener = OscReceiver(port=0, name="status listener").start()
+    beats, counts = [], []
+    listener.on("/installation/status", lambda *args: beats.append(args), types=None)
+    listener.on("/installation/osc", lambda *args: counts.append(args), types=None)
+    receiver.on("/x", lambda *v: None, types=None)
+    sender = OscSender([("127.0.0.1", receiver.port)])
+    raw(receiver.port, NEGATIVE_SIZE_BUNDLE)
+    sender.send("/nobody")
+    sender.send("/x", 1.0)
+    assert wait_until(lambda: receiver.received == 3)
+    loop = make_loop(solid("red", RED), table={"playlist": ["red"]})
+    reporter = StatusReporter(OscSender([("127.0.0.1", listener.port)]), every=5.0,
+                              summary_every=10.0, receivers=[receiver])
+    loop.watchers.append(reporter)
+    try:
+        with caplog.at_level(logging.INFO, logger="installation.status"), \
+                loop.run_test() as pilot:
+            pilot.advance(2.0)
+            raw(receiver.port, b"not osc")  # during the summary's period
+            raw(receiver.port, b"not osc either")
+            assert wait_until(lambda: receiver.received == 5)
+            pilot.advance(8.5)
+        assert wait_until(lambda: len(counts) == 3 and len(beats) == 3)
+    finally:
+        listener.stop()
+    port = receiver.port
+    assert counts[0] == (port, 3, 2, 1, "1 malformed, 1 unknown address")
+    assert counts[2] == (port, 5, 4, 3, "3 malformed, 1 unknown address")
+    assert [type(v) for v in beats[0]] == [float, int, str, float, str]  # unchanged
+    (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("last ")]
+    assert summary.endswith(f"; scene red; OSC port {port}: 2 packet(s), 2 dropped (2 malformed)")

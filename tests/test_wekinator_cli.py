@@ -209,3 +209,184 @@ def test_port_in_use_is_one_line(tmp_path):
                      "--seconds", 1)
     assert result.returncode == 2
     assert f"127.0.0.1:{port}" in result.stderr and "already in use" in result.stderr
+
+
+# -- hostile peers, SIGTERM, truthful reports ---------------------------------------------
+
+# A bundle whose only element has the size -4: python-osc's reader looped on it
+# for ever, and the command went deaf and ignored SIGTERM.
+NEGATIVE_SIZE_BUNDLE = b"#bundle\x00" + b"\x00" * 7 + b"\x01" + b"\xff\xff\xff\xfc"
+UNKNOWN_TAGS = b"/wek/inputs\x00," + b"x" * 60_000 + b"\x00" * 3
+
+
+def raw(port: int, data: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(data, ("127.0.0.1", port))
+
+
+def terminate(proc, lines: Lines, timeout: float = 20.0) -> list[str]:
+    """SIGTERM; the remaining output lines. Fails (after killing it) when
+    the process is still there after ``timeout`` seconds (a generous bound)."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise AssertionError(f"still running {timeout:.0f} s after SIGTERM")
+    rest = []
+    while True:  # what the reader thread has left
+        try:
+            rest.append(lines.queue.get(timeout=1.0))
+        except queue.Empty:
+            return rest
+
+
+def test_hostile_packets_neither_deafen_nor_stop_sigterm(tmp_path):
+    port = free_port()
+    proc, events = start_server("--inputs", 1, "--listen", f"127.0.0.1:{port}",
+                                "--send", f"127.0.0.1:{free_port()}")
+    patch = Patch(port)
+    try:
+        for _ in range(3):
+            raw(port, NEGATIVE_SIZE_BUNDLE)
+        raw(port, UNKNOWN_TAGS)
+        # Still answering: it records as before.
+        patch.control("outputs", 1.0)
+        patch.control("startRecording")
+        events.wait_for("^recording$", 20)
+        patch.send("/wek/inputs", 0.5)
+        patch.control("stopRecording")
+        events.wait_for("^recorded 1 examples$", 20)
+        # More of them, then SIGTERM at once.
+        for _ in range(3):
+            raw(port, NEGATIVE_SIZE_BUNDLE)
+    except BaseException:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise
+    rest = terminate(proc, events)
+    assert proc.returncode == 0, events.seen + rest
+    (stopped,) = [line for line in rest if line.startswith("stopped:")]
+    # The first four were read before the messages that followed them; the
+    # last three may still be in the socket when SIGTERM arrives.
+    dropped = re.search(r"(\d+) packets dropped \((\d+) malformed\)", stopped)
+    assert dropped and 4 <= int(dropped[1]) == int(dropped[2]) <= 7, stopped
+    assert not any("content type" in line or "Unhandled" in line for line in events.seen + rest)
+
+
+def test_sigterm_ends_it_while_it_is_flooded_and_nobody_reads_its_output(tmp_path):
+    """A service whose output is read slowly or not at all (a busy journal):
+    the old listener's flood of warnings filled the pipe, and then even the
+    last line after SIGTERM could not be written."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "installation.cli", "wekinator", "--inputs", "2",
+                             "--listen", f"127.0.0.1:{port}", "--send", f"127.0.0.1:{free_port()}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
+    # Read up to the "listening" line, then nothing more while it runs.
+    for _ in range(50):
+        line = proc.stdout.readline()
+        if not line or line.startswith("listening on"):
+            break
+    assert line.startswith("listening on"), line
+    flooding = threading.Event()
+    flooding.set()
+
+    def flood():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            good = b"/wek/inputs\x00,ff\x00" + b"\x3f\x80\x00\x00" * 2
+            while flooding.is_set():
+                for packet in (NEGATIVE_SIZE_BUNDLE, UNKNOWN_TAGS, good, b"junk"):
+                    s.sendto(packet, ("127.0.0.1", port))
+
+    flooder = threading.Thread(target=flood, daemon=True)
+    flooder.start()
+    try:
+        time.sleep(1.0)  # the listener is busy now
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)  # a generous bound
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise AssertionError("still running 20 s after SIGTERM") from None
+    finally:
+        flooding.clear()
+        flooder.join(10)
+    rest = proc.stdout.read()
+    assert proc.returncode == 0, rest[-2000:]
+    assert "stopped:" in rest and len(rest) < 10_000
+
+
+def test_unusable_output_names_are_refused_with_a_reason(tmp_path):
+    port = free_port()
+    folder = tmp_path / "names"
+    proc, events = start_server("--inputs", 1, "--outputs", 1, "--project", folder,
+                                "--listen", f"127.0.0.1:{port}", "--send",
+                                f"127.0.0.1:{free_port()}")
+    patch = Patch(port)
+    before = (folder / "project.toml").read_text()
+    try:
+        patch.control("setOutputNames", "n" * 300)
+        refused = events.wait_for("^names not changed")
+        assert "300" in refused  # the name's length, and the reason it is refused
+        # ... and logged, for whoever reads the service's log.
+        assert any(re.search("WARNING.*names not changed.*300", line) for line in events.seen)
+        patch.control("setOutputNames", "bad name!")
+        assert "bad output name" in events.wait_for("^names not changed")
+        assert (folder / "project.toml").read_text() == before
+        patch.control("setOutputNames", "posture")
+        events.wait_for("^outputs named posture$")
+    finally:
+        rest = terminate(proc, events)
+    assert proc.returncode == 0, rest
+    assert "[outputs.posture]" in (folder / "project.toml").read_text()
+
+
+def test_training_that_fails_is_not_reported_as_trained(tmp_path):
+    port = free_port()
+    proc, events = start_server("--inputs", 1, "--outputs", 1, "--listen", f"127.0.0.1:{port}",
+                                "--send", f"127.0.0.1:{free_port()}")
+    patch = Patch(port)
+    try:
+        patch.control("outputs", 1.0)
+        patch.control("startRecording")
+        for v in (0.1, 0.2, 0.3):
+            patch.send("/wek/inputs", v)
+        patch.control("stopRecording")
+        events.wait_for("^recorded 3 examples$")
+        patch.control("train")  # one class only: a classifier cannot be trained
+        assert "not trained: examples of class 1 only" in events.wait_for("^outputs-1: ")
+        events.wait_for("^not trained")
+    finally:
+        rest = terminate(proc, events)
+    assert "trained" not in events.seen + rest
+
+
+def test_a_training_that_cannot_be_saved_says_so(tmp_path):
+    folder = tmp_path / "blocked"
+    made = cli("project", "new", folder, "--inputs", "1", "--output", "o=classifier:2")
+    assert made.returncode == 0, made.stderr
+    # A folder where the model file will be written: saving the model fails.
+    (folder / "models" / "o.skops").mkdir(parents=True)
+    port = free_port()
+    proc, events = start_server("--project", folder, "--listen", f"127.0.0.1:{port}",
+                                "--send", f"127.0.0.1:{free_port()}")
+    patch = Patch(port)
+    try:
+        for cls, values in ((1, (0.0, 0.1, 0.2)), (2, (0.8, 0.9, 1.0))):
+            patch.control("outputs", float(cls))
+            patch.control("startRecording")
+            for v in values:
+                patch.send("/wek/inputs", v)
+            patch.control("stopRecording")
+            events.wait_for("^recorded 3 examples$")
+        patch.control("train")
+        events.wait_for("^not trained: training failed")
+    finally:
+        rest = terminate(proc, events)
+    assert "trained" not in events.seen + rest
+    # Saving at the end fails too: one line and status 2, no traceback.
+    assert proc.returncode == 2
+    assert any("could not save the project" in line for line in rest)
+    assert not any(line.startswith("Traceback") for line in rest)

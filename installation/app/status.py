@@ -13,8 +13,17 @@ To the ``[osc] status_to`` destinations:
   (``capture``, ``pose``, ``hands``, ``face``, ``identity``, ``mapping``,
   ``drawn``; those the piece has) its name, median and 95th percentile in
   milliseconds over the last second; ``drawn`` is capture to screen;
+- ``/installation/osc  i i i i s``, with each heartbeat, once per OSC
+  listener the piece has (``receivers``): the port it listens on, packets
+  received, packets or bundled messages dropped (any reason), how many of
+  those were not readable OSC (malformed or over the parser's limits), and
+  the drops by reason as text (``"2 malformed, 1 unknown address"``; ``""``
+  while there are none); the counts run from start-up;
 - ``/installation/visitor/enter i`` and ``/installation/visitor/leave i``
   (the visitor's id), as they happen.
+
+The hourly summary line ends with each listener's packets and drops of the
+period.
 
 The render loop calls :meth:`StatusReporter.tick` once a frame (it is one of
 the loop's ``watchers``); the director calls :meth:`visitor` with each event
@@ -31,6 +40,10 @@ STATUS_ADDRESS = "/installation/status"
 LATENCY_ADDRESS = "/installation/latency"
 ENTER_ADDRESS = "/installation/visitor/enter"
 LEAVE_ADDRESS = "/installation/visitor/leave"
+OSC_ADDRESS = "/installation/osc"
+
+# Drops that mean the bytes were not readable OSC (see installation.osc.packet).
+_INVALID = ("malformed", "over limits")
 
 
 class StatusReporter:
@@ -38,13 +51,17 @@ class StatusReporter:
 
     ``sender`` is an :class:`~installation.osc.sender.OscSender` (or None:
     only the summary and the last error are kept). ``feed`` is optional
-    (anything with ``last_error``).
+    (anything with ``last_error``). ``receivers`` are the piece's OSC
+    listeners (:class:`~installation.osc.receiver.OscReceiver`, or anything
+    with ``port`` and ``counts()``), whose drops go into the heartbeat.
     """
 
     def __init__(self, sender=None, *, every: float = 5.0, feed=None,
-                 summary_every: float = 3600.0):
+                 summary_every: float = 3600.0, receivers=()):
         self.sender, self.every, self.feed = sender, every, feed
         self.summary_every = summary_every
+        self.receivers = list(receivers)
+        self._osc_at_hour: list[dict] = []  # each receiver's counts when the period began
         self.last_error = ""
         self.sent = 0
         self._started: float | None = None
@@ -74,6 +91,7 @@ class StatusReporter:
             self._started = now
             self._next_beat = now  # the first beat at once: "I am up"
             self._hour.start = now
+            self._osc_at_hour = [r.counts() for r in self.receivers]
         self._collect(loop)
         present = len(loop.director.visitors.present) if loop.is_open else 0
         self._hour.most = max(self._hour.most, present)
@@ -100,6 +118,19 @@ class StatusReporter:
         latency = self.latency(loop, now)
         if latency:
             self.sender.send(LATENCY_ADDRESS, *latency)
+        for args in self.osc():
+            self.sender.send(OSC_ADDRESS, *args)
+
+    def osc(self) -> list[tuple]:
+        """The OSC message's arguments, one tuple per receiver: port,
+        received, dropped, not readable, drops by reason as text."""
+        out = []
+        for receiver in self.receivers:
+            counts = receiver.counts()
+            dropped = counts["dropped"]
+            out.append((int(receiver.port), int(counts["received"]), sum(dropped.values()),
+                        sum(dropped.get(reason, 0) for reason in _INVALID), _reasons(dropped)))
+        return out
 
     def latency(self, loop, now: float) -> tuple:
         """The latency message's arguments: render fps, tracking fps, then
@@ -141,18 +172,40 @@ class StatusReporter:
         drawn = (f"latency {_ms(table['drawn'][0])}/{_ms(table['drawn'][1])} ms (median/p95)"
                  if "drawn" in table else "latency - (no tracked frame)")
         log.info("last %.0f min: %d visitor(s), at most %d at once; camera trouble %d time(s), "
-                 "%d scene fault(s), %d loop restart(s); %.0f fps, tracking %.1f fps; %s; scene %s",
+                 "%d scene fault(s), %d loop restart(s); %.0f fps, tracking %.1f fps; %s; "
+                 "scene %s%s",
                  minutes, h.visitors, h.most, h.camera, h.faults, h.restarts,
                  loop.hud.fps(now), loop.hud.tracking_fps(now), drawn,
-                 loop.director.current if loop.is_open else "closed")
+                 loop.director.current if loop.is_open else "closed", self._osc_summary())
         if table:
             log.info("latency ms (median/p95): %s", ", ".join(
                 f"{stage} {_ms(median)}/{_ms(p95)}" for stage, (median, p95) in table.items()))
         self._hour = _Tally(start=now)
 
+    def _osc_summary(self) -> str:
+        """``; OSC port 6448: 1200 packet(s), 3 dropped (3 malformed)`` per
+        receiver, over the period; the next period starts from here."""
+        parts = []
+        current = [r.counts() for r in self.receivers]
+        for receiver, end, start in zip(self.receivers, current, self._osc_at_hour):
+            received = end["received"] - start["received"]
+            dropped = {reason: n - start["dropped"].get(reason, 0)
+                       for reason, n in end["dropped"].items()}
+            total = sum(dropped.values())
+            parts.append(f"; OSC port {receiver.port}: {received} packet(s), {total} dropped"
+                         + (f" ({_reasons(dropped)})" if total else ""))
+        self._osc_at_hour = current
+        return "".join(parts)
+
     def close(self) -> None:
         if self.sender is not None:
             self.sender.close()
+
+
+def _reasons(dropped: dict) -> str:
+    """``"2 malformed, 1 flood"``: the non-zero counts, largest first."""
+    counts = sorted(((n, reason) for reason, n in dropped.items() if n), key=lambda c: -c[0])
+    return ", ".join(f"{n} {reason}" for n, reason in counts)
 
 
 def _ms(seconds: float) -> str:

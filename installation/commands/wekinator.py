@@ -89,9 +89,11 @@ def wekinator_command(args) -> int:
 
     server = WekinatorServer(mapper, OscReceiver(host, port, name="Wekinator in"),
                              WekinatorOutputs(destinations), on_event=event)
+    server.start()  # a taken port is a one-line error before anything else is set up
     stop = threading.Event()
+    # The handler only sets a flag; the main thread wakes within 0.2 s whatever
+    # the listening thread is doing, and stopping does not wait long for it.
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    server.start()
     print(f"listening on {host}:{server.receiver.port}: {len(project.inputs)} inputs, outputs "
           f"{', '.join(project.outputs)}; sending /wek/outputs to "
           f"{', '.join(f'{h}:{p}' for h, p in destinations)}", flush=True)
@@ -105,9 +107,28 @@ def wekinator_command(args) -> int:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        server.stop()
-        dropped = sum(server.receiver.dropped.values())
+        save_error = _stop(server, project)
+        dropped = server.receiver.counts()["dropped"]
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(dropped.items()))
         print(f"stopped: {server.inputs_received} input messages, {server.outputs_sent} output "
-              f"messages sent, {dropped} packets dropped"
-              + (f"; project saved in {project.path}" if project.path else ""), flush=True)
+              f"messages sent, {sum(dropped.values())} packets dropped"
+              + (f" ({reasons})" if reasons else "")
+              + (f"; project saved in {project.path}"
+                 if project.path and save_error is None else ""),
+              flush=True)
+    if save_error is not None:
+        raise save_error
     return 0
+
+
+def _stop(server, project):
+    """Stop the server; the one-line error to raise when the project could
+    not be saved, else None."""
+    from installation.mapping.spec import MappingError
+
+    try:
+        server.stop()
+    except OSError as error:
+        return MappingError(f"could not save the project ({error.strerror or error})",
+                            str(project.path), "check the disk space and the folder's permissions")
+    return None

@@ -1,6 +1,7 @@
 """OSC: Wekinator's protocol, landmark streams, and a safe listener.
 
-- :class:`OscReceiver` (receiver.py): generic, safe OSC in.
+- :class:`OscReceiver` (receiver.py): generic, safe OSC in, reading
+  packets with the bounded parser of packet.py.
 - :class:`OscSender`, :class:`WekinatorOutputs`, :class:`WekinatorInputs`,
   :class:`LandmarkSender` (sender.py): OSC out.
 - ``wekinator.py``: a Wekinator stand-in driven by its own OSC messages.

@@ -27,8 +27,22 @@ Type strings for :meth:`OscReceiver.on`:
 ``"X*"``   a trailing ``*`` lets the last letter repeat zero or more times
 =========  ===============================================================
 
-Bundles are unpacked and their messages handled at once (time tags are
-ignored: everything here is "now").
+Packets are read by our own bounded parser (:mod:`installation.osc.packet`),
+not python-osc's: every size is checked, bundles nest at most 4 deep, one
+datagram brings at most 1024 messages, and an unknown type tag makes the
+packet malformed. Bundles are unpacked and their messages handled at once
+(time tags are ignored: everything here is "now").
+
+Reasons in ``dropped`` (a whole packet, or one message of a bundle):
+``malformed`` (not OSC 1.0 as read here), ``over limits`` (nesting or
+message count), ``unknown address``, ``wrong types``, ``NaN/inf``,
+``flood``, ``handler error``. :meth:`OscReceiver.counts` gives them with the
+number of packets received, for the status heartbeat.
+
+:meth:`OscReceiver.stop` waits at most :attr:`OscReceiver.stop_timeout`
+seconds for the listening thread; a handler still busy then is left to
+finish on its own (the thread is a daemon, so it never keeps the process
+alive).
 """
 from __future__ import annotations
 
@@ -41,11 +55,12 @@ import time
 from collections import Counter
 
 from installation.errors import InstallationError
+from installation.osc.packet import MALFORMED, PacketError, parse_packet
 
 log = logging.getLogger("installation.osc")
 
-# Reasons a packet is dropped (the keys of OscReceiver.dropped).
-MALFORMED = "malformed"
+# Reasons a packet is dropped (the keys of OscReceiver.dropped); the parser's
+# are MALFORMED and OVER_LIMITS (installation.osc.packet).
 UNKNOWN_ADDRESS = "unknown address"
 WRONG_TYPES = "wrong types"
 NOT_FINITE = "NaN/inf"
@@ -122,6 +137,8 @@ class OscReceiver:
     max_rate: float = 1000.0
     #: Seconds between two log lines summarising dropped packets.
     log_every: float = 10.0
+    #: Seconds :meth:`stop` waits for the listening thread (a handler may be busy).
+    stop_timeout: float = 2.0
 
     def __init__(self, host: str = "127.0.0.1", port: int = 6448, *, name: str = "OSC in",
                  max_rate: float | None = None):
@@ -134,6 +151,8 @@ class OscReceiver:
             self.max_rate = float(max_rate)
         self.received = 0
         self.dropped: Counter = Counter()
+        self._count_lock = threading.Lock()  # counts() reads from another thread
+        self._internal_errors = 0
         self._handlers: dict[str, tuple] = {}
         self._rates: dict[str, list] = {}  # address -> [window start, count]
         self._socket: socket.socket | None = None
@@ -208,7 +227,10 @@ class OscReceiver:
         self._stopping.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
+            thread.join(timeout=self.stop_timeout)
+            if thread.is_alive():
+                log.warning("%s: a handler is still busy; stopping without waiting for it",
+                            self.name)
         sock, self._socket = self._socket, None
         if sock is not None:
             sock.close()
@@ -230,8 +252,8 @@ class OscReceiver:
                 self._maybe_log()
                 continue
             except OSError:
-                if self._stopping.is_set():
-                    return
+                if self._stopping.is_set() or sock.fileno() < 0:
+                    return  # stopped (the socket may be closed while a handler was busy)
                 # ICMP errors (a peer's port closed) surface here on some
                 # systems; they say nothing about our socket.
                 continue
@@ -239,16 +261,20 @@ class OscReceiver:
                 self.handle_datagram(data)
             except Exception:  # noqa: BLE001 - nothing a peer sends may stop the loop
                 self._drop(MALFORMED)
-                log.debug("%s: unexpected error on a packet", self.name, exc_info=True)
+                self._internal_errors += 1
+                if self._internal_errors == 1:  # a bug of ours: say it once, then count
+                    log.warning("%s: unexpected error on a packet (later ones are only counted)",
+                                self.name, exc_info=True)
             self._maybe_log()
 
     def handle_datagram(self, data: bytes) -> None:
         """Parse one UDP datagram and dispatch its messages (the receiving
         thread calls this; tests and other transports may too)."""
         self.received += 1
-        messages = _parse(data)
-        if messages is None:
-            self._drop(MALFORMED)
+        try:
+            messages = _parse(data)
+        except PacketError as error:
+            self._drop(error.reason)
             return
         for address, args in messages:
             self._dispatch(address, args)
@@ -288,7 +314,14 @@ class OscReceiver:
         return window[1] > self.max_rate
 
     def _drop(self, reason: str) -> None:
-        self.dropped[reason] += 1
+        with self._count_lock:
+            self.dropped[reason] += 1
+
+    def counts(self) -> dict:
+        """A snapshot, safe from any thread: ``{"received": packets,
+        "dropped": {reason: count}}`` (reasons with a count only)."""
+        with self._count_lock:
+            return {"received": self.received, "dropped": dict(self.dropped)}
 
     def _maybe_log(self) -> None:
         now = time.monotonic()
@@ -303,16 +336,10 @@ class OscReceiver:
         self._last_log = now
 
 
-def _parse(data: bytes) -> list[tuple[str, list]] | None:
-    """``[(address, args), ...]`` of a datagram, or None when it is not OSC."""
-    # python-osc logs a line for content it cannot identify; a quick look at
-    # the first byte keeps that out of the log (and the log out of a flood).
-    if not data or not (data[:1] == b"/" or data.startswith(b"#bundle\x00")):
-        return None
-    from pythonosc.osc_packet import OscPacket
-    try:
-        packet = OscPacket(data)
-    except Exception:  # noqa: BLE001 - ParseError, and whatever odd bytes raise inside it
-        return None
-    messages = [(timed.message.address, list(timed.message.params)) for timed in packet.messages]
-    return messages or None
+def _parse(data: bytes) -> list[tuple[str, list]]:
+    """``[(address, args), ...]`` of a datagram; PacketError when it is not
+    OSC or goes past the parser's limits."""
+    # python-osc's reader is not used for what peers send: a negative bundle
+    # element size sent it into an endless loop, and unknown type tags made
+    # it log a line per tag.
+    return parse_packet(data)

@@ -48,7 +48,10 @@ CONTROL = "/wekinator/control/"
 class WekinatorServer:
     """Bind Wekinator's messages on ``receiver`` to ``mapper``; send outputs
     with ``outputs``. ``on_event(text)`` hears what happens (a line each:
-    recording, trained, running ...)."""
+    recording, trained, running ...). "trained" comes only when every output
+    was trained, else "not trained ..." or "trained N of M outputs; not
+    trained: ..."; a refused rename says "names not changed: why" (and is
+    logged)."""
 
     log_every: float = 10.0
 
@@ -93,9 +96,12 @@ class WekinatorServer:
         return self
 
     def stop(self) -> None:
+        """Stop listening, then save the project (OSError if it cannot be saved)."""
         self.receiver.stop()
-        self.mapper.close()
-        self.outputs.close()
+        try:
+            self.mapper.close()
+        finally:
+            self.outputs.close()
 
     # -- inputs -----------------------------------------------------------------------
 
@@ -127,7 +133,7 @@ class WekinatorServer:
         now = time.monotonic()
         if now - self._last_log >= self.log_every:
             self._last_log = now
-            log.warning("ignored %d input messages: %s", sum(self.errors.values()),
+            log.warning("ignored %d messages: %s", sum(self.errors.values()),
                         "; ".join(f"{n}x {w}" for w, n in self.errors.most_common(3)))
 
     # -- control ----------------------------------------------------------------------
@@ -168,10 +174,22 @@ class WekinatorServer:
         def done(reports):
             for report in reports:
                 self.on_event(report.line())
-            self.on_event("trained")
+            self.on_event(self._trained_line(reports))
 
         if not self.mapper.train_in_background(done=done):
             self.on_event("already training")
+
+    def _trained_line(self, reports) -> str:
+        """The line after a training: "trained" only when every output was."""
+        if not reports:  # the training itself raised (the mapper logged why)
+            return f"not trained: {self.mapper.last_error or 'training failed'}"
+        failed = [r.output for r in reports if r.error]
+        if not failed:
+            return "trained"
+        if len(failed) == len(reports):
+            return "not trained"
+        return (f"trained {len(reports) - len(failed)} of {len(reports)} outputs; "
+                f"not trained: {', '.join(failed)}")
 
     def _cancel_train(self) -> None:
         # scikit-learn cannot stop a fit half-way; the old models stay in
@@ -216,13 +234,22 @@ class WekinatorServer:
 
     def _rename(self, inputs=None, outputs=None) -> None:
         try:
+            # Names that cannot name a file (too long, odd characters) are refused here.
             project = self.mapper.project.renamed(inputs=inputs, outputs=outputs)
         except MappingError as error:
-            self._error(error.what)
-            self.on_event(f"names not changed: {error.what}")
+            self._refuse(error.what)
             return
-        self.mapper.replace_project(project)
         if project.path is not None:
-            project.save(settings=True)
+            # Saved before it is used: names that cannot be written are refused.
+            try:
+                project.save(settings=True)
+            except OSError as error:
+                self._refuse(f"cannot write {project.path}: {error.strerror or error}")
+                return
+        self.mapper.replace_project(project)
         what = "inputs" if inputs is not None else "outputs"
         self.on_event(f"{what} named {', '.join(inputs or outputs)}")
+
+    def _refuse(self, why: str) -> None:
+        self._error(f"names not changed: {why}")
+        self.on_event(f"names not changed: {why}")
