@@ -14,12 +14,14 @@ Tables owned by other parts ([scenes], [mapping]) are kept as read in
 ``Profile.tables`` and checked by their owners. Every table read here is
 checked against the dataclass it fills: an unknown key names the closest
 valid one, a wrong type says what was expected, and both give the file and
-line. ``--set section.key=value`` overrides a value from the command line.
+line (see installation.profile_tables). NaN and infinity are refused in
+every table, owned ones too. ``--set section.key=value`` overrides a value
+from the command line.
 """
 from __future__ import annotations
 
-import dataclasses
 import difflib
+import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -32,8 +34,24 @@ else:  # pragma: no cover - Python 3.10
 
 from installation.errors import InstallationError
 from installation.hours import OpeningHours
+from installation.logs import MAX_KEEP
+from installation.profile_tables import (ProfileError, Where, build_settings, check_finite,
+                                         has_non_finite, path_text, resolved, short)
 from installation.tracking.pipeline import SmoothingSettings
 from installation.tracking.tracker import TrackerSettings
+
+
+# Upper bounds of numbers that end in a window size, a sleep or a frame rate:
+# beyond them a value is a typing slip, and the libraries it reaches would
+# overflow or wait for ever.
+MAX_PIXELS = 16384
+MAX_FPS = 1000.0
+MAX_SECONDS = 86400.0
+
+
+def _at_most(name: str, value: float, limit: float, unit: str) -> None:
+    if value > limit:
+        raise ValueError(f"{name} must be at most {limit:g} {unit}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,14 @@ class SourceSettings:
         if self.backoff_start <= 0 or self.backoff_max < self.backoff_start:
             raise ValueError("backoff_start must be above 0 and backoff_max at least "
                              f"backoff_start, got {self.backoff_start} and {self.backoff_max}")
+        for name in ("stall_timeout", "backoff_max"):
+            _at_most(name, getattr(self, name), MAX_SECONDS, "seconds (a day)")
+        for name in ("width", "height"):
+            if getattr(self, name) is not None and not 1 <= getattr(self, name) <= MAX_PIXELS:
+                raise ValueError(f"{name} must be from 1 to {MAX_PIXELS} pixels, "
+                                 f"got {getattr(self, name)}")
+        if self.fps is not None and not 0 < self.fps <= MAX_FPS:
+            raise ValueError(f"fps must be above 0 and at most {MAX_FPS:g}, got {self.fps}")
 
 
 def _colour(value) -> tuple[int, int, int]:
@@ -112,6 +138,9 @@ class DisplaySettings:
     def __post_init__(self):
         if self.width <= 0 or self.height <= 0 or self.fps <= 0:
             raise ValueError("width, height and fps must be positive")
+        _at_most("width", self.width, MAX_PIXELS, "pixels")
+        _at_most("height", self.height, MAX_PIXELS, "pixels")
+        _at_most("fps", self.fps, MAX_FPS, "frames a second")
         if self.screen < 0:
             raise ValueError(f"screen counts from 0, got {self.screen}")
 
@@ -128,6 +157,13 @@ class LoggingSettings:
     def __post_init__(self):
         if self.level.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError(f"level must be debug, info, warning or error, got {self.level!r}")
+        # 0 would turn rotation off and let one file grow until the disk is full.
+        if not (math.isfinite(self.max_mb) and self.max_mb > 0):
+            raise ValueError(f"max_mb must be above 0, got {self.max_mb}")
+        # keep = 0 would rotate into nothing (again no limit); each rollover
+        # renames every kept file, so thousands would stall the piece.
+        if not 1 <= self.keep <= MAX_KEEP:
+            raise ValueError(f"keep must be from 1 to {MAX_KEEP}, got {self.keep}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +180,7 @@ class OscSettings:
     def __post_init__(self):
         if self.status_every <= 0:
             raise ValueError(f"status_every must be above 0 seconds, got {self.status_every}")
+        _at_most("status_every", self.status_every, MAX_SECONDS, "seconds (a day)")
 
 
 @dataclass(frozen=True)
@@ -178,90 +215,6 @@ _TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": Dis
 _EXTRA_TRACKING_KEYS = ("smoothing", "models", "zone")
 
 
-class ProfileError(InstallationError):
-    """A profile that cannot be used as written."""
-
-
-class _Where:
-    """Names a place in the profile: file, line (found by searching the text), table."""
-
-    def __init__(self, name: str, text: str):
-        self.name, self.lines = name, text.splitlines()
-
-    def __call__(self, table: str, key: str | None = None) -> str:
-        line = self._line(table, key)
-        place = f"{self.name}:{line}" if line else self.name
-        return f"{place} [{table}]" + (f" {key}" if key else "")
-
-    def _line(self, table: str, key: str | None) -> int | None:
-        header = re.compile(rf"^\s*\[\s*{re.escape(table)}\s*\]")
-        in_table = table == ""
-        for number, line in enumerate(self.lines, 1):
-            if header.match(line):
-                if key is None:
-                    return number
-                in_table = True
-            elif line.lstrip().startswith("["):
-                in_table = False
-            elif in_table and key and re.match(rf"^\s*{re.escape(key)}\s*=", line):
-                return number
-        return None
-
-
-def _close_match(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1)
-    return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
-
-
-def _build(cls, table: dict, where: _Where, name: str, extra: tuple[str, ...] = ()):
-    """Fill dataclass ``cls`` from ``table``, checking keys and types."""
-    if not isinstance(table, dict):
-        raise ProfileError(f"[{name}] must be a table, got {table!r}", where=where.name)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in table.items():
-        if key in extra:
-            continue
-        if key not in fields:
-            raise ProfileError(f"unknown key '{key}'", where=where(name, key),
-                               fix=_close_match(key, [*fields, *extra]))
-        convert = fields[key].metadata.get("convert")
-        if convert is not None:
-            try:
-                values[key] = convert(value)
-            except ValueError as error:
-                raise ProfileError(str(error), where=where(name, key),
-                                   fix="correct the value") from None
-            continue
-        expected = _python_type(fields[key].type)
-        if not _fits(value, expected):
-            raise ProfileError(
-                f"expected {' or '.join(t.__name__ for t in expected if t is not type(None))}, "
-                f"got {value!r}", where=where(name, key), fix="correct the value")
-        values[key] = float(value) if float in expected and type(value) is int else value
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as error:
-        raise ProfileError(str(error), where=where(name)) from None
-
-
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "None": type(None)}
-
-
-def _python_type(annotation) -> tuple[type, ...]:
-    # Annotations are strings here (from __future__ import annotations).
-    names = [part.strip() for part in str(annotation).split("|")]
-    return tuple(_TYPES[name] for name in names if name in _TYPES)
-
-
-def _fits(value, expected: tuple[type, ...]) -> bool:
-    if isinstance(value, bool):  # bool is an int to Python, never to a profile
-        return bool in expected
-    if isinstance(value, int) and float in expected:
-        return True
-    return isinstance(value, expected)
-
-
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``section.key=value`` settings (values in TOML syntax; bare words are text)."""
     for item in overrides:
@@ -274,6 +227,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             value = tomllib.loads(f"value = {text.strip()}")["value"]
         except tomllib.TOMLDecodeError:
             value = text.strip()  # `--set source.spec=clip.mp4` needs no quotes
+        if has_non_finite(value):
+            raise ProfileError(f"expected a number, got {text.strip()}", where=f"--set {item}",
+                               fix="give a finite number; nan and inf are never usable settings")
         table = data
         for key in keys[:-1]:
             table = table.setdefault(key, {})
@@ -295,55 +251,70 @@ def load_profile(path: str | Path, overrides: list[str] = ()) -> Profile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ProfileError(f"not valid TOML ({error})", where=str(path)) from None
     data = apply_overrides(data, list(overrides))
-    return profile_from_dict(data, _Where(str(path), text), path=path)
+    return profile_from_dict(data, Where(str(path), text), path=path)
 
 
-def profile_from_dict(data: dict, where: _Where | str = "profile",
+def profile_from_dict(data: dict, where: Where | str = "profile",
                       path: Path | None = None) -> Profile:
     """Check ``data`` (a parsed profile) and build the Profile."""
     if isinstance(where, str):
-        where = _Where(where, "")
+        where = Where(where, "")
     known = (*_TABLES, "hours", *OWNED_TABLES)
     for key in data:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
             # A misspelt table would otherwise be silently ignored.
-            raise ProfileError(f"unknown table [{key}]", where=where.name,
+            raise ProfileError(f"unknown table [{key}]", where=where.top(key),
                                fix=f"did you mean [{close[0]}]?" if close else
                                f"this version knows: {', '.join(known)}")
+        if not isinstance(data[key], dict):
+            raise ProfileError(f"[{key}] must be a table, got {short(data[key])}",
+                               where=where.top(key),
+                               fix=f"write it as a [{key}] table of key = value lines")
+    for name, table in data.items():
+        for key, value in table.items():
+            check_finite(value, where, name, key)
     source = dict(data.get("source", {}))
     tracking = dict(data.get("tracking", {}))
     if isinstance(source.get("spec"), int) and not isinstance(source["spec"], bool):
         source["spec"] = str(source["spec"])  # `spec = 0` means camera 0
     base = path.parent if path is not None else Path.cwd()
-    if isinstance(source.get("spec"), str) and (base / source["spec"]).exists():
-        source["spec"] = str((base / source["spec"]).resolve())  # relative to the profile
+    if isinstance(source.get("spec"), str):
+        spec = path_text(source["spec"], where("source", "spec"))
+        try:
+            exists = (base / spec).exists()
+        except OSError:  # a name too long for a file: a stream URL, say
+            exists = False
+        if exists:
+            source["spec"] = str((base / spec).resolve())  # relative to the profile
     models = tracking.get("models")
     if models is not None and not isinstance(models, str):
-        raise ProfileError(f"expected a folder path, got {models!r}",
+        raise ProfileError(f"expected a folder path, got {short(models)}",
                            where=where("tracking", "models"))
     if models:
-        models = str((base / models).resolve())
+        models = resolved(base / path_text(models, where("tracking", "models")),
+                           where("tracking", "models"))
     logging_table = data.get("logging", {})
-    if isinstance(logging_table, dict) and isinstance(logging_table.get("folder"), str):
+    if isinstance(logging_table.get("folder"), str):
         # Relative to the profile, like every path in it (a service's working
         # directory is not the technician's).
-        folder = Path(logging_table["folder"]).expanduser()
-        logging_table = dict(logging_table, folder=str(folder if folder.is_absolute()
-                                                       else (base / folder).resolve()))
+        folder = Path(path_text(logging_table["folder"], where("logging", "folder"))).expanduser()
+        logging_table = dict(logging_table, folder=folder if folder.is_absolute()
+                             else resolved(base / folder, where("logging", "folder")))
+        logging_table["folder"] = str(logging_table["folder"])
     try:
         hours = OpeningHours.from_table(data.get("hours", {}), where=where("hours"))
     except InstallationError as error:
         raise ProfileError(error.what, where=error.where, fix=error.fix) from None
     return Profile(
-        source=_build(SourceSettings, source, where, "source"),
-        tracking=_build(TrackerSettings, tracking, where, "tracking", extra=_EXTRA_TRACKING_KEYS),
-        smoothing=_build(SmoothingSettings, tracking.get("smoothing", {}), where,
+        source=build_settings(SourceSettings, source, where, "source"),
+        tracking=build_settings(TrackerSettings, tracking, where, "tracking", extra=_EXTRA_TRACKING_KEYS),
+        smoothing=build_settings(SmoothingSettings, tracking.get("smoothing", {}), where,
                          "tracking.smoothing"),
-        display=_build(DisplaySettings, data.get("display", {}), where, "display"),
+        display=build_settings(DisplaySettings, data.get("display", {}), where, "display"),
         hours=hours,
-        logging=_build(LoggingSettings, logging_table, where, "logging"),
-        osc=_build(OscSettings, data.get("osc", {}), where, "osc"),
+        logging=build_settings(LoggingSettings, logging_table, where, "logging"),
+        osc=build_settings(OscSettings, data.get("osc", {}), where, "osc"),
         models=models,
         zone=_zone(tracking.get("zone", (0.0, 0.0, 1.0, 1.0)), where),
         path=path,
@@ -351,7 +322,7 @@ def profile_from_dict(data: dict, where: _Where | str = "profile",
     )
 
 
-def _zone(value, where: _Where) -> tuple[float, float, float, float]:
+def _zone(value, where: Where) -> tuple[float, float, float, float]:
     ok = (isinstance(value, (list, tuple)) and len(value) == 4
           and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value))
     if ok:

@@ -145,6 +145,8 @@ class Particles(Scene):
             if key in self.previous_ and frame.t > self.previous_[key][0]:
                 t0, pose0 = self.previous_[key]
                 both = visible & (pose0[:, 3] >= MIN_VISIBILITY)
+                if not both.any():  # nothing seen in both frames: no speed to tell
+                    continue
                 move = np.linalg.norm(pose[both, :2] - pose0[both, :2], axis=1).mean()
                 speeds.append(float(move) / (frame.t - t0) / torso)
         self.previous_ = seen

@@ -96,6 +96,31 @@ def test_settings_are_frozen(tmp_path):
     ("[osc]\nstatus_to = ['host']\n", ":2 [osc] status_to: no port in 'host'"),
     ("[osc]\nstatus_to = [9000]\n", "[osc] status_to: expected a list of \"host:port\""),
     ("[osc]\nstatus_every = -5\n", "status_every must be above 0 seconds"),
+    # Rotation limits: 0 or less would let one log file fill the disk.
+    ("[logging]\nmax_mb = 0\n", ":2 [logging] max_mb: max_mb must be above 0, got 0"),
+    ("[logging]\nfolder = 'logs'\nmax_mb = -1\n", ":3 [logging] max_mb: max_mb must be above 0"),
+    ("[logging]\n\nkeep = 0\n", ":3 [logging] keep: keep must be from 1 to 1000, got 0"),
+    ("[logging]\nkeep = 10000000\n", ":2 [logging] keep: keep must be from 1 to 1000"),
+    # NaN and infinity are valid TOML floats, never usable settings.
+    ("[source]\nstall_timeout = nan\n", ":2 [source] stall_timeout: expected a number, got nan"),
+    ("[osc]\nstatus_every = inf\n", ":2 [osc] status_every: expected a number, got inf"),
+    ("[logging]\nmax_mb = inf\n", ":2 [logging] max_mb: expected a number, got inf"),
+    ("[tracking.smoothing]\nbeta = -inf\n", ":2 [tracking.smoothing] beta: expected a number"),
+    ("[tracking]\nzone = [0, 0, nan, 1]\n", ":2 [tracking] zone: expected a number, got nan"),
+    ("[scenes.poetry]\nspeed = nan\n", ":2 [scenes.poetry] speed: expected a number, got nan"),
+    ("[mapping]\nproject = 'P'\nx = {a = [1, inf]}\n", ":3 [mapping] x: expected a number"),
+    # Sizes and times a window, a camera or a sleep can take.
+    ("[display]\nwidth = 100000\n", ":2 [display] width: width must be at most 16384 pixels"),
+    ("[source]\nwidth = -5\n", ":2 [source] width: width must be from 1 to 16384 pixels"),
+    ("[source]\nfps = 0\n", ":2 [source] fps: fps must be above 0"),
+    ("[osc]\nstatus_every = 1e300\n", ":2 [osc] status_every: status_every must be at most 86400"),
+    # Top-level keys of the wrong shape.
+    ("source = 3\n", ":1 source: [source] must be a table, got 3"),
+    ("scenes = 'x'\n", ":1 scenes: [scenes] must be a table, got 'x'"),
+    ("hours = [1]\n", ":1 hours: [hours] must be a table"),
+    ("[[display]]\nwidth = 3\n", ":1 display: [display] must be a table, got [{'width': 3}]"),
+    ("[tracking]\nsmoothing = 3\n", ":2 [tracking] smoothing: [tracking.smoothing] must be a table"),
+    ("[source]\nspec = \"a\\u0000b\"\n", ":2 [source] spec: a path cannot contain a NUL character"),
 ])
 def test_mistakes_name_file_line_key_and_fix(tmp_path, text, words):
     path = write(tmp_path, text)
@@ -104,6 +129,22 @@ def test_mistakes_name_file_line_key_and_fix(tmp_path, text, words):
     message = str(error.value)
     assert str(path) in message
     assert words in message
+
+
+@pytest.mark.parametrize("setting", ["source.stall_timeout=nan", "display.closed_colour=[1, inf, 3]"])
+def test_set_refuses_non_finite_numbers(tmp_path, setting):
+    with pytest.raises(ProfileError) as error:
+        load_profile(write(tmp_path, GOOD), [setting])
+    assert str(error.value).startswith(f"--set {setting}: expected a number")
+
+
+def test_config_show_of_a_bad_profile_is_one_line(tmp_path, capsys):
+    from installation.cli import main
+
+    path = write(tmp_path, "[logging]\nmax_mb = 0\n")
+    assert main(["config", "show", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "[logging] max_mb: max_mb must be above 0" in err
 
 
 def test_missing_profile(tmp_path):

@@ -99,10 +99,11 @@ def test_header_fields_are_kept(tmp_path):
     assert read_take(path)[0] == header
 
 
-def test_empty_take(tmp_path):
+def test_take_with_no_frames_is_an_error(tmp_path):
     path = write_take(tmp_path / "take.jsonl.gz", [])
-    header, items = read_take(path)
-    assert list(items) == [] and header.size == (640, 480)
+    assert read_header(path).size == (640, 480)  # the header alone is fine
+    error = expect_take_error(path, match="take has no frames")
+    assert error.where == str(path)
 
 
 def test_writer_flushes_every_frame(tmp_path):
@@ -113,6 +114,19 @@ def test_writer_flushes_every_frame(tmp_path):
             take.write(frame)
             assert len(path.read_text().splitlines()) == n + 2  # header + frames so far
         assert take.frames_written_ == 5
+
+
+def test_writer_leaves_out_what_the_reader_would_refuse(tmp_path, caplog):
+    good = Person(pose=np.full((33, 4), 0.5), id=1)
+    bad_pose = Person(pose=np.full((33, 4), np.nan), id=2)
+    bad_hand = Person(pose=np.full((33, 4), 0.5), id=3,
+                      right_hand=Hand(np.full((21, 3), np.inf), "right"))
+    path = tmp_path / "take.jsonl"
+    with caplog.at_level(logging.WARNING, logger="installation.takes"):
+        write_take(path, [Frame(index=0, t=1.0, people=(good, bad_pose, bad_hand))])
+    (_, people), = read_take(path)[1]
+    assert [p.id for p in people] == [1, 3] and people[1].right_hand is None
+    assert "person 2 not recorded" in caplog.text and "right hand of person 3" in caplog.text
 
 
 def test_writer_errors(tmp_path):
@@ -183,7 +197,7 @@ def _person_with(**changes):
 @pytest.mark.parametrize("frame, match", [
     (_person_with(pose=[[0.5, 0.5, 0.0, 1.0]] * 32), "pose must be 33x4.*32x4"),
     (_person_with(pose=[[0.5, 0.5, 0.0]] * 33), "pose must be 33x4"),
-    (_person_with(pose=[[0.5, "x", 0.0, 1.0]] * 33), "pose must be 33x4"),
+    (_person_with(pose=[[0.5, "x", 0.0, 1.0]] * 33), 'pose: landmark 0 holds "x"'),
     (_person_with(pose=[[0.5, 0.5, 0.0, 1.0]] * 32 + [[1.0]]), "pose must be 33x4"),
     (_person_with(hands={"left": [[0.1, 0.2, 0.3]] * 20, "right": None}), "left hand"),
     (_person_with(hands=[]), "hands"),
@@ -275,6 +289,131 @@ def test_gzip_cut_anywhere_gives_a_prefix_then_a_warning(tmp_path, caplog):
     assert "ends abruptly" in caplog.text
 
 
+# --- hostile content: nothing a file holds gets past the reader unchecked ---------
+
+
+def frame_text(t="0.1", value="0.5", where="pose"):
+    """A frame line as text, with ``value`` written as-is (NaN, 1e999 ...) into
+    the pose's first landmark or the right hand's first landmark."""
+    pose = [["0.5", "0.5", "0.0", "1.0"]] * 33
+    hand = [["0.1", "0.2", "0.3"]] * 21
+    if where == "pose":
+        pose = [[value, "0.5", "0.0", "1.0"]] + pose[1:]
+    else:
+        hand = [[value, "0.2", "0.3"]] + hand[1:]
+    rows = lambda array: "[" + ",".join("[" + ",".join(row) + "]" for row in array) + "]"
+    return (f'{{"t": {t}, "people": [{{"id": 1, "pose": {rows(pose)}, '
+            f'"hands": {{"left": null, "right": {rows(hand)}}}}}]}}')
+
+
+HUGE_INT = pytest.param("1" + "0" * 400, id="10**400")
+
+
+@pytest.mark.parametrize("t", ["NaN", "Infinity", "-Infinity", "1e999", "-0.5", "1e7", HUGE_INT])
+def test_unusable_frame_times_are_errors_with_the_line(tmp_path, t):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.0), frame_text(t=t), good_frame(0.2)])
+    expect_take_error(path, line=3, match="'t' must be a number of seconds from 0")
+
+
+def test_frames_going_back_in_time_are_an_error_equal_times_are_kept(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.2), good_frame(0.1)])
+    expect_take_error(path, line=3, match="before the previous frame's 0.2")
+    path = write_lines(tmp_path / "b.jsonl", [HEADER, good_frame(0.1), good_frame(0.1), good_frame(0.2)])
+    assert [t for t, _ in read_take(path)[1]] == [0.1, 0.1, 0.2]
+
+
+@pytest.mark.parametrize("where", ["pose", "hand"])
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999", "1e30", "-1001",
+                                   HUGE_INT, "true", '"0.5"', "null"])
+def test_unusable_landmark_values_never_reach_a_scene(tmp_path, where, value):
+    # mirror and dream raised OverflowError on these; the take is refused
+    # with the line, the person and the landmark instead.
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.0), frame_text(value=value, where=where)])
+    error = expect_take_error(path, line=3)
+    part = "pose" if where == "pose" else "right hand"
+    assert f"person 0: {part}: landmark 0 holds" in error.what
+    assert "between -1000 and 1000" in error.what
+
+
+def test_landmarks_at_the_limit_are_read(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, frame_text(value="-1000"),
+                                              frame_text(t="0.2", value="1000", where="hand")])
+    (_, first), (_, second) = read_take(path)[1]
+    assert first[0].pose[0, 0] == -1000.0 and second[0].right_hand.landmarks[0, 0] == 1000.0
+
+
+@pytest.mark.parametrize("line", [3, 4])
+def test_deeply_nested_json_is_a_one_line_error(tmp_path, line):
+    # json.loads raises RecursionError on this; in the middle or at the end
+    # (where a cut line is forgiven) it is an error naming the line.
+    records = [HEADER, good_frame(0.0), good_frame(0.1)]
+    records.insert(line - 1, "[" * 100_000)
+    path = write_lines(tmp_path / "a.jsonl", records)
+    expect_take_error(path, line=line, match="nested too deeply")
+
+
+def test_deeply_nested_header_is_not_a_take(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", ['{"format": ' * 50_000, good_frame(0.0)])
+    expect_take_error(path, line=1, match="not JSON")
+
+
+def test_deeply_nested_landmarks_are_an_error(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, _person_with(pose=[[[[[[[0.5]]]]]]] * 33)])
+    expect_take_error(path, line=2, match="pose must be 33x4 numbers")
+
+
+@pytest.mark.parametrize("pid", [2**31, -2, 10**30])
+def test_person_ids_must_fit_osc(tmp_path, pid):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, _person_with(id=pid)])
+    expect_take_error(path, line=2, match="'id' must be a whole number from -1")
+
+
+@pytest.mark.parametrize("key, value", [("fps", float("nan")), ("fps", float("inf")),
+                                        pytest.param("fps", 10**400, id="fps-10**400"),
+                                        ("fps", 1e6), ("size", [10**6, 480]), ("size", [640, True])])
+def test_unusable_header_numbers(tmp_path, key, value):
+    path = write_lines(tmp_path / "a.jsonl", [{**HEADER, key: value}, good_frame(0.0)])
+    expect_take_error(path, line=1, match=key)
+
+
+def test_an_endless_line_is_refused_without_reading_it_whole(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(HEADER) + "\n" + json.dumps(good_frame(0.0)) + "\n"
+                    + '{"t": 0.1, "people": [' + "0," * 2**20 + "\n")
+    expect_take_error(path, line=3, match="longer than 1 MB")
+
+
+def test_frames_sharing_one_time_play_without_dividing_by_zero(tmp_path):
+    from installation.app.clocks import FakeClock
+    from installation.app.replay import FramePlayer
+
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.0), good_frame(0.0, pid=2)])
+    clock = FakeClock()
+    player = FramePlayer.from_take(path, clock)
+    seen = set()
+    for _ in range(10):
+        seen.add(player.latest().people[0].id)
+        clock.advance(0.05)
+    assert seen == {2}  # the later of two frames at one time is the one shown
+
+
+@pytest.mark.parametrize("records, says", [
+    ([HEADER], "take has no frames"),
+    ([HEADER, good_frame(0.0), frame_text(value="NaN")], "line 3: person 0: pose: landmark 0 holds NaN"),
+    ([HEADER, good_frame(0.0), "[" * 100_000, good_frame(0.2)], "line 3: frame line is nested too deeply"),
+    ([HEADER, good_frame(0.2), good_frame(0.1)], "line 3: 't' is 0.1, before"),
+])
+def test_preview_of_a_bad_take_is_one_line_exit_2(tmp_path, capsys, records, says):
+    from installation.cli import main
+
+    path = write_lines(tmp_path / "bad.jsonl", records)
+    assert main(["preview", "mirror", "--take", str(path), "--seconds", "0.5", "--size", "160x90"]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert len(lines) == 1 and says in lines[0] and str(path) in lines[0]
+    assert "Traceback" not in err
+
+
 # --- replay ----------------------------------------------------------------------
 
 
@@ -311,11 +450,12 @@ def test_take_source_loops(tmp_path):
         assert take_times[n] == pytest.approx(frames[n % 3].t - frames[0].t, abs=5e-5)
 
 
-def test_take_source_loop_on_empty_take_ends(tmp_path):
+def test_take_source_refuses_a_take_with_no_frames_at_open(tmp_path):
+    # Looping an empty take would spin for ever; it is refused when opened.
     path = write_take(tmp_path / "take.jsonl", [])
-    with TakeSource(path, realtime=False, loop=True) as source:
-        with pytest.raises(SourceEnded):
-            source.read()
+    source = TakeSource(path, realtime=False, loop=True)
+    with pytest.raises(SourceError, match="no frames"):
+        source.open()
 
 
 def test_realtime_pacing_follows_recorded_time(tmp_path):

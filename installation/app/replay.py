@@ -14,7 +14,8 @@ from installation.types import Frame
 
 
 def take_frames(path: str | Path) -> tuple[tuple[int, int], float, list[tuple[float, tuple]]]:
-    """(size, fps, [(t, people), ...]) of a take, read whole."""
+    """(size, fps, [(t, people), ...]) of a take, read whole; TakeError when
+    any of it is damaged, so a preview never starts on half a take."""
     header, frames = read_take(path)
     return header.size, header.fps, list(frames)
 
@@ -27,14 +28,17 @@ class FramePlayer:
     """
 
     def __init__(self, frames, clock, *, size=(1280, 720), loop: bool = True):
+        # Frames come from a take read whole: in time order, at least one
+        # (the reader refuses anything else).
         if not frames:
             raise ValueError("a FramePlayer needs at least one frame")
         self.frames = list(frames)
         self.clock, self.size, self.loop = clock, tuple(size), loop
         first = self.frames[0][0]
         self._times = [t - first for t, _ in self.frames]
-        # One frame interval between the last frame and the first again.
-        step = self._times[-1] / max(1, len(self._times) - 1) if len(self._times) > 1 else 1 / 30
+        # One frame interval between the last frame and the first again (a
+        # frame's worth at 30 fps when the frames share one time).
+        step = self._times[-1] / (len(self._times) - 1) if self._times[-1] > 0 else 1 / 30
         self._length = self._times[-1] + step
         self._start: float | None = None
         self._position = -1  # absolute frame number (counting loops)

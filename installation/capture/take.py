@@ -55,10 +55,16 @@ class TakeSource(Source):
         self.name = f"take {Path(path).name}"
 
     def open(self) -> None:
-        """Read and check the header; TakeReplayError if it is not a usable take."""
+        """Read and check the header and the first frame; TakeReplayError if
+        it is not a usable take (a take with no frames is not)."""
         self.close()
         with _replay_errors():
             self.header = read_header(self.path)
+            frames = read_take(self.path)[1]
+            try:
+                next(frames)
+            finally:
+                frames.close()
         self.size, self.fps = self.header.size, self.header.fps
         self._restart_count()
         self.take_time: float | None = None
@@ -106,8 +112,9 @@ class TakeSource(Source):
             # loop forever.
             if item is None and self.loop and self._last_t is not None:
                 # One frame interval between the last frame and the first
-                # again, so the seam plays at the take's own pace.
-                interval = 1.0 / self.fps if self.fps > 0 else 0.0
+                # again, so the seam plays at the take's own pace (and a take
+                # whose frames share one time still moves on).
+                interval = 1.0 / self.fps if self.fps > 0 else 1.0 / 30
                 self._offset += (self._last_t - self._first_t) + interval
                 self._last_t = None
                 self._frames = read_take(self.path)[1]

@@ -18,6 +18,11 @@ The writer flushes every frame, so a crash loses at most the line being
 written; the reader accepts such a cut last line with a warning. A gzip take
 cut by a crash is read the same way: every frame flushed before the cut
 comes through, then a warning. Anything broken before the end is an error.
+
+The reader is the boundary for numbers from a file: every number it hands
+on is finite and of a size a scene can draw (see take_values), frame times
+never go back, a take holds at least one frame, and no line, however deep
+or long, can exhaust the reader.
 """
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TakeError
-from ..types import HAND_LANDMARKS, POSE_LANDMARKS, Frame, Hand, Person
+from ..types import Frame, Person
+from .take_values import MAX_FPS, MAX_SIZE, finite, is_int, parse_frame, usable
 
 log = logging.getLogger("installation.takes")
 
@@ -43,6 +49,10 @@ VERSION = 1
 # on any camera, and the shorter numbers roughly halve the file size.
 DECIMALS = 5
 TIME_DECIMALS = 4
+# A frame of ten people is about 60 KB of text; a longer line is not a frame,
+# and reading it whole could exhaust memory.
+MAX_LINE = 2**20
+
 
 
 @dataclass(frozen=True)
@@ -125,10 +135,19 @@ class TakeWriter:
             self.start_t_ = frame.t
         people = []
         for person in frame.people:
-            hands = {
-                side: None if hand is None else _rounded(hand.landmarks)
-                for side, hand in person.hands.items()
-            }
+            # What the reader would refuse is not written: one bad person
+            # (a model that answered NaN) must not spoil the whole take.
+            if not usable(person.pose):
+                log.warning("frame %d: person %d not recorded: pose landmarks not finite "
+                            "or out of range", frame.index, person.id)
+                continue
+            hands = {}
+            for side, hand in person.hands.items():
+                if hand is not None and not usable(hand.landmarks):
+                    log.warning("frame %d: %s hand of person %d not recorded: landmarks "
+                                "not finite or out of range", frame.index, side, person.id)
+                    hand = None
+                hands[side] = None if hand is None else _rounded(hand.landmarks)
             people.append({"id": int(person.id), "pose": _rounded(person.pose), "hands": hands})
         t = round(frame.t - self.start_t_, TIME_DECIMALS)
         self._write_line({"t": t, "people": people})
@@ -182,7 +201,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     with handle:
         while True:
             try:
-                line = handle.readline()
+                line = handle.readline(MAX_LINE + 1)
             except EOFError:
                 # The gzip stream has no end marker: the recording was cut
                 # (a crash); everything flushed before the cut was read.
@@ -208,6 +227,12 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             if not line:
                 return
             number += 1
+            if len(line) > MAX_LINE:
+                raise TakeError(
+                    f"line is longer than {MAX_LINE // 2**20} MB: not a take frame",
+                    _where(path, number),
+                    "the file is damaged or not a take; use another take or record again",
+                )
             yield number, line
 
 
@@ -220,7 +245,7 @@ def _parse_header(path: Path, lines: Iterator[tuple[int, str]]) -> TakeHeader:
     where = _where(path, number)
     try:
         record = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TakeError("first line is not JSON: not a take", where, not_a_take) from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         found = record.get("format") if isinstance(record, dict) else None
@@ -228,7 +253,7 @@ def _parse_header(path: Path, lines: Iterator[tuple[int, str]]) -> TakeHeader:
         raise TakeError(what, where, not_a_take)
 
     version = record.get("version")
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise TakeError(
             f"bad take format version {version!r}, expected a whole number >= 1",
             where,
@@ -249,11 +274,12 @@ def _parse_header(path: Path, lines: Iterator[tuple[int, str]]) -> TakeHeader:
         )
 
     size = record.get("size")
-    if not (isinstance(size, list) and len(size) == 2 and all(_is_int(v) and v >= 0 for v in size)):
-        raise field_error("size", "[width, height] in pixels")
+    if not (isinstance(size, list) and len(size) == 2
+            and all(is_int(v) and 0 <= v <= MAX_SIZE for v in size)):
+        raise field_error("size", f"[width, height] in pixels (0 to {MAX_SIZE})")
     fps = record.get("fps")
-    if not _is_number(fps) or fps < 0:
-        raise field_error("fps", "a number >= 0")
+    if finite(fps) is None or not 0 <= fps <= MAX_FPS:
+        raise field_error("fps", f"a number from 0 to {MAX_FPS:g}")
     for key, kind, expected in (
         ("source", str, "a string"),
         ("models", dict, "an object"),
@@ -271,62 +297,6 @@ def _parse_header(path: Path, lines: Iterator[tuple[int, str]]) -> TakeHeader:
     )
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _landmarks(value, rows: int, cols: int, what: str) -> np.ndarray:
-    """A rows x cols numeric array, or ValueError saying what is wrong."""
-    expected = f"{what} must be {rows}x{cols} numbers"
-    try:
-        array = np.asarray(value)
-    except ValueError:
-        raise ValueError(f"{expected}, got rows of different lengths") from None
-    if array.dtype.kind not in "iuf":
-        raise ValueError(f"{expected}, got something else ({json.dumps(value)[:40]})")
-    if array.shape != (rows, cols):
-        raise ValueError(f"{expected}, got shape {'x'.join(map(str, array.shape)) or 'scalar'}")
-    return array.astype(np.float32)
-
-
-def _parse_frame(record) -> tuple[float, tuple[Person, ...]]:
-    """One frame line's content; ValueError saying what is wrong."""
-    if not isinstance(record, dict):
-        raise ValueError("a frame line must be a JSON object")
-    t = record.get("t")
-    if not _is_number(t):
-        raise ValueError(f"'t' must be a number of seconds, got {t!r}")
-    people = record.get("people")
-    if not isinstance(people, list):
-        raise ValueError(f"'people' must be a list, got {people!r}")
-    parsed = []
-    for n, entry in enumerate(people):
-        what = f"person {n}"
-        if not isinstance(entry, dict):
-            raise ValueError(f"{what} must be an object")
-        pid = entry.get("id")
-        if not _is_int(pid):
-            raise ValueError(f"{what}: 'id' must be a whole number, got {pid!r}")
-        pose = _landmarks(entry.get("pose"), POSE_LANDMARKS, 4, f"{what}: pose")
-        hands = entry.get("hands")
-        if not isinstance(hands, dict):
-            raise ValueError(f"{what}: 'hands' must be an object with 'left' and 'right'")
-        found = {}
-        for side in ("left", "right"):
-            value = hands.get(side)
-            if value is not None:
-                landmarks = _landmarks(value, HAND_LANDMARKS, 3, f"{what}: {side} hand")
-                found[side] = Hand(landmarks, side, score=1.0)
-        parsed.append(
-            Person(pose=pose, id=pid, left_hand=found.get("left"), right_hand=found.get("right"))
-        )
-    return float(t), tuple(parsed)
-
-
 def read_header(path) -> TakeHeader:
     """Read and check a take's header line (TakeError if it is not a take)."""
     path = Path(path)
@@ -339,12 +309,14 @@ def read_header(path) -> TakeHeader:
 
 def _frames(path: Path) -> Iterator[tuple[float, tuple[Person, ...]]]:
     lines = _lines(path)
+    edited = "the take was written by another program or edited by hand"
     try:
         _parse_header(path, lines)
         # A line that is not JSON is held back until we know whether another
         # line follows: a cut last line is what a crash leaves (a warning);
         # anything after it means the file is damaged (an error).
         broken: int | None = None
+        previous: float | None = None  # t of the frame before
         for number, line in lines:
             if not line.strip():
                 continue
@@ -359,19 +331,30 @@ def _frames(path: Path) -> Iterator[tuple[float, tuple[Person, ...]]]:
             except ValueError:
                 broken = number
                 continue
+            except RecursionError:
+                # Brackets nested thousands deep: never a cut frame, and
+                # Python's own parser gives up on them.
+                raise TakeError("frame line is nested too deeply: not a take frame",
+                                _where(path, number), edited) from None
             try:
-                yield _parse_frame(record)
+                t, people = parse_frame(record)
             except ValueError as error:
-                raise TakeError(
-                    str(error),
-                    _where(path, number),
-                    "the take was written by another program or edited by hand",
-                ) from None
+                raise TakeError(str(error), _where(path, number), edited) from None
+            # Equal times are kept (a fast source can stamp two frames alike
+            # at the take's 0.1 ms resolution); going back in time is damage.
+            if previous is not None and t < previous:
+                raise TakeError(f"'t' is {t:g}, before the previous frame's {previous:g}: "
+                                "frames must be in time order", _where(path, number), edited)
+            previous = t
+            yield t, people
         if broken is not None:
             log.warning(
                 "%s: ignoring cut last line; the recording was probably interrupted",
                 _where(path, broken),
             )
+        if previous is None:
+            raise TakeError("take has no frames, only its header", str(path),
+                            "record a take with someone in view, or use another take")
     finally:
         lines.close()
 

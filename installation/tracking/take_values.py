@@ -1,0 +1,127 @@
+"""What a take's lines may hold: the checks that keep unusable numbers out.
+
+A take comes from a file anyone can edit, so every number read from it is
+checked here before it becomes a Person: finite, of a size a scene can turn
+into pixels, of the shape the types promise. Each check raises ValueError
+saying what is wrong; the reader adds the file and line.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from ..types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
+
+# Landmarks are fractions of the image (x, y), a relative depth (z) and a
+# visibility; a real one lies within a few image sizes. A value past this is
+# damage, and scenes that turn it into pixels would overflow.
+LANDMARK_LIMIT = 1000.0
+# Frame times are seconds from the first frame; no take runs for eleven days.
+MAX_TIME = 1e6
+# Header sizes and rates a scene can divide by and draw at.
+MAX_SIZE = 100_000
+MAX_FPS = 1000.0
+# Person ids are sent over OSC as 32-bit integers; -1 means "not identified".
+MAX_ID = 2**31 - 1
+
+
+def usable(array: np.ndarray) -> bool:
+    """True when every landmark value is one the reader accepts."""
+    return bool(np.isfinite(array).all() and np.abs(array).max(initial=0.0) <= LANDMARK_LIMIT)
+
+
+def is_int(value) -> bool:
+    """True for a whole number (JSON's true and false are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def finite(value) -> float | None:
+    """``value`` as a finite float, or None when it is not a usable number
+    (not a number, NaN, infinity, or an integer too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def short(value) -> str:
+    """A short description of a JSON value for a message (never the whole of it)."""
+    try:
+        text = json.dumps(value)
+    except (ValueError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def landmark_array(value, rows: int, cols: int, what: str) -> np.ndarray:
+    """A rows x cols array of usable numbers, or ValueError saying what is wrong."""
+    expected = f"{what} must be {rows}x{cols} numbers"
+    if not (isinstance(value, list) and len(value) == rows
+            and all(isinstance(row, list) and len(row) == cols for row in value)):
+        if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+            lengths = sorted({len(row) for row in value})
+            got = (f"shape {len(value)}x{lengths[0]}" if len(lengths) == 1
+                   else "rows of different lengths")
+        else:
+            got = short(value)
+        raise ValueError(f"{expected}, got {got}")
+    # The checks run on the whole array; only a bad one is searched value by value.
+    try:
+        array = np.asarray(value, dtype=np.float64) if _plain_numbers(value) else None
+    except (ValueError, TypeError, OverflowError):
+        array = None
+    if array is not None and np.isfinite(array).all() and np.abs(array).max() <= LANDMARK_LIMIT:
+        return array.astype(np.float32)
+    for r, row in enumerate(value):
+        for c, item in enumerate(row):
+            number = finite(item)
+            if number is None or abs(number) > LANDMARK_LIMIT:
+                raise ValueError(f"{what}: landmark {r} holds {short(item)}, expected numbers "
+                                 f"between -{LANDMARK_LIMIT:g} and {LANDMARK_LIMIT:g}")
+    raise ValueError(f"{expected}")  # not reached: some value failed above
+
+
+def _plain_numbers(rows: list) -> bool:
+    """True when every value is an int or float (never a bool, text, null ...)."""
+    return all(type(item) in (int, float) for row in rows for item in row)
+
+
+def parse_frame(record) -> tuple[float, tuple[Person, ...]]:
+    """One frame line's content; ValueError saying what is wrong."""
+    if not isinstance(record, dict):
+        raise ValueError("a frame line must be a JSON object")
+    t = finite(record.get("t"))
+    if t is None or not 0 <= t <= MAX_TIME:
+        raise ValueError(f"'t' must be a number of seconds from 0 to {MAX_TIME:g}, "
+                         f"got {short(record.get('t'))}")
+    people = record.get("people")
+    if not isinstance(people, list):
+        raise ValueError(f"'people' must be a list, got {short(people)}")
+    parsed = []
+    for n, entry in enumerate(people):
+        what = f"person {n}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{what} must be an object")
+        pid = entry.get("id")
+        if not is_int(pid) or not -1 <= pid <= MAX_ID:
+            raise ValueError(f"{what}: 'id' must be a whole number from -1 to {MAX_ID}, "
+                             f"got {short(pid)}")
+        pose = landmark_array(entry.get("pose"), POSE_LANDMARKS, 4, f"{what}: pose")
+        hands = entry.get("hands")
+        if not isinstance(hands, dict):
+            raise ValueError(f"{what}: 'hands' must be an object with 'left' and 'right'")
+        found = {}
+        for side in ("left", "right"):
+            value = hands.get(side)
+            if value is not None:
+                points = landmark_array(value, HAND_LANDMARKS, 3, f"{what}: {side} hand")
+                found[side] = Hand(points, side, score=1.0)
+        parsed.append(
+            Person(pose=pose, id=pid, left_hand=found.get("left"), right_hand=found.get("right"))
+        )
+    return t, tuple(parsed)
