@@ -301,6 +301,7 @@ class FakeCamera(Source):
         self.session = 0
         self.open_times: list[float] = []
         self.failing_opens = 0
+        self.hanging_opens = 0  # opens that block until ``unblock`` is set
         self.unblock = threading.Event()  # lets a hung read return
         self.stale_returned = threading.Event()  # set when a hung read returned
         self.gate = threading.Event()  # "pause" holds reads here until set
@@ -309,6 +310,10 @@ class FakeCamera(Source):
 
     def open(self):
         self.open_times.append(time.monotonic())
+        if self.hanging_opens > 0:
+            self.hanging_opens -= 1
+            self.unblock.wait()
+            raise SourceError("gave up at last", where=self.name)
         if self.failing_opens > 0:
             self.failing_opens -= 1
             raise SourceError("unplugged", where=self.name, fix="plug it in")
@@ -461,3 +466,133 @@ def test_capture_stop_does_not_wait_for_a_hung_reader():
     assert capture.latest(after=capture.sequence, timeout=0.5) is None
     camera.unblock.set()
     assert camera.stale_returned.wait(5.0)
+
+
+# -- opening off the caller's thread ----------------------------------------------------
+
+
+def test_capture_opens_in_the_background_with_back_off(caplog):
+    camera = FakeCamera()
+    camera.failing_opens = 3
+    capture = Capture(camera, backoff_start=0.05, backoff_max=0.1)
+    with caplog.at_level(logging.INFO, logger="installation.capture"):
+        started = time.monotonic()
+        capture.start(wait=False)
+        returned = time.monotonic() - started
+        try:
+            assert capture.status in ("opening", "running")
+            assert wait_until(lambda: capture.status == "running")
+            assert "unplugged" in capture.last_error
+            fresh_frames(capture, 3)
+            assert capture.reopens == 0
+        finally:
+            capture.stop()
+    assert returned < 0.5  # it did not wait for the camera (generous)
+    assert len(camera.open_times) == 4
+    messages = [r.getMessage() for r in caplog.records]
+    # One line for the failure, not one per attempt; one when it opens.
+    assert sum("opening attempt" in m and r.levelno == logging.WARNING
+               for m, r in zip(messages, caplog.records)) == 1
+    assert "fake camera opened after 4 attempts" in messages
+
+
+def test_capture_stop_while_opening_in_the_background_leaves_it_closed():
+    camera = FakeCamera()
+    camera.hanging_opens = 1
+    capture = Capture(camera).start(wait=False)
+    assert wait_until(lambda: len(camera.open_times) == 1)
+    started = time.monotonic()
+    capture.stop()
+    assert time.monotonic() - started < 5.0  # about a tenth of a second; generous
+    assert capture.status == "stopped" and capture.latest(timeout=0.1) is None
+    camera.unblock.set()
+
+
+class Stuck(FakeCamera):
+    open_deadline = 0.1  # seconds the capture waits for an open
+
+
+def test_a_start_that_hangs_is_given_up_on_at_the_deadline():
+    camera = Stuck()
+    camera.hanging_opens = 1
+    capture = Capture(camera)
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="opening did not finish within 0.1 s"):
+        capture.start()
+    assert time.monotonic() - started < 5.0  # the deadline, not the hang; generous
+    assert capture.status == "failed"
+    camera.unblock.set()
+
+
+def test_opens_that_hang_are_abandoned_and_tried_again_a_few_at_most():
+    camera = Stuck()
+    camera.hanging_opens = 3
+    capture = Capture(camera, backoff_start=0.02, backoff_max=0.05).start(wait=False)
+    try:
+        assert wait_until(lambda: "still hang" in (capture.last_error or ""))
+        time.sleep(0.3)
+        assert len(camera.open_times) == 3  # no more threads while three hang
+        assert capture.status == "opening"
+        camera.unblock.set()  # they end; the next attempt opens
+        assert wait_until(lambda: capture.status == "running")
+        assert len(camera.open_times) == 4
+        fresh_frames(capture, 3)
+    finally:
+        capture.stop()
+        camera.unblock.set()
+
+
+class FakeVideoCapture:
+    """Stands in for a cv2.VideoCapture: one grey picture per read."""
+
+    def __init__(self):
+        self.released = threading.Event()
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        return True, np.full((24, 32, 3), 128, np.uint8)
+
+    def get(self, prop):
+        return 30.0
+
+    def release(self):
+        self.released.set()
+
+
+def test_a_stream_closed_while_it_opens_lets_go_of_what_it_opened():
+    """The thread rule for open(): a Capture that gave up on an open closes
+    the source; the open, returning later, must not leave a device open."""
+
+    class Slow(StreamSource):
+        def __init__(self):
+            super().__init__("rtsp://127.0.0.1:9/x")
+            self.go, self.made = threading.Event(), []
+
+        def _connect(self):
+            self.go.wait(5)
+            self.made.append(FakeVideoCapture())
+            return self.made[-1]
+
+    source = Slow()
+    errors = []
+    opener = threading.Thread(target=lambda: _catch(source.open, errors))
+    opener.start()
+    time.sleep(0.05)
+    source.close()  # what Capture does before its next attempt
+    source.go.set()
+    opener.join(5)
+    assert errors and "closed while it was opening" in str(errors[0])
+    assert source.made[0].released.is_set() and source._capture is None
+    source.open()  # a fresh open works as before
+    assert source.read().image.shape == (24, 32, 3)
+    source.close()
+    assert source.made[1].released.is_set()
+
+
+def _catch(call, errors):
+    try:
+        call()
+    except SourceError as error:
+        errors.append(error)

@@ -7,9 +7,12 @@ real OSC packet is the point of the test.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pygame
 import pytest
@@ -153,6 +156,129 @@ def test_an_over_budget_scene_is_replaced_with_real_sleeps():
         pilot.step(3)
         assert loop.director.current == "fallback"
         assert loop.director.faults[-1].hook == "budget"
+
+
+class Stalled(Red):
+    """Each draw takes ``cost`` seconds of the fake clock, ``machine`` of them
+    spent waiting for a processor that another program held (counted in
+    ``Stalled.waited``), for ``frames`` draws."""
+
+    name = "stalled"
+    clock: FakeClock | None = None
+    waited = 0.0
+
+    def __init__(self, cost: float = 0.06, machine: float = 0.0, frames: int = 10):
+        self.cost, self.machine, self.frames = cost, machine, frames
+
+    def enter(self, size):
+        self.drawn_ = 0
+
+    def draw(self, surface):
+        self.drawn_ += 1
+        if self.drawn_ <= self.frames:
+            Stalled.clock.advance(self.cost)
+            Stalled.waited += self.machine
+        super().draw(surface)
+
+
+def stalled_loop(**settings):
+    loop = make_loop(Stalled, table={"playlist": ["stalled"], "budget_ms": 50,
+                                     "budget_frames": 3, "stalled": settings})
+    Stalled.clock, Stalled.waited = loop.clock, 0.0
+    loop.director.waited = lambda: Stalled.waited
+    return loop
+
+
+def test_a_stall_of_the_machine_does_not_take_a_scene_off():
+    """Ten frames of 200 ms on the loop's clock, 190 ms of each waiting for
+    a processor: the machine was busy, not the scene."""
+    loop = stalled_loop(cost=0.2, machine=0.19, frames=10)
+    with loop.run_test() as pilot:
+        pilot.step(30)
+        assert loop.director.current == "stalled"
+        assert not loop.director.faults
+        times = list(loop.director.stage.frame_times)
+        assert max(times) == pytest.approx(0.01, abs=1e-6)  # its own time
+
+
+def test_a_scene_slow_by_itself_is_still_taken_off_on_a_busy_machine():
+    """60 ms of each frame its own (and 30 ms the machine's): over 50 ms."""
+    loop = stalled_loop(cost=0.09, machine=0.03, frames=10)
+    with loop.run_test() as pilot:
+        pilot.step(3)
+        assert loop.director.current == "fallback"
+        assert "frame budget 3 frames in a row (60, 60, 60 ms)" in loop.director.faults[-1].message
+
+
+@pytest.mark.skipif(not Path("/proc/thread-self/schedstat").exists(),
+                    reason="the system gives no scheduler statistics")
+def test_machine_wait_counts_a_busy_machine_not_a_sleep():
+    """Real programs hogging every core: a thread that computes for a second
+    of wall time waits a good part of it for a processor; one that sleeps
+    does not."""
+    from installation.scenes.stage import machine_wait
+
+    before = machine_wait()
+    time.sleep(0.3)
+    slept = machine_wait() - before
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        time.sleep(0.2)
+        before, end = machine_wait(), time.monotonic() + 1.0
+        while time.monotonic() < end:
+            pass
+        busy = machine_wait() - before
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    print(f"waited {slept * 1000:.0f} ms in a 300 ms sleep, {busy * 1000:.0f} ms of 1 s "
+          f"computing beside {len(hogs)} busy programs")
+    assert slept < 0.1
+    assert busy > 0.1
+
+
+class Flaky(Red):
+    """Raises in draw while the class attribute ``broken`` is true."""
+
+    name = "flaky"
+    broken = True
+
+    def draw(self, surface):
+        if Flaky.broken:
+            raise RuntimeError("broken")
+        super().draw(surface)
+
+
+def test_a_failed_scene_is_retried_sooner_then_less_often_and_the_wait_resets(caplog):
+    loop = make_loop(Flaky, table={"playlist": ["flaky"], "crossfade": 0,
+                                   "retry_first": 10, "retry_after": 80})
+    Flaky.broken = True
+
+    def time_off():
+        """Seconds off stage after the latest failure."""
+        (until,) = loop.director.benched().values()
+        return round(until - loop.director.faults[-1].t, 6)
+
+    with caplog.at_level(logging.WARNING, logger="installation.director"), \
+            loop.run_test() as pilot:
+        pilot.step(1)
+        offs = [time_off()]
+        for _ in range(5):  # each retry fails at once
+            pilot.advance(offs[-1] + 0.5)
+            assert loop.director.switches[-2][1:] == ("flaky", "retry")
+            offs.append(time_off())
+        assert offs == [10, 20, 40, 80, 80, 80]
+
+        Flaky.broken = False
+        pilot.advance(80 + 80.5)  # back on after 80 s, then it plays the whole retry_after
+        assert loop.director.current == "flaky" and not loop.director.benched()
+        Flaky.broken = True
+        pilot.step(1)
+        assert time_off() == 10  # a new failure, not the sixth in a row
+    assert "scene flaky is off stage for 10 s (failure 1 in a row; at most 80 s)" in caplog.text
+    assert "scene flaky is off stage for 80 s (failure 5 in a row; at most 80 s)" in caplog.text
 
 
 # -- switching ----------------------------------------------------------------------------

@@ -174,10 +174,51 @@ def test_wait_for_camera_starts_without_the_camera(tmp_path, use_models):
                  env=base_env(SDL_VIDEODRIVER="dummy", INSTALLATION_MODELS=use_models),
                  cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "camera 97" in result.stderr and "waiting for it (--wait-for-camera)" in result.stderr
+    assert "camera 97: opening it on its own thread" in result.stderr
+    assert "waiting for it (--wait-for-camera)" in result.stderr
+    assert "opening attempt 1 failed: camera 97: no camera at index 97" in result.stderr
     assert "Traceback" not in result.stderr
     drawn, tracked, _ = run_figures(result.stdout)
     assert drawn > 0 and tracked == 0
+
+
+def one_frame_take(path):
+    import numpy as np
+
+    from installation.tracking.takes import TakeWriter
+    from installation.types import Frame, Person
+
+    pose = np.tile(np.array([0.5, 0.5, 0.0, 1.0], np.float32), (33, 1))
+    with TakeWriter(path, source="test", size=(640, 480), fps=30.0, models={}) as take:
+        take.write(Frame(index=0, t=0.0, image=None, size=(640, 480),
+                         people=(Person(id=1, pose=pose),), tracked=True))
+    return path
+
+
+def test_a_one_frame_take_loops_like_the_demo_take(tmp_path):
+    take = one_frame_take(tmp_path / "one.jsonl")
+    result = cli("run", "--source", take, "--seconds", 2, env=base_env(SDL_VIDEODRIVER="dummy"),
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    drawn, tracked, seen = run_figures(result.stdout)
+    assert drawn > 10 and tracked > 10 and seen == 1  # the one frame, again and again
+    seconds = float(re.search(r"frames in ([\d.]+) s", result.stdout).group(1))
+    assert seconds == pytest.approx(2.0, abs=0.5)
+
+
+def test_a_take_played_once_that_ends_ends_the_show_with_an_error(tmp_path):
+    """[source] loop = false: the show ends with the take, and says so; a
+    piece that stops by itself is not a success."""
+    take = one_frame_take(tmp_path / "one.jsonl")
+    result = cli("run", "--source", take, "--seconds", 10, "--set", "source.loop=false",
+                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert lines(result.stderr)[-1] == ("installation: error: take one.jsonl: the show ended: the source ended "
+                    "after 1 frame(s) (set [source] loop = true (or --set source.loop=true) to "
+                    "play it again and again)")
+    assert "Traceback" not in result.stderr
+    drawn, tracked, _ = run_figures(result.stdout)
+    assert tracked == 1
 
 
 # -- run reads the whole profile -------------------------------------------------------

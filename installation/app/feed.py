@@ -12,12 +12,15 @@ the feed keeps that working through what weeks bring:
 - outside opening hours :meth:`pause` stops both threads and releases the
   camera, so the machine idles; :meth:`resume` opens it again (and keeps
   trying, with back-off, if the camera is not there at opening time).
+
+Nothing here opens a source on the caller's thread once the show is on:
+:meth:`resume` and :meth:`wait_for_source` leave it to the capture's own
+thread (a stream that never answers would otherwise freeze the picture).
 """
 from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from installation.capture.thread import Capture
 from installation.tracking.worker import TrackingWorker
@@ -25,50 +28,45 @@ from installation.tracking.worker import TrackingWorker
 log = logging.getLogger("installation.feed")
 
 _FINISHED = ("ended", "failed", "stopped")
+_WAITING = ("opening", "reconnecting")
 
 
 class Feed:
     """Runs ``source`` through ``pipeline`` on background threads.
 
     ``capture_options`` go to :class:`~installation.capture.thread.Capture`
-    (``stall_timeout``, ``backoff_start``, ``backoff_max``). ``clock`` is
-    for the retry schedule at resume (monotonic seconds).
+    (``stall_timeout``, ``backoff_start``, ``backoff_max``), whose thread
+    also runs the back-off while the source will not open.
     """
 
-    def __init__(self, source, pipeline, *, clock=time.monotonic, **capture_options):
+    def __init__(self, source, pipeline, **capture_options):
         self.source, self.pipeline = source, pipeline
         self.capture_options = capture_options
-        self.clock = clock
         self.capture: Capture | None = None
         self.worker: TrackingWorker | None = None
-        self.paused = False
+        self.paused = False  # closed hours: no capture, no tracking
         self.worker_restarts = 0
         self.problem: str | None = None  # the camera's trouble now, None when fine
         self.last_error: str | None = None  # the latest trouble, kept after recovery
-        self._retry_at: float | None = None  # resume failed: next attempt
-        self._retry_delay = 0.0
-        self._last_failure: str | None = None
         self._processed_before = 0  # frames tracked by workers of earlier runs
         # Set by every worker at each new result: the render loop wakes for it.
         self.published = threading.Event()
 
     # -- life cycle -------------------------------------------------------------------
 
-    def start(self, capture: Capture | None = None) -> "Feed":
-        """Open the source and start the threads (or take ``capture``, already
-        started on this source); the source's SourceError reaches the caller
-        (a camera missing at start is the user's error)."""
+    def start(self, capture: Capture | None = None, *, wait: bool = True) -> "Feed":
+        """Start the threads on ``capture`` (already started on this source),
+        or on a new capture of the source: ``wait`` opens it now, its
+        SourceError reaching the caller (a camera missing at start is the
+        user's error); otherwise the capture's thread opens it, retrying
+        with back-off, while :meth:`waiting` says so."""
         if capture is None:
             capture = Capture(self.source, **self.capture_options)
-            capture.start()
-        self._attach(capture)
-        return self
-
-    def _attach(self, capture: Capture) -> None:
+            capture.start(wait=wait)
         self.capture = capture
         self.worker = TrackingWorker(capture, self.pipeline, self.published).start()
         self.paused = False
-        self._retry_at = None
+        return self
 
     def stop(self) -> None:
         """Stop both threads and release the source."""
@@ -80,51 +78,28 @@ class Feed:
             self.capture.stop()
 
     def wait_for_source(self, error=None) -> "Feed":
-        """Start without the source (a camera not there yet at boot): try to
-        open it with back-off, from the next :meth:`check` on."""
-        self.paused = True
-        self._retry_delay = self.capture_options.get("backoff_start", 0.5)
-        self._retry_at = self.clock()
-        self._note(self._named(str(error or "not open")))
-        self._last_failure = str(error) if error is not None else None
-        return self
+        """Start without the source (a camera not there yet at boot): the
+        capture's thread opens it with back-off; ``error`` is why it is not
+        there yet, if known."""
+        if error is not None:
+            self._note(self._named(str(error)))
+        return self.start(wait=False)
 
     def pause(self) -> None:
         """Closing time: stop the threads and release the camera."""
-        if self.paused and self._retry_at is None:
+        if self.paused:
             return
         self.stop()
         self.paused = True
-        self._retry_at = None
         log.info("%s released and tracking paused", self.source.name)
 
     def resume(self) -> None:
-        """Opening time: open the camera and start the threads again."""
+        """Opening time: the camera is opened again on the capture's thread
+        (retried with back-off if it is not there) and tracking resumes."""
         if not self.paused:
             return
-        self._retry_delay = self.capture_options.get("backoff_start", 0.5)
-        self._try_resume()
-
-    def _try_resume(self) -> None:
-        try:
-            capture = Capture(self.source, **self.capture_options)
-            capture.start()
-        except Exception as error:  # noqa: BLE001  not there yet: keep trying, never crash the show
-            message = str(error)
-            # One line per new kind of failure, not one per attempt for weeks.
-            level = logging.DEBUG if message == self._last_failure else logging.WARNING
-            self._last_failure = message
-            self._note(self._named(message))
-            self._retry_at = self.clock() + self._retry_delay
-            log.log(level, "opening failed: %s; trying again in %.1f s (then at most every %.1f s)",
-                    self.problem, self._retry_delay, self.capture_options.get("backoff_max", 4.0))
-            self._retry_delay = min(self._retry_delay * 2,
-                                    self.capture_options.get("backoff_max", 4.0))
-            return
-        self._last_failure = None
-        self._attach(capture)
-        self.problem = None
-        log.info("%s opened and tracking resumed", self.source.name)
+        self.start(wait=False)
+        log.info("%s opening again; tracking resumes with its first frame", self.source.name)
 
     # -- what the loop asks -----------------------------------------------------------
 
@@ -142,15 +117,13 @@ class Feed:
     @property
     def status(self) -> str:
         if self.paused:
-            return "paused" if self._retry_at is None else "reopening"
+            return "paused"
         return self.capture.status if self.capture is not None else "starting"
 
     def check(self, now: float | None = None) -> None:
-        """Once a frame: restart a dead tracking thread, retry a failed
-        resume, note the camera's trouble for the status line."""
+        """Once a frame: restart a dead tracking thread, note the camera's
+        trouble for the status line. Never waits for the camera."""
         if self.paused:
-            if self._retry_at is not None and self.clock() >= self._retry_at:
-                self._try_resume()
             return
         if self.worker is not None and self.worker.died:
             self.worker_restarts += 1
@@ -158,9 +131,10 @@ class Feed:
             log.error("restarting the tracking thread (restart %d)", self.worker_restarts)
             self.worker.restart()
         capture = self.capture
-        if capture is not None and capture.status == "reconnecting":
-            if self.problem is None:
-                self._note(self._named(capture.last_error or "lost"))
+        if capture is not None and capture.status in _WAITING:
+            # Once per loss: the first reason, not every failed attempt after it.
+            if self.problem is None and capture.last_error:
+                self._note(self._named(capture.last_error))
         elif self.problem is not None and capture is not None and capture.status == "running":
             self.problem = None
 
@@ -173,13 +147,10 @@ class Feed:
 
     def waiting(self) -> str | None:
         """What to tell a technician while no frames can come (None when fine)."""
-        if self.paused:
-            return None if self._retry_at is None else \
-                "waiting for " + self._named(self.problem or "not open")
         capture = self.capture
-        if capture is not None and capture.status == "reconnecting":
-            return "waiting for " + self._named(capture.last_error or "reconnecting")
-        return None
+        if self.paused or capture is None or capture.status not in _WAITING:
+            return None
+        return "waiting for " + self._named(capture.last_error or self.problem or capture.status)
 
     def finished(self) -> bool:
         """The source ended for good (a file played once); never while paused."""
@@ -196,11 +167,10 @@ class Feed:
     def describe(self) -> str:
         """One line for the HUD."""
         if self.paused:
-            return f"{self.source.name}: paused (closed)" if self._retry_at is None else \
-                f"reopening {self.problem}"
+            return f"{self.source.name}: paused (closed)"
         capture, worker = self.capture, self.worker
         text = f"{self.source.name}: {capture.status}, tracked {self.processed}"
-        if capture.status == "reconnecting" and capture.last_error:
+        if capture.status in _WAITING and capture.last_error:
             text += f" ({capture.last_error})"
         if worker is not None and worker.last_error:
             text += f"; tracking errors {worker.errors}"

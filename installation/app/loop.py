@@ -43,6 +43,7 @@ import pygame
 from installation.app.clocks import FakeClock, Pilot, RealClock
 from installation.app.hud import DIM, Hud, draw_problems, draw_text_box
 from installation.app.kiosk import TechMenu, is_menu_combo
+from installation.scenes.stage import machine_wait
 from installation.types import Frame
 
 log = logging.getLogger("installation.app")
@@ -162,6 +163,9 @@ class RenderLoop:
             pygame.mouse.set_visible(False)
         if self.clock is None:
             self.clock = RealClock()
+        if isinstance(self.clock, RealClock) and getattr(self.director, "waited", False) is None:
+            # Real time: a scene is charged its own time, not a busy machine's.
+            self.director.waited = machine_wait
         self._start = self.clock.now()
         if self.is_open:
             self.director.start(self.screen.get_size(), self._start)

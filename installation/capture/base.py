@@ -35,12 +35,19 @@ class Source(ABC):
     :class:`~installation.errors.SourceEnded` at the end of a finite source.
 
     Thread rule: :meth:`close` may be called from another thread while
-    :meth:`read` is blocked (a hung camera); it must not crash, and whatever
-    that read returns later is simply discarded by the caller.
+    :meth:`read` or :meth:`open` is blocked (a hung camera, a stream that
+    never answers); it must not crash, and whatever that read returns later
+    is simply discarded by the caller. :class:`~installation.capture.Capture`
+    calls :meth:`open` on a thread of its own and gives up waiting for it
+    after ``open_deadline`` seconds.
     """
 
     name: str = "source"  # human label for messages, e.g. "camera 0"
     live: bool = False  # True for cameras and streams: they may stall, Capture reopens them
+    # Seconds an open() may take before Capture stops waiting for it (and,
+    # for a live source, tries again): longer than any timeout the source
+    # sets itself, so it only catches an open that hangs beyond them.
+    open_deadline: float = 15.0
     mirror: bool = False  # flip images left-right, once, here at capture
     size: tuple[int, int] = (0, 0)  # (width, height), valid after open()
     fps: float = 0.0  # nominal frames per second, 0.0 if unknown; valid after open()

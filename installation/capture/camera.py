@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
 from abc import abstractmethod
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +27,11 @@ class _LiveOpenCvSource(Source):
         super().__init__(mirror)
         self._capture: SafeVideoCapture | None = None
         self._first = None  # the frame read in open() to prove the device works
+        self._lock = threading.Lock()
+        # Counts opens and closes: an open() that finds it changed when it
+        # returns was given up on (Capture stopped waiting for it, or closed
+        # the source meanwhile) and lets go of what it opened.
+        self._ticket = 0
 
     @abstractmethod
     def _connect(self) -> "cv2.VideoCapture":
@@ -41,6 +48,8 @@ class _LiveOpenCvSource(Source):
     def open(self) -> None:
         self.close()
         self._restart_count()
+        with self._lock:
+            ticket = self._ticket
         with quiet_opencv():
             capture = SafeVideoCapture(self._connect())
             # isOpened() is not proof: a busy camera or a metadata-only
@@ -49,7 +58,13 @@ class _LiveOpenCvSource(Source):
         if image is None:
             capture.release()
             raise self._no_picture()
-        self._capture, self._first = capture, image
+        with self._lock:
+            current = ticket == self._ticket
+            if current:
+                self._capture, self._first = capture, image
+        if not current:
+            capture.release()
+            raise SourceError("closed while it was opening", where=self.name)
         self.size = self._image_size(image)
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 0.0  # some drivers report nonsense
@@ -66,8 +81,10 @@ class _LiveOpenCvSource(Source):
         return self._frame_from_bgr(image)
 
     def close(self) -> None:
-        capture, self._capture = self._capture, None
-        self._first = None
+        with self._lock:
+            self._ticket += 1
+            capture, self._capture = self._capture, None
+            self._first = None
         if capture is not None:
             capture.release()
 
@@ -175,24 +192,41 @@ def redact_url(url: str) -> str:
 class StreamSource(_LiveOpenCvSource):
     """A network stream (rtsp://, http://, udp://, ...) decoded by OpenCV's FFmpeg."""
 
-    # Seconds FFmpeg may wait before giving up; without them a dead sender
-    # can block open() for half a minute.
-    open_timeout = 10.0
-    read_timeout = 10.0
+    # Seconds FFmpeg may wait for the sender: to connect and learn the
+    # stream's format, then for each frame. Without them a sender that
+    # accepts the connection and never answers blocks open() for half a
+    # minute; 5 s is long for a camera on the same network.
+    open_timeout = 5.0
+    read_timeout = 5.0
 
     def __init__(self, url: str, mirror: bool = False):
         super().__init__(mirror)
         self.url = url
         self.name = f"stream {redact_url(url)}"
 
+    @property
+    def open_deadline(self) -> float:
+        """An open is the connection, then the first frame: both timeouts
+        and a margin, after which FFmpeg is hung beyond its own timeouts (a
+        host name that never resolves)."""
+        return self.open_timeout + self.read_timeout + 2.0
+
     def _connect(self) -> "cv2.VideoCapture":
         params = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.read_timeout * 1000),
         ]
+        started = time.monotonic()
         capture = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
         if not capture.isOpened():
             capture.release()
+            if time.monotonic() - started >= self.open_timeout * 0.9:
+                raise SourceError(
+                    f"no answer from the stream within {self.open_timeout:g} s",
+                    where=self.name,
+                    fix="check that the sender is running and sending, and the URL's port "
+                    "and path; the service (--wait-for-camera) keeps trying",
+                )
             raise SourceError(
                 "could not open the stream",
                 where=self.name,

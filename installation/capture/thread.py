@@ -3,7 +3,10 @@
 The render loop and the trackers never wait on a camera: they ask for the
 newest frame and get it, or time out and carry on. A live source that
 stalls, fails or freezes is closed and reopened with back-off while they keep
-running; a technician finds one log line per loss and per recovery.
+running; a technician finds one log line per loss and per recovery. Every
+open runs on a thread of its own and is waited for at most the source's
+``open_deadline`` (see capture/opener.py), so a stream that never answers
+holds up nobody.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import time
 import numpy as np
 
 from installation.capture.base import Source
+from installation.capture.opener import Opener, OpenStopped
 from installation.errors import SourceEnded
 from installation.types import Frame
 
@@ -59,9 +63,13 @@ class Capture:
     ``backoff_max``; the wait starts afresh once the source has run
     ``backoff_max`` seconds without trouble.
 
-    Attributes: ``status`` ("starting", "running", "reconnecting", "ended",
-    "failed", "stopped"), ``frames`` (received from the source), ``dropped``
-    (replaced before anyone took them), ``reopens``,
+    :meth:`start` opens the source before it returns, or (``wait=False``)
+    leaves the opening to the capture's own thread, which keeps trying with
+    the same back-off while it fails: the render loop goes on drawing.
+
+    Attributes: ``status`` ("starting", "opening", "running", "reconnecting",
+    "ended", "failed", "stopped"), ``frames`` (received from the source),
+    ``dropped`` (replaced before anyone took them), ``reopens``,
     ``last_error`` (the latest problem, kept after a recovery), ``ended``,
     ``sequence`` (index of the newest frame, -1 before the first).
     """
@@ -103,30 +111,59 @@ class Capture:
         self._wake = threading.Event()  # the supervisor's doorbell
         self._reader: threading.Thread | None = None
         self._supervisor: threading.Thread | None = None
+        self._started = False
+        self._opener = Opener(source)
 
     # -- life cycle ---------------------------------------------------------
 
-    def start(self) -> "Capture":
-        """Open the source (its SourceError reaches the caller) and start reading."""
-        if self._reader is not None or self.status == "stopped":
+    def start(self, wait: bool = True) -> "Capture":
+        """Open the source and start reading.
+
+        ``wait``: open it now and raise its SourceError here (a source that
+        is not there at start is the user's error). Otherwise return at
+        once with status "opening": the capture's thread opens the source,
+        retrying with back-off while it fails (``last_error`` says why).
+        """
+        if self._started or self.status == "stopped":
             raise RuntimeError("a Capture starts once; make a new one")
-        try:
-            self.source.open()
-        except Exception as error:
+        self._started = True
+        if not wait:
+            with self._cond:
+                self.status = "opening"
+            self._start_supervisor(self._open_then_supervise)
+            return self
+        error = self._opener.open()
+        if error is not None:
             self.status, self.last_error = "failed", str(error)
-            raise
+            self.source.close()  # an open still hanging lets go when it returns
+            raise error
+        self._begin_reading()
+        if self.source.live:
+            self._start_supervisor(self._supervise)
+        return self
+
+    def _start_supervisor(self, target) -> None:
+        self._supervisor = threading.Thread(
+            target=target, name=f"capture supervisor ({self.source.name})", daemon=True
+        )
+        self._supervisor.start()
+
+    def _begin_reading(self, reopened: bool = False) -> bool:
+        """The source is open: status "running" and a new reader; False when
+        the capture was stopped meanwhile (the source is closed again)."""
         now = time.monotonic()
         with self._cond:
-            self.status = "running"
-            self._last_arrival = self._reopened_at = now
-            generation = self._generation
+            stopped = self.status == "stopped"
+            if not stopped:
+                self.status = "running"
+                self.reopens += reopened
+                self._last_arrival = self._reopened_at = now
+                generation = self._generation
+        if stopped:  # stop() ran while we were opening: don't leave the device open
+            self.source.close()
+            return False
         self._start_reader(generation)
-        if self.source.live:
-            self._supervisor = threading.Thread(
-                target=self._supervise, name=f"capture supervisor ({self.source.name})", daemon=True
-            )
-            self._supervisor.start()
-        return self
+        return True
 
     def stop(self) -> None:
         """Stop the threads (waiting at most about a second) and close the source."""
@@ -257,7 +294,17 @@ class Capture:
             self._trouble = reason
         self._wake.set()
 
-    # -- supervisor (live sources only) ---------------------------------------
+    # -- supervisor: opening, and watching a live source ----------------------------
+
+    def _open_then_supervise(self) -> None:
+        """start(wait=False): open with back-off, then watch a live source."""
+        attempts = self._open_with_backoff(wait_first=False)
+        if attempts is None or not self._begin_reading():
+            return
+        log.info("%s opened%s", self.source.name,
+                 f" after {attempts} attempts" if attempts > 1 else "")
+        if self.source.live:
+            self._supervise()
 
     def _supervise(self) -> None:
         poll = 0.1 if not self.stall_timeout else min(0.1, self.stall_timeout / 4)
@@ -289,40 +336,41 @@ class Capture:
             if lost_at - self._reopened_at >= self.backoff_max:
                 self._delay = self.backoff_start  # it ran well for a while: not flapping
         log.warning("%s lost: %s; reopening", self.source.name, reason)
+        attempts = self._open_with_backoff(wait_first=True)
+        if attempts is None:
+            return
+        if self._begin_reading(reopened=True):
+            log.info(
+                "%s is back after %d attempt(s), %.1f s without frames",
+                self.source.name, attempts, time.monotonic() - last_frame_at,
+            )
 
+    def _open_with_backoff(self, wait_first: bool) -> int | None:
+        """Open the source, waiting ``_delay`` (doubling up to ``backoff_max``)
+        before each attempt but an immediate first one; the number of
+        attempts it took, or None when the capture was stopped meanwhile."""
         attempts, last_message = 0, None
         while True:
-            if self._stop_event.wait(self._delay):
-                return
-            self._delay = min(self._delay * 2, self.backoff_max)
+            if wait_first or attempts:
+                if self._stop_event.wait(self._delay):
+                    return None
+                self._delay = min(self._delay * 2, self.backoff_max)
             attempts += 1
-            # Safe even while the abandoned reader still hangs in read().
+            # Safe even while an abandoned reader or open still hangs.
             self.source.close()
-            try:
-                self.source.open()
-                break
-            except Exception as error:  # noqa: BLE001  keep trying: the installation must come back
-                message = str(error)
-                with self._cond:
-                    self.last_error = message
-                # One line per new kind of failure, not one per attempt for weeks.
-                level = logging.DEBUG if message == last_message else logging.WARNING
-                log.log(level, "%s: reopen attempt %d failed: %s", self.source.name, attempts, message)
-                last_message = message
-
-        now = time.monotonic()
-        with self._cond:
-            stopped = self.status == "stopped"
-            if not stopped:
-                self.status = "running"
-                self.reopens += 1
-                self._last_arrival = self._reopened_at = now
-                generation = self._generation
-        if stopped:  # stop() ran while we were opening: don't leave the device open
-            self.source.close()
-            return
-        log.info(
-            "%s is back after %d attempt(s), %.1f s without frames",
-            self.source.name, attempts, now - last_frame_at,
-        )
-        self._start_reader(generation)
+            error = self._opener.open(self._stop_event)
+            if isinstance(error, OpenStopped) or self._stop_event.is_set():
+                self.source.close()
+                return None
+            if error is None:
+                return attempts
+            message = str(error)
+            with self._cond:
+                self.last_error = message
+            # One line per new kind of failure, not one per attempt for weeks.
+            level = logging.DEBUG if message == last_message else logging.WARNING
+            named = message if message.startswith(self.source.name) else \
+                f"{self.source.name}: {message}"
+            log.log(level, "opening attempt %d failed: %s; trying again in %.1f s",
+                    attempts, named, self._delay)
+            last_message = message

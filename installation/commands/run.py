@@ -58,9 +58,6 @@ def _profile(args):
 
 def run_command(args) -> int:
     from installation.profile import SourceSettings
-    from installation.scenes.config import scenes_config
-    from installation.scenes.director import Director
-    from installation.scenes.discovery import discover_scenes
 
     profile = _profile(args)
     _setup_logs(profile, verbose=getattr(args, "verbose", False))
@@ -69,6 +66,21 @@ def run_command(args) -> int:
         source_settings = SourceSettings(**{**vars(profile.source), "spec": args.source})
     if args.mirror:
         source_settings = SourceSettings(**{**vars(source_settings), "mirror": True})
+    signals = _Signals()
+    try:
+        # From here on SIGTERM stops the piece cleanly, during start-up too.
+        with signals.installed():
+            return _run(args, profile, source_settings, signals)
+    except _StoppedEarly:
+        log.info("stopped before the show began")
+        return 0
+
+
+def _run(args, profile, source_settings, signals) -> int:
+    from installation.scenes.config import scenes_config
+    from installation.scenes.director import Director
+    from installation.scenes.discovery import discover_scenes
+
     # Scenes and their settings are checked before the camera and models open:
     # a typo in the profile is a one-line error at once.
     config = scenes_config(profile)
@@ -84,7 +96,8 @@ def run_command(args) -> int:
         feed, tracker = _start_live(source_settings, profile, args.models,
                                     fallback=not args.profile and args.source is None,
                                     wait=getattr(args, "wait_for_camera", False))
-        reporter = _status_out(profile, feed)
+        listeners = [r for r in (receiver, getattr(mapper, "receiver", None)) if r is not None]
+        reporter = _status_out(profile, feed, listeners)
         director.listeners.append(reporter.visitor)
         headless = not _has_display()
         if headless:
@@ -123,9 +136,11 @@ def run_command(args) -> int:
                                               if loop.restarts else ""),
             schedule=schedule, waiting=feed.waiting, watchers=[reporter],
             menu_actions={"recalibrate": recalibrate}, closed_colour=display.closed_colour)
-        with _stop_on_signals(loop):
-            stats = run_supervised(loop, seconds=args.seconds, screenshot=args.screenshot)
+        signals.loop = loop
+        stats = run_supervised(loop, seconds=args.seconds, screenshot=args.screenshot)
+        ran_out = feed.finished() and not loop.stop_requested
     finally:
+        signals.starting = False  # a signal now must not cut the clean-up short
         if receiver is not None:
             receiver.stop()
         if mapper is not None and hasattr(mapper, "close"):
@@ -139,7 +154,25 @@ def run_command(args) -> int:
     print(f"drew {stats.drawn} frames in {stats.seconds:.1f} s ({stats.fps:.0f} fps); "
           f"tracked {feed.processed} frames; people seen {stats.people_seen}"
           + (f"; render loop restarted {loop.restarts}x" if loop.restarts else ""))
+    if ran_out:
+        raise _source_ended(feed)
     return 0
+
+
+def _source_ended(feed):
+    """The error for a show that ended because its source ran out: a piece
+    runs until it is stopped, so this is not a success."""
+    from installation.errors import SourceError
+
+    capture = feed.capture
+    if capture.status == "failed":
+        return SourceError(f"the show ended: the source failed after {capture.frames} "
+                           f"frame(s) ({capture.last_error})", where=feed.source.name,
+                           fix="check the file; `installation doctor` reads it through")
+    return SourceError(f"the show ended: the source ended after {capture.frames} frame(s)",
+                       where=feed.source.name,
+                       fix="set [source] loop = true (or --set source.loop=true) to play it "
+                           "again and again")
 
 
 def _setup_logs(profile, verbose: bool = False) -> None:
@@ -153,8 +186,9 @@ def _setup_logs(profile, verbose: bool = False) -> None:
         log.info("logging to %s", path)
 
 
-def _status_out(profile, feed):
-    """The status heartbeat and visitor events to [osc] status_to (if any)."""
+def _status_out(profile, feed, receivers=()):
+    """The status heartbeat and visitor events to [osc] status_to (if any),
+    with the drop counts of the piece's OSC listeners."""
     from installation.app.status import StatusReporter
 
     sender = None
@@ -163,27 +197,42 @@ def _status_out(profile, feed):
         sender = OscSender(profile.osc.status_to, name="status")
         log.info("status every %g s to %s", profile.osc.status_every,
                  ", ".join(profile.osc.status_to))
-    return StatusReporter(sender, every=profile.osc.status_every, feed=feed)
+    return StatusReporter(sender, every=profile.osc.status_every, feed=feed, receivers=receivers)
 
 
-@contextlib.contextmanager
-def _stop_on_signals(loop):
+class _StoppedEarly(Exception):
+    """SIGTERM or SIGHUP came before the render loop was there to stop."""
+
+
+class _Signals:
     """SIGTERM (systemctl stop) and SIGHUP end the show cleanly, after the
     current frame, in kiosk mode too: the window-close event that SDL would
-    make of them is ignored there."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    def stop(signum, _frame):
-        log.info("%s: stopping", signal.Signals(signum).name)
-        loop.stop()
+    make of them is ignored there. Before the loop exists (models loading, a
+    camera opening) they end the start-up instead."""
 
-    saved = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+    def __init__(self):
+        self.loop = None  # the render loop, once there is one
+        self.starting = True  # before the loop, a signal ends the start-up
+
+    def __call__(self, signum, _frame) -> None:
+        log.info("%s: stopping", signal.Signals(signum).name)
+        if self.loop is not None:
+            self.loop.stop()
+        elif self.starting:
+            self.starting = False  # once: a second signal must not cut the clean-up short
+            raise _StoppedEarly()
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        saved = {sig: signal.signal(sig, self) for sig in (signal.SIGTERM, signal.SIGHUP)}
+        try:
+            yield
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
 
 
 def _notifier():
@@ -228,8 +277,9 @@ def _has_display() -> bool:
 def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bool = False):
     """Open the source (or, with no camera and nothing asked, the demo take)
     and the models, and start the feed's capture and tracking threads.
-    ``wait``: a live source that does not open is retried by the feed
-    instead of being the user's error."""
+    ``wait``: a camera or stream is opened on the capture's own thread and
+    retried with back-off while the piece runs, instead of being opened
+    here (where not opening is the user's error)."""
     from installation.app.feed import Feed
     from installation.capture import Capture, open_source
     from installation.errors import SourceError
@@ -242,22 +292,22 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
                          width=s.width, height=s.height, fps=s.fps)
     if is_take(source):
         _check_take(source.path)
-    capture = Capture(source, **options)
-    missing = None
-    try:
-        capture.start()
-    except SourceError as error:
-        if wait and source.live:
-            log.warning("%s; waiting for it (--wait-for-camera)", error)
-            capture, missing = None, error
-        elif not fallback:
-            raise
-        else:
+    capture = None
+    if wait and source.live:
+        log.info("%s: opening it on its own thread; the piece starts now, waiting for it "
+                 "(--wait-for-camera)", source.name)
+    else:
+        capture = Capture(source, **options)
+        try:
+            capture.start()
+        except SourceError as error:
+            if not fallback:
+                raise
             log.warning("%s; playing the demo take instead (give a source with --source)", error)
             capture = Capture(open_source(str(asset_path(DEMO_TAKE)), loop=True, realtime=True),
                               **options)
             capture.start()
-    source = capture.source if capture is not None else source
+        source = capture.source
     tracker = None
     if not is_take(source):
         from installation.tracking.quiet import silence_native_logs
@@ -268,14 +318,14 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
                           mirror=s.mirror)
         try:
             tracker.open()
-        except Exception:
+        except BaseException:
             if capture is not None:
                 capture.stop()
             raise
     pipeline = LandmarkPipeline(tracker, profile.smoothing, zone=profile.zone)
     feed = Feed(source, pipeline, **options)
     if capture is None:
-        return feed.wait_for_source(missing), tracker
+        return feed.start(wait=False), tracker
     return feed.start(capture), tracker
 
 

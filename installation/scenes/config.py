@@ -13,9 +13,10 @@
     leave_after = 0.5                # seconds unseen before a visitor has left
     switch_output = "gesture"        # a mapper output that picks the scene ...
     switch_map = {1 = "poetry", 2 = "dream"}   # ... by its class value
-    budget_ms = 50                   # a scene's update+draw time allowed per frame ...
+    budget_ms = 50                   # a scene's own update+draw time allowed per frame ...
     budget_frames = 3                # ... this many frames in a row before it is taken off
-    retry_after = 300                # seconds a failed scene stays off the playlist
+    retry_first = 10                 # seconds a failed scene first stays off the playlist,
+    retry_after = 300                # doubling with each failure in a row up to this
     reload = true                    # reload a scene file when it is saved
 
     [scenes.poetry]                  # settings of one scene: its constructor's keywords
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,14 +51,22 @@ class DirectorSettings:
     leave_after: float = 0.5  # seconds unseen before a visitor "leaves"
     switch_output: str | None = None
     switch_map: dict = field(default_factory=dict)  # class value (int) -> scene name
-    budget_ms: float = 50.0
+    budget_ms: float = 50.0  # the scene's own time: a busy machine's delays do not count
     budget_frames: int = 3
+    # A failed scene stays off retry_first seconds, twice that if it fails
+    # again at once, and so on up to retry_after; a scene that then plays
+    # retry_after seconds without failing starts again from retry_first.
+    retry_first: float = 10.0
     retry_after: float = 300.0
     reload: bool = True
 
     def __post_init__(self):
         for key in ("timer", "crossfade", "attract_after", "enter_after", "leave_after",
-                    "retry_after"):
+                    "retry_first", "retry_after", "budget_ms"):
+            if not math.isfinite(getattr(self, key)):
+                raise ValueError(f"'{key}' must be a finite number, got {getattr(self, key)}")
+        for key in ("timer", "crossfade", "attract_after", "enter_after", "leave_after",
+                    "retry_first", "retry_after"):
             if getattr(self, key) < 0:
                 raise ValueError(f"'{key}' must be 0 or more seconds, got {getattr(self, key)}")
         if self.budget_ms <= 0 or self.budget_frames < 1:

@@ -18,11 +18,13 @@ Visitor events go to the scene on stage and to every callable in
 :attr:`Director.listeners` (the OSC status stream listens there).
 
 Switches cross-fade over ``crossfade`` seconds. A scene that raises in any
-hook, or overruns its frame budget ``budget_frames`` frames in a row, is
-replaced at once by the fallback scene and kept off the playlist for
-``retry_after`` seconds (or until its file is saved again); the director
-then goes back to it. Everything runs on the render thread except
-:meth:`Director.request`, which any thread may call (OSC handlers do).
+hook, or overruns its frame budget ``budget_frames`` frames in a row (its
+own time: see scenes/stage.py), is replaced at once by the fallback scene
+and kept off the playlist for ``retry_first`` seconds, twice as long each
+time it fails again soon after coming back, up to ``retry_after`` (or until
+its file is saved again); the director then goes back to it. Everything
+runs on the render thread except :meth:`Director.request`, which any thread
+may call (OSC handlers do).
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ from typing import Callable, Iterable
 from installation.scenes.config import ScenesConfig
 from installation.scenes.discovery import FALLBACK, SceneCatalog
 from installation.scenes.settings import SceneError, check_settings
-from installation.scenes.stage import Fault, Stage
+from installation.scenes.stage import Bench, Fault, Stage
 from installation.scenes.visitors import VisitorEvent, Visitors
 from installation.types import Frame
 
@@ -48,20 +50,24 @@ BACKGROUND = (12, 14, 20)  # what shows if even the fallback scene failed
 class Director:
     """Plays scenes from ``catalog`` as ``config`` (the profile's ``[scenes]``) says.
 
-    ``clock`` times the scenes' frames for the budget (the loop's clock).
+    ``clock`` times the scenes' frames for the budget (the loop's clock);
+    ``waited`` says how much of that time the machine held the render
+    thread up (see :class:`~installation.scenes.stage.Stage`; the render
+    loop sets it when its clock is the real one).
     Raises SceneError when the configuration names a scene that does not
     exist or gives a scene settings it does not take.
     """
 
     def __init__(self, catalog: SceneCatalog, config: ScenesConfig | None = None, *,
-                 clock: Callable[[], float] = time.monotonic, first: str | None = None):
+                 clock: Callable[[], float] = time.monotonic, first: str | None = None,
+                 waited: Callable[[], float] | None = None):
         self.catalog = catalog
         if first is not None:
             catalog.get(first, where="the first scene")
         self.first = first  # the scene to start with (default: the playlist's first)
         self.config = config or ScenesConfig()
         self.settings = self.config.director
-        self.clock = clock
+        self.clock, self.waited = clock, waited
         self._kwargs = self.config.check(catalog)  # name -> checked settings
         self._classes = {name: catalog.scenes[name].cls for name in catalog.scenes}
         self.playlist: list[str] = list(self.settings.playlist) or catalog.names()
@@ -82,7 +88,7 @@ class Director:
         self._now = 0.0
         self._fade_start = 0.0
         self._switched_at = 0.0
-        self._benched: dict[str, float] = {}  # scene -> time it may come back
+        self.bench = Bench(self.settings.retry_first, self.settings.retry_after)
         self._fallen_from: str | None = None  # the scene the fallback stands in for
         self._attracting = False
         self._attract_armed = True
@@ -109,8 +115,7 @@ class Director:
 
     def benched(self, now: float | None = None) -> dict[str, float]:
         """Failed scenes kept off stage: name -> time they may come back."""
-        now = self._now if now is None else now
-        return {n: t for n, t in self._benched.items() if t > now}
+        return self.bench.off(self._now if now is None else now)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -286,7 +291,7 @@ class Director:
                 continue
             self.problems.pop(name, None)
             self._classes[name], self._kwargs[name] = info.cls, kwargs
-            self._benched.pop(name, None)
+            self.bench.release(name)  # new code: its record starts afresh
             if name not in self.playlist and not self.settings.playlist:
                 self.playlist = self.catalog.names()
             if self.current == name or (self.current == FALLBACK and self._fallen_from == name):
@@ -373,7 +378,7 @@ class Director:
             return False
         if name in self.benched(now) and reason not in ("reload",):
             log.info("scene %s is off stage after a failure until %.0f s from now; not switching",
-                     name, self._benched[name] - now)
+                     name, self.benched(now)[name] - now)
             return False
         stage = self._launch(name)
         if stage.failed:
@@ -414,7 +419,7 @@ class Director:
             else:
                 from installation.scenes.fallback import Fallback as cls
         stage = Stage(name, None, clock=self.clock, budget=budget,
-                      budget_frames=self.settings.budget_frames)
+                      budget_frames=self.settings.budget_frames, waited=self.waited)
         try:
             stage.scene = cls(**self._kwargs.get(name, {}))
         except (Exception, SystemExit) as error:  # noqa: BLE001  the artist's code too
@@ -437,7 +442,9 @@ class Director:
             self.faults.append(stage.fault)
             self.fault_count += 1
         if stage.name != FALLBACK:
-            self._benched[stage.name] = now + self.settings.retry_after
+            off = self.bench.put(stage.name, now, played=now - stage.started)
+            log.warning("scene %s is off stage for %.0f s (failure %d in a row; at most %.0f s)",
+                        stage.name, off, self.bench.strikes[stage.name], self.bench.most)
 
     def _on_fault(self, stage: Stage, now: float) -> None:
         """A scene on stage failed: log it (Stage did), bench it, put the fallback on."""

@@ -7,10 +7,18 @@ hook, message, traceback), logged once, and the stage stops calling the
 scene. ``update`` + ``draw`` are timed with the loop's clock: more than
 ``budget`` seconds for ``budget_frames`` frames in a row is a fault too.
 The director then puts the fallback scene on.
+
+The time a scene is charged is its own: the loop's clock, less the time the
+render thread stood ready but waited for a processor because another
+program had it (:func:`machine_wait`). A busy machine slows every scene;
+only a scene that is slow itself, computing or waiting on something, is
+taken off.
 """
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import traceback
 from collections import deque
@@ -18,6 +26,29 @@ from dataclasses import dataclass
 from typing import Callable
 
 log = logging.getLogger("installation.scenes")
+
+
+_SCHEDSTAT = "/proc/thread-self/schedstat"
+_schedstat = threading.local()  # each thread reads its own file
+
+
+def machine_wait() -> float:
+    """Seconds the calling thread has spent ready to run but waiting for a
+    processor (the second figure of Linux's scheduler statistics), a
+    counter that only grows; 0.0 where the system does not say."""
+    fd = getattr(_schedstat, "fd", None)
+    if fd is None:
+        try:
+            fd = os.open(_SCHEDSTAT, os.O_RDONLY)
+        except OSError:
+            fd = -1
+        _schedstat.fd = fd
+    if fd < 0:
+        return 0.0
+    try:
+        return int(os.pread(fd, 128, 0).split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -38,15 +69,20 @@ class Stage:
     """A scene instance with guarded hooks, its own surface and its timings.
 
     ``clock`` returns seconds (the loop's clock, so tests can fake time);
+    ``waited`` the seconds so far that the machine, not the scene, held the
+    thread up (:func:`machine_wait` with the real clock; None: none);
     ``budget`` is seconds of update+draw per frame. The scene draws on
     :attr:`surface`, kept from frame to frame (trails stay), the size of the
     screen; the director blits it.
     """
 
     def __init__(self, name: str, scene, *, clock: Callable[[], float] = time.monotonic,
-                 budget: float = 0.05, budget_frames: int = 3):
+                 budget: float = 0.05, budget_frames: int = 3,
+                 waited: Callable[[], float] | None = None):
         self.name, self.scene = name, scene
         self.clock = clock
+        self.waited = waited or (lambda: 0.0)
+        self.started = clock()  # when it came on stage
         self.budget, self.budget_frames = budget, budget_frames
         self.fault: Fault | None = None
         self.surface = None
@@ -94,17 +130,21 @@ class Stage:
     def visitor(self, event) -> bool:
         return self._call("on_visitor", event)
 
+    def _own_time(self, start: float, waited: float) -> float:
+        """Seconds since ``start`` less the machine's share since ``waited``."""
+        return max(0.0, (self.clock() - start) - (self.waited() - waited))
+
     def update(self, frame, outputs: dict, dt: float) -> bool:
-        start = self.clock()
+        start, waited = self.clock(), self.waited()
         ok = self._call("update", frame, outputs, dt)
-        self._spent = self.clock() - start
+        self._spent = self._own_time(start, waited)
         return ok
 
     def draw(self) -> bool:
         """Draw on :attr:`surface`; checks the frame budget afterwards."""
-        start = self.clock()
+        start, waited = self.clock(), self.waited()
         ok = self._call("draw", self.surface)
-        spent = self._spent + (self.clock() - start)
+        spent = self._spent + self._own_time(start, waited)
         self._spent = 0.0
         if not ok:
             return False
@@ -129,3 +169,37 @@ class Stage:
                 log.debug("scene %s also failed in exit", self.name, exc_info=True)
             return False
         return self._call("exit")
+
+
+class Bench:
+    """Failed scenes kept off stage, and for how long.
+
+    A failure keeps a scene off ``first`` seconds, twice that if it fails
+    again soon after coming back, and so on up to ``most``; a scene that
+    played ``most`` seconds before failing starts again from ``first``.
+    A stall that slipped past the budget costs seconds, not minutes; a scene
+    that fails every time it comes back is soon tried only every ``most``.
+    """
+
+    def __init__(self, first: float, most: float):
+        self.first, self.most = min(first, most), most
+        self.until: dict[str, float] = {}  # scene -> time it may come back
+        self.strikes: dict[str, int] = {}  # scene -> failures in a row
+
+    def put(self, name: str, now: float, played: float) -> float:
+        """Bench ``name`` after a failure ``played`` seconds after it came on;
+        the seconds it stays off."""
+        strikes = 1 if played >= self.most else self.strikes.get(name, 0) + 1
+        self.strikes[name] = strikes
+        off = min(self.most, self.first * 2.0 ** min(strikes - 1, 64))
+        self.until[name] = now + off
+        return off
+
+    def off(self, now: float) -> dict[str, float]:
+        """The scenes still off at ``now``: name -> time they may come back."""
+        return {name: t for name, t in self.until.items() if t > now}
+
+    def release(self, name: str) -> None:
+        """Forget ``name``'s failures (its file was saved: new code)."""
+        self.until.pop(name, None)
+        self.strikes.pop(name, None)
