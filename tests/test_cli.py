@@ -245,6 +245,25 @@ def test_user_mistake_is_one_line_and_exit_2(name, mistakes, tmp_path):
         assert f"{cache}/installation/models (cache" in line  # says where it looked
 
 
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`installation project show P | head -1`: the reader goes away after one
+    line; the command stops without a traceback, as Unix tools do."""
+    folder = tmp_path / "p"
+    assert main(["project", "new", str(folder), "--features", "pose", "arms", "hands",
+                 "--output", "x=classifier"]) == 0
+    argv = [sys.executable, "-m", "installation.cli", "project", "show", str(folder),
+            "--columns"]
+    # The reader gone before anything is written: every write meets a closed pipe.
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=base_env())
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and err == ""  # 128 + SIGPIPE, as `yes | head` gives
+    shell = subprocess.run(["bash", "-c", " ".join(f"'{a}'" for a in argv) + " | head -1"],
+                           capture_output=True, text=True, env=base_env(), timeout=60)
+    assert shell.stdout.startswith(f"{folder}: 163 inputs") and shell.stderr == ""
+
+
 def test_take_cut_by_a_crash_still_plays(tmp_path):
     """A gzip take cut short (what a crash leaves) is not an error: it plays
     what was recorded, with a warning."""

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -336,8 +337,9 @@ def test_failure_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
         real(src, dst)
 
     monkeypatch.setattr(files, "_replace", failing)
-    with pytest.raises(OSError):
+    with pytest.raises(MappingError, match="disk is full") as info:
         project.save()
+    assert "every file of the project is whole" in info.value.fix
     assert not list(folder.rglob(".*.tmp-*"))  # the half-saved file was cleaned up
     after = snapshot(folder)
     # The examples file is new and whole; every other file is untouched.
@@ -424,3 +426,140 @@ def test_gesture_output_settings():
     project = Project([GestureOutput("g", gestures=("wave",), min_length=4)], inputs=("a",))
     with pytest.raises(MappingError, match="shorter than min_length"):
         project.add_template(1, "g", 1, [[0.0], [1.0]])
+
+
+# -- hand-edited and foreign files: one line each, nothing changed ---------------------
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A trained, saved project (made once; tests edit copies of it)."""
+    folder = tmp_path_factory.mktemp("trained") / "p"
+    project = make_project(folder, n=10)
+    project.train()
+    project.save()
+    return folder
+
+
+@pytest.fixture
+def folder(trained, tmp_path):
+    import shutil
+    return Path(shutil.copytree(trained, tmp_path / "p"))
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda d: d.update(outputs=["mood"]), "'outputs' must be tables"),
+    (lambda d: d.update(inputs=[1, 2, 3]), "'inputs' must be a list of names"),
+    (lambda d: d.update(format=1), "not a mapper project"),
+    (lambda d: d.update(version="1"), "bad project version"),
+    (lambda d: d["outputs"]["mood"].update(classes=[1, 2, 3]), "must be a list of strings"),
+    (lambda d: d["outputs"]["mood"].update(model=3), "must be a string"),
+    (lambda d: d["outputs"]["mood"].update(params=[1]), "must be a table"),
+    (lambda d: d["outputs"]["level"].update(min="0"), "must be a number"),
+    (lambda d: d["outputs"]["level"].update(integer=1), "must be true or false"),
+    (lambda d: d["outputs"].update(level=[1]), "must be a table"),
+    (lambda d: d["outputs"]["mood"].update(type=["classifier"]), "has type \\['classifier'\\]"),
+])
+def test_project_toml_values_of_the_wrong_type(folder, edit, message):
+    from installation.mapping import toml
+    file = folder / PROJECT_FILE
+    data = toml.loads(file.read_text())
+    edit(data)
+    file.write_text(toml.dumps(data))
+    with pytest.raises(MappingError, match=message) as info:
+        Project.load(folder)
+    assert str(file) in info.value.where
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda m: m.update(outputs=[]), "'outputs' must be an object"),
+    (lambda m: m["outputs"].update(mood=[1]), "entry of 'mood' must be an object"),
+    (lambda m: m["outputs"]["mood"].update(score="high"), "score = 'high'"),
+    (lambda m: m["outputs"]["mood"].update(examples="30"), "examples = '30'"),
+    (lambda m: m["outputs"]["mood"].update(examples=-1), "examples = -1"),
+    (lambda m: m["outputs"]["mood"].update(signature=None), "signature = None"),
+    (lambda m: m["outputs"]["mood"].pop("signature"), "has no signature"),
+    (lambda m: m.update(sklearn=1.5), "not a version"),
+    (lambda m: m.update(version=True), "bad manifest version"),
+    (lambda m: m.update(version=99), "saved by a newer installation"),
+])
+def test_manifest_values_of_the_wrong_type(folder, edit, message):
+    file = folder / "models" / "manifest.json"
+    manifest = json.loads(file.read_text())
+    edit(manifest)
+    file.write_text(json.dumps(manifest))
+    with pytest.raises(store.ModelFileError, match=message) as info:
+        Project.load(folder)
+    assert info.value.where == str(file)
+    assert "installation train" in info.value.fix or "upgrade" in info.value.fix
+
+
+def test_a_model_file_in_the_place_of_another_is_refused(folder):
+    models = folder / "models"
+    mood = (models / "mood.skops").read_bytes()
+    (models / "mood.skops").write_bytes((models / "level.skops").read_bytes())
+    with pytest.raises(store.ModelFileError, match="holds a MLPRegressor, but output 'mood' "
+                                                   "is a classifier using knn"):
+        Project.load(folder)
+    # A classifier of the right kind, but fitted on classes the output does not have.
+    project = Project.load(folder, models="none")
+    X, y, _ = blobs(5)
+    model = build("classifier", "knn", {}).fit(X, y + 97)
+    (models / "mood.skops").write_bytes(store.dump_model(model))
+    with pytest.raises(store.ModelFileError, match=r"classes are \[98.0, 99.0, 100.0\]"):
+        Project.load(folder)
+    (models / "mood.skops").write_bytes(mood)
+    assert Project.load(folder).is_trained("mood") and project.is_trained("mood") is False
+
+
+def test_examples_that_cannot_be_are_refused_with_their_line(folder):
+    examples = folder / "examples.csv"
+    text = examples.read_text()
+    lines = text.splitlines()
+
+    def refused(edited, match):
+        examples.write_text("\n".join(edited) + "\n")
+        with pytest.raises(MappingError, match=match) as info:
+            Project.load(folder)
+        return info.value
+
+    row = lines[3].split(",")
+    error = refused(lines[:3] + [",".join(row[:4] + ["99"] + row[5:])] + lines[4:],
+                    "mood: class 99 is not a class number")
+    assert error.where.endswith("examples.csv:line 4") and "1..3" in error.fix
+    refused(lines[:3] + [",".join(["1" * 30] + row[1:])] + lines[4:], "not a whole number")
+    refused(lines[:3] + [",".join(row[:2] + ["1e999"] + row[3:])] + lines[4:],
+            "not a finite number")
+    examples.unlink()
+    examples.mkdir()
+    with pytest.raises(MappingError, match="is a folder, not a file"):
+        Project.load(folder)
+
+
+def test_a_byte_order_mark_is_accepted(folder):
+    """Spreadsheets start a CSV they save with one."""
+    counts = Project.load(folder).counts("mood")
+    examples = folder / "examples.csv"
+    examples.write_bytes(b"\xef\xbb\xbf" + examples.read_bytes())
+    assert Project.load(folder).counts("mood") == counts == {1.0: 10, 2.0: 10, 3.0: 10}
+
+
+@pytest.mark.parametrize("name,message", [
+    ("n" * 101, "101 characters long"),
+    ("mood\n", "bad output name"),
+    ("../up", "bad output name"),
+    (".hidden", "bad output name"),
+])
+def test_output_names_that_cannot_name_a_file_are_refused(name, message):
+    with pytest.raises(MappingError, match=message):
+        Project([ClassifierOutput(name)], inputs=INPUTS)
+    project = Project([ClassifierOutput("outputs-1")], inputs=INPUTS)
+    with pytest.raises(MappingError, match=message) as info:
+        project.renamed(outputs=(name,))  # Wekinator's setOutputNames
+    assert info.value.where == "setOutputNames"
+    assert Project([ClassifierOutput("n" * 100)], inputs=INPUTS)
+
+
+def test_output_names_that_differ_only_in_case_are_refused():
+    with pytest.raises(MappingError, match="differ only in case"):
+        Project([ClassifierOutput("Mood"), ClassifierOutput("mood")], inputs=INPUTS)

@@ -168,3 +168,30 @@ def test_load_mapper_from_a_profile(tmp_path, frames):
 def session_vector(project, frames, i):
     from installation.features import FeatureSet
     return FeatureSet(project.features)(frames[i])
+
+
+def test_a_save_that_fails_is_said_and_what_was_recorded_stays(tmp_path, frames, monkeypatch):
+    """A full disk while the piece runs: the overlay says so in one line, the
+    piece goes on, and the examples are saved once the disk has room."""
+    import errno
+
+    from installation import files
+
+    session = new_session(tmp_path)
+    real = files._replace
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "_replace", full)
+    session.handle_key(key(pygame.K_t))
+    session.handle_key(key(pygame.K_SPACE))
+    for f in frames[34:65]:
+        session.outputs(f)
+    assert session.handle_key(key(pygame.K_SPACE, up=True))  # the release saves: it fails
+    assert "could not save the project: the disk is full" in session.message
+    assert session.mapper.project.counts("posture") == {1.0: 31}  # kept in memory
+    assert len(Project.load(tmp_path / "mapper").examples) == 0
+    monkeypatch.setattr(files, "_replace", real)
+    session.close()
+    assert Project.load(tmp_path / "mapper").counts("posture") == {1.0: 31}

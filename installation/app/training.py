@@ -133,24 +133,27 @@ class TrainingSession:
         if event.type not in (pygame.KEYDOWN, pygame.KEYUP):
             return False
         name = pygame.key.name(event.key)
-        if event.type == pygame.KEYDOWN and name in self.toggle_keys:
-            self.active = not self.active
-            if not self.active:
-                self._release()
-            return False
-        if not self.active:
-            return False
-        if event.type == pygame.KEYUP:
-            if event.key == pygame.K_SPACE and self._space_held:
-                self._release()
-                return True
-            return False
         shift = bool(getattr(event, "mod", 0) & pygame.KMOD_SHIFT)
         try:
+            if event.type == pygame.KEYDOWN and name in self.toggle_keys:
+                self.active = not self.active
+                if not self.active:
+                    self._release()
+                return False
+            if not self.active:
+                return False
+            if event.type == pygame.KEYUP:
+                if event.key == pygame.K_SPACE and self._space_held:
+                    self._release()
+                    return True
+                return False
             return self._key_down(event.key, name, shift)
         except MappingError as error:
+            # A value out of range, or a save that could not be made (a
+            # full disk, another process writing): said on the overlay and
+            # in the log; what was recorded stays and is saved next time.
             self._say(error.message)
-            return True
+            return name not in self.toggle_keys
 
     def _key_down(self, key, name: str, shift: bool) -> bool:
         import pygame
@@ -242,8 +245,11 @@ class TrainingSession:
 
     def _trained(self, reports) -> None:
         failed = [r for r in reports if r.error]
-        self._say(f"trained {len(reports) - len(failed)} of {len(reports)} outputs"
-                  + (f"; {failed[0].line()}" if failed else ""))
+        if not reports:  # the training raised (a save that failed): the mapper says why
+            self._say(self.mapper.last_error or "training failed")
+        else:
+            self._say(f"trained {len(reports) - len(failed)} of {len(reports)} outputs"
+                      + (f"; {failed[0].line()}" if failed else ""))
         for report in reports:
             log.info("%s", report.line())
         if not self.mapper.running:
@@ -313,7 +319,10 @@ class TrainingSession:
 
     def close(self) -> None:
         """Keep any take being recorded, save, stop listening."""
-        self.mapper.close()
+        try:
+            self.mapper.close()
+        except MappingError as error:  # the piece is stopping: the log says what was not saved
+            log.error("training: %s", error.message)
         if self.receiver is not None:
             self.receiver.stop()
         for sender in (self.osc_out, self.feature_out, self.landmark_out):

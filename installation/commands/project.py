@@ -130,7 +130,7 @@ def new_command(args) -> int:
             check_model(o.type, o.model, o.params, f"output {o.name!r}")
     project = Project(outputs, features=args.features or (),
                       inputs=input_names(args.inputs) if args.inputs else (), path=folder)
-    project.save(settings=True)
+    project.create()  # refuses, under the write lock, a folder that holds a project
     print(f"created {folder / PROJECT_FILE}: {len(project.inputs)} inputs, "
           f"{len(project.outputs)} outputs ({', '.join(project.outputs)})")
     print(f"next: record examples (installation record {folder} --take TAKE --output NAME=VALUE), "

@@ -57,7 +57,9 @@ def record_command(args) -> int:
 
     if args.end < args.start:
         raise MappingError(f"--to {args.end:g} is before --from {args.start:g}", "record")
-    project = Project.load(args.project)
+    # The models are neither needed nor touched: a broken model file does
+    # not stop recording (training makes it anew).
+    project = Project.load(args.project, models="none")
     values = {}
     for item in args.output:
         name, sep, value = item.partition("=")
@@ -83,7 +85,9 @@ def record_command(args) -> int:
     gestures = [n for n in values if n in project.dtw]
     for name in gestures:
         project.add_template(take, name, values[name], [v for _, v in vectors])
-    project.save()
+    # Saving takes in what another process (the running piece) wrote since
+    # the project was read; the take is renumbered if it used the same number.
+    take = project.save().get(take, take)
     nobody = sum(1 for _, v in vectors if v[0] == 0.0)
     print(f"take {take}: {len(vectors)} frames ({vectors[0][0]:.2f}-{vectors[-1][0]:.2f} s) "
           f"recorded for {', '.join(values)}"

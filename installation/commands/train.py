@@ -17,11 +17,25 @@ def add_parser(commands) -> None:
 
 
 def train_command(args) -> int:
+    from pathlib import Path
+
     from installation.mapping import Project
 
-    project = Project.load(args.project)
+    # Training never needs the old models: one that cannot be read (damaged,
+    # foreign, from another scikit-learn) is made anew from the examples.
+    project = Project.load(args.project, models="skip")
     reports = project.train(args.output, progress=sys.stderr.isatty())
     project.save()
+    trained = {r.output for r in reports if not r.error}
+    for problem in project.model_problems:
+        where = Path(problem.where or "")
+        # A model file is one output's; the manifest is every output's.
+        done = where.stem in trained if where.suffix == ".skops" else bool(trained)
+        if where.is_relative_to(project.path):
+            where = where.relative_to(project.path)
+        print(f"{where} could not be read ({problem.what}); "
+              + ("trained afresh from the examples" if done else
+                 "left out until that output is trained"))
     for report in reports:
         print(report.line())
     failed = [r for r in reports if r.error]

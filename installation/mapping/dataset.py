@@ -14,12 +14,17 @@ teach some outputs and not others. Classes are written as their numbers.
 
 the rows of one template share its take number. Take numbers grow with
 each recording, so "delete the last take" knows what to delete.
+
+Both keep a list of the changes made since the files were last read or
+written (``changes``), so that a save can replay them on what another
+process wrote meanwhile instead of writing over it (see Project.save).
 """
 from __future__ import annotations
 
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +34,8 @@ from installation.mapping.spec import MappingError
 # float32 needs 9 significant digits to come back exactly; landmarks and
 # OSC floats are float32, so this loses nothing they carry.
 _FORMAT = "{:.9g}"
+# Take numbers stay well inside int64 (numpy stores them so).
+_TAKE = re.compile(r"[0-9]{1,9}")
 
 
 def _number(text: str, where: str, column: str) -> float:
@@ -47,11 +54,14 @@ class Examples:
     """Rows of (take, inputs, outputs); NaN in ``Y`` marks "not recorded
     for this output" (an empty cell in the CSV), never a value."""
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, *, track: bool = True):
         self.inputs = tuple(inputs)
         self.outputs = tuple(outputs)
         self._rows: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._cache = None
+        #: Changes since the file was last read or written, oldest first
+        #: (None: not kept, for examples that are never saved).
+        self.changes: list[tuple] | None = [] if track else None
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -65,7 +75,9 @@ class Examples:
                              f"{len(self.inputs)} inputs and {len(self.outputs)} outputs")
         if not np.isfinite(x).all():
             raise ValueError("an example's inputs must be finite")
-        self._rows.append((int(take), x, y))
+        row = (int(take), x, y)
+        self._rows.append(row)
+        self._log(("add", row))
         self._cache = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,22 +118,57 @@ class Examples:
         """Forget one output's examples (rows left with no output go)."""
         j = self.outputs.index(name)
         before = sum(1 for r in self._rows if not np.isnan(r[2][j]))
-        for _, _, y in self._rows:
-            y[j] = np.nan
-        self._rows = [r for r in self._rows if not np.isnan(r[2]).all()]
-        self._cache = None
+        rows = []
+        for take, x, y in self._rows:
+            if not np.isnan(y[j]):
+                # A new array: the change log may hold the old row.
+                y = y.copy()
+                y[j] = np.nan
+            if not np.isnan(y).all():
+                rows.append((take, x, y))
+        self._rows, self._cache = rows, None
+        self._log(("delete_output", name))
         return before
 
     def delete_take(self, take: int) -> int:
         before = len(self._rows)
         self._rows = [r for r in self._rows if r[0] != take]
         self._cache = None
+        self._log(("delete_take", take))
         return before - len(self._rows)
 
     def clear(self) -> int:
         n = len(self._rows)
         self._rows, self._cache = [], None
+        self._log(("clear",))
         return n
+
+    def replay(self, changes, renumber: dict[int, int]) -> None:
+        """Make ``changes`` (another copy's) here, with some takes renumbered."""
+        for change in changes:
+            kind = change[0]
+            if kind == "add":
+                take, x, y = change[1]
+                self.add(renumber.get(take, take), x, y)
+            elif kind == "delete_output":
+                self.delete_output(change[1])
+            elif kind == "delete_take":
+                self.delete_take(renumber.get(change[1], change[1]))
+            else:
+                self.clear()
+
+    def added_takes(self) -> set[int]:
+        """Takes that rows were added to since the file was last read or written."""
+        return {c[1][0] for c in self.changes or () if c[0] == "add"}
+
+    def track(self) -> None:
+        """Keep changes from now on; rows held until now count as added."""
+        if self.changes is None:
+            self.changes = [("add", row) for row in self._rows]
+
+    def _log(self, change: tuple) -> None:
+        if self.changes is not None:
+            self.changes.append(change)
 
     # -- CSV ------------------------------------------------------------------------
 
@@ -135,9 +182,11 @@ class Examples:
         return out.getvalue().encode("utf-8")
 
     @classmethod
-    def from_csv(cls, data: bytes, inputs, outputs, where: str) -> "Examples":
+    def from_csv(cls, data: bytes, inputs, outputs, where: str, checks=None) -> "Examples":
         """Parse examples.csv; its header must name the project's inputs and
-        outputs (in any order)."""
+        outputs (in any order). ``checks``: one ``check(value, where)`` per
+        output, refusing values the output cannot have (a class that does
+        not exist)."""
         examples = cls(inputs, outputs)
         rows = _reader(data, where)
         header = next(rows, None)
@@ -155,7 +204,12 @@ class Examples:
             x = [_number(row[index[name]], here, name) for name in inputs]
             y = [np.nan if i is None or row[i] == "" else _number(row[i], here, name)
                  for i, name in zip(out_index, outputs)]
+            if checks is not None:
+                for value, check in zip(y, checks):
+                    if not math.isnan(value):
+                        check(value, here)
             examples.add(take, x, y)
+        examples.changes = []  # what the file holds is no change
         return examples
 
 
@@ -172,9 +226,12 @@ class Template:
 class Templates:
     """All DTW templates of a project."""
 
-    def __init__(self, inputs):
+    def __init__(self, inputs, *, track: bool = True):
         self.inputs = tuple(inputs)
         self.items: list[Template] = []
+        #: Changes since the file was last read or written, oldest first
+        #: (None: not kept, for templates that are never saved).
+        self.changes: list[tuple] | None = [] if track else None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -187,6 +244,7 @@ class Templates:
             raise ValueError("a template's frames must be finite")
         template = Template(int(take), output, int(gesture), frames.copy())
         self.items.append(template)
+        self._log(("add", template))
         return template
 
     def of(self, output: str) -> list[Template]:
@@ -198,17 +256,47 @@ class Templates:
     def delete_output(self, output: str) -> int:
         before = len(self.items)
         self.items = [t for t in self.items if t.output != output]
+        self._log(("delete_output", output))
         return before - len(self.items)
 
     def delete_take(self, take: int) -> int:
         before = len(self.items)
         self.items = [t for t in self.items if t.take != take]
+        self._log(("delete_take", take))
         return before - len(self.items)
 
     def clear(self) -> int:
         n = len(self.items)
         self.items = []
+        self._log(("clear",))
         return n
+
+    def replay(self, changes, renumber: dict[int, int]) -> None:
+        """Make ``changes`` (another copy's) here, with some takes renumbered."""
+        for change in changes:
+            kind = change[0]
+            if kind == "add":
+                t = change[1]
+                self.add(renumber.get(t.take, t.take), t.output, t.gesture, t.frames)
+            elif kind == "delete_output":
+                self.delete_output(change[1])
+            elif kind == "delete_take":
+                self.delete_take(renumber.get(change[1], change[1]))
+            else:
+                self.clear()
+
+    def added_takes(self) -> set[int]:
+        """Takes that templates were added to since the file was last read or written."""
+        return {c[1].take for c in self.changes or () if c[0] == "add"}
+
+    def track(self) -> None:
+        """Keep changes from now on; templates held until now count as added."""
+        if self.changes is None:
+            self.changes = [("add", t) for t in self.items]
+
+    def _log(self, change: tuple) -> None:
+        if self.changes is not None:
+            self.changes.append(change)
 
     def to_csv(self) -> bytes:
         out = io.StringIO()
@@ -257,12 +345,14 @@ class Templates:
                 current, frames = key, []
             frames.append([_number(row[index[name]], here, name) for name in inputs])
         flush()
+        templates.changes = []  # what the file holds is no change
         return templates
 
 
 def _reader(data: bytes, where: str):
     try:
-        text = data.decode("utf-8")
+        # utf-8-sig: spreadsheets often start a CSV with a byte-order mark.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise MappingError("not a text file", where,
                            "the file is damaged; restore it from a backup or delete it to start "
@@ -294,6 +384,7 @@ def _columns(names, required, where, optional=()) -> dict[str, int]:
 
 
 def _take(text: str, where: str, what: str = "take") -> int:
-    if not text.strip().isdigit():
-        raise MappingError(f"{what} is {text!r}, not a whole number", where, "fix that row")
+    if not _TAKE.fullmatch(text.strip()):
+        raise MappingError(f"{what} is {text[:40]!r}, not a whole number (0 to 999999999)",
+                           where, "fix that row")
     return int(text)

@@ -9,6 +9,11 @@ messages (osc/wekinator.py) and the CLI all drive the same methods.
 It is safe to call from several threads (the render loop, an OSC receiver,
 a training thread): one lock guards the state; training works on a copy of
 the examples and swaps the new models in when done.
+
+Another process may write the same project meanwhile (``installation
+record`` while the piece runs): each save takes in what it added (see
+Project.save), and training and deleting first read it, so they work on
+the project as it is on disk.
 """
 from __future__ import annotations
 
@@ -26,6 +31,11 @@ log = logging.getLogger("installation.mapping")
 class Mapper:
     """The live side of a project. ``autosave``: write the project after
     each take, deletion and training (when it has a folder)."""
+
+    #: Seconds a save waits for another process writing the project. Saves
+    #: are made while the piece runs, so this stays short; a save that
+    #: cannot be made raises MappingError and keeps the changes for the next.
+    save_wait: float = 2.0
 
     def __init__(self, project: Project, *, autosave: bool = True):
         self.project = project
@@ -204,6 +214,7 @@ class Mapper:
         with self._lock:
             self.training = True
         try:
+            self._take_in_disk()
             reports = self.project.train(names, progress=progress)
         finally:
             with self._lock:
@@ -225,6 +236,12 @@ class Mapper:
         def work():
             try:
                 reports = self.train(names)
+            except MappingError as error:  # the models run, but could not be saved
+                log.warning("training: %s", error.message)
+                self.last_error = f"training failed: {error.message}"
+                reports = []
+                with self._lock:
+                    self.training = False
             except Exception as error:  # noqa: BLE001 - report, keep the app running
                 log.exception("training failed")
                 self.last_error = f"training failed: {error}"
@@ -248,7 +265,11 @@ class Mapper:
 
     # -- deleting ---------------------------------------------------------------------
 
+    # Deleting works on the project as it is on disk (what another process
+    # added included), so the count it returns is what was deleted.
+
     def delete_all(self) -> int:
+        self._take_in_disk()
         with self._lock:
             n = self.project.delete_all()
             self._last_take = None
@@ -256,6 +277,7 @@ class Mapper:
         return n
 
     def delete_output(self, name: str) -> int:
+        self._take_in_disk()
         with self._lock:
             n = self.project.delete_output(name)
         self._save()
@@ -263,6 +285,7 @@ class Mapper:
 
     def delete_last_take(self) -> int:
         """Forget the last recorded take (examples or gesture)."""
+        self._take_in_disk()
         with self._lock:
             take = self._last_take
             if take is None:
@@ -278,7 +301,21 @@ class Mapper:
     def _save(self) -> None:
         if self.autosave and self.project.path is not None:
             with self._lock:
-                self.project.save()
+                renumber = self.project.save(wait=self.save_wait)
+                # Another process numbered a take as this one did: follow the new number.
+                if self._take in renumber:
+                    self._take = renumber[self._take]
+                if self._last_take in renumber:
+                    self._last_take = renumber[self._last_take]
+
+    def _take_in_disk(self) -> None:
+        """Read what another process wrote (saving this copy's changes)
+        before working on the examples. A folder that cannot be written
+        now is left for the save after, which says why."""
+        try:
+            self._save()
+        except MappingError as error:
+            log.warning("%s", error.message)
 
     def close(self) -> None:
         """Stop recording (keeping the take) and save."""

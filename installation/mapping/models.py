@@ -245,3 +245,44 @@ def _checked_off(estimator):
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             return float(estimator.predict(x[None, :])[0])
     return predict
+
+
+# -- a model read from a file ---------------------------------------------------------
+
+
+def check_loaded(spec, estimator, n_inputs: int, where: str):
+    """The fast predictor of a model read from a file, after checking that it
+    is the model ``spec`` names, fitted on ``n_inputs`` inputs, and (for a
+    classifier) knows only the output's classes. ModelFileError otherwise:
+    a model file put in place of another must not run silently."""
+    from installation.mapping.store import ModelFileError
+
+    def final(model):
+        return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+    expected = type(final(build(spec.type, spec.model, spec.params, where)))
+    found = final(estimator) if isinstance(estimator, Pipeline) and estimator.steps else estimator
+    if type(found) is not expected:
+        raise ModelFileError(f"the file holds a {type(found).__name__}, but output "
+                             f"{spec.name!r} is a {spec.type} using {spec.model} "
+                             f"({expected.__name__})", where)
+    n = getattr(estimator, "n_features_in_", None)
+    if n != n_inputs:
+        raise ModelFileError(f"the model was fitted on {n} inputs, output {spec.name!r} has "
+                             f"{n_inputs}", where)
+    if spec.type == "classifier":
+        classes = np.asarray(getattr(found, "classes_", []), dtype=np.float64).ravel()
+        k = spec.k
+        bad = [c for c in classes if not (c.is_integer() and c >= 1 and (not k or c <= k))]
+        if bad or len(classes) < 2:
+            raise ModelFileError(f"the model's classes are {classes.tolist()[:10]}, output "
+                                 f"{spec.name!r} has classes 1..{k or 'K'}", where)
+    try:
+        predict = compile_predictor(estimator)
+        value = predict(np.zeros(n_inputs))
+    except Exception as error:  # noqa: BLE001 - any failure inside a damaged model
+        raise ModelFileError(f"the model cannot run ({type(error).__name__}: "
+                             f"{str(error)[:200]})", where) from None
+    if not np.isfinite(value):
+        raise ModelFileError(f"the model answers {value} (not a finite number)", where)
+    return predict

@@ -10,7 +10,8 @@ A project is a folder::
 ``Project.load`` only reads: a project written by another version, a
 damaged or untrusted file gives a MappingError naming the file and what to
 do, and no file is changed. ``save`` writes each file atomically, the model
-manifest last.
+manifest last, and takes in what another process wrote meanwhile (see
+folder.py, which holds the reading and saving).
 """
 from __future__ import annotations
 
@@ -21,34 +22,21 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.mapping import toml
 from installation.mapping.dataset import Examples, Templates
 from installation.mapping.dtw import GestureModel, fit_gestures
+from installation.mapping.folder import (EXAMPLES_FILE, FORMAT, GESTURES_FILE,  # noqa: F401
+                                         MANIFEST_FILE, MODELS_DIR, PROJECT_FILE, VERSION,
+                                         ProjectFolder)
 from installation.mapping.spec import (GestureOutput, MappingError, OutputSpec,
                                        RegressorOutput, check_name, close_hint, output_from_table,
                                        output_to_table)
-from installation.mapping.store import atomic_write, clean_temporaries, dump_model, load_model
+from installation.mapping.store import ModelFileError
 from installation.mapping.train import TrainReport, Trained, fit_output
-from installation.mapping.models import compile_predictor
 
 log = logging.getLogger("installation.mapping")
 
-FORMAT = "installation-mapper"
-VERSION = 1
-MODELS_FORMAT = "installation-mapper-models"
-PROJECT_FILE = "project.toml"
-EXAMPLES_FILE = "examples.csv"
-GESTURES_FILE = "gestures.csv"
-MODELS_DIR = "models"
-MANIFEST_FILE = "manifest.json"
 
-
-def _sklearn_version() -> str:
-    import sklearn
-    return sklearn.__version__
-
-
-class Project:
+class Project(ProjectFolder):
     """Inputs, outputs, examples and models.
 
     ``features`` names the feature groups whose columns are the inputs (see
@@ -74,9 +62,16 @@ class Project:
         if len(set(self.inputs)) != len(self.inputs):
             raise MappingError("input names repeat", where, "give each input its own name")
         self.outputs: dict[str, OutputSpec] = {}
+        files: dict[str, str] = {}
         for spec in outputs:
+            check_name(spec.name, "output", where)
             if spec.name in self.outputs:
                 raise MappingError(f"output {spec.name!r} is defined twice", where)
+            # Outputs name model files, and some file systems ignore case.
+            other = files.setdefault(spec.name.lower(), spec.name)
+            if other != spec.name:
+                raise MappingError(f"outputs {other!r} and {spec.name!r} differ only in case",
+                                   where, "give each output a name of its own")
             self.outputs[spec.name] = spec
         if not self.outputs:
             raise MappingError("the project has no outputs", where,
@@ -87,11 +82,21 @@ class Project:
         # predict runs on every frame).
         self._index = {name: np.array(cols) for name, cols in self.columns.items()
                        if len(cols) != len(self.inputs)}
-        self.examples = Examples(self.inputs, self.learned)
-        self.templates = Templates(self.inputs)
+        # Changes are kept only where they are saved (see save).
+        track = self.path is not None
+        self.examples = Examples(self.inputs, self.learned, track=track)
+        self.templates = Templates(self.inputs, track=track)
         self.trained_: dict[str, Trained] = {}
         self.gestures_: dict[str, GestureModel] = {}
+        #: Problems with the model files met by ``load(path, models="skip")``.
+        self.model_problems: list[ModelFileError] = []
         self._unsaved_models: set[str] = set()
+        # What the files held when last read or written: digests of
+        # examples.csv and gestures.csv, their takes, the manifest's digest.
+        self._synced: tuple = (None, None)
+        self._synced_takes: set[int] = set()
+        self._synced_manifest: bytes | None = None
+        self._rewrite_manifest = False
 
     # -- what it is -----------------------------------------------------------------
 
@@ -144,8 +149,13 @@ class Project:
             # Patterns naming old inputs would point at nothing.
             specs = [dataclasses.replace(spec, inputs=()) if spec.inputs else spec
                      for spec in specs]
-        return Project(specs, features=self.features,
-                       inputs=() if self.features else (inputs or self.inputs), path=self.path)
+        project = Project(specs, features=self.features,
+                          inputs=() if self.features else (inputs or self.inputs),
+                          path=self.path)
+        # The files are the same files: what they held is known.
+        project._synced, project._synced_takes = self._synced, self._synced_takes
+        project._synced_manifest = self._synced_manifest
+        return project
 
     # -- TOML -----------------------------------------------------------------------
 
@@ -184,117 +194,6 @@ class Project:
             data["inputs"] = list(self.inputs)
         data["outputs"] = {name: output_to_table(spec) for name, spec in self.outputs.items()}
         return data
-
-    # -- files ----------------------------------------------------------------------
-
-    @classmethod
-    def load(cls, path) -> "Project":
-        """Read a project folder (never writes to it)."""
-        path = Path(path)
-        file = path / PROJECT_FILE
-        if not file.is_file():
-            raise MappingError("no mapper project here (no project.toml)", str(path),
-                               "check the path, or start one with `installation project new`")
-        try:
-            data = toml.loads(file.read_text(encoding="utf-8"))
-        except (toml.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise MappingError(f"not valid TOML ({error})", str(file),
-                               "fix the file by hand") from None
-        project = cls.from_dict(data, str(file), path=path)
-        project._read_data()
-        project._read_models()
-        return project
-
-    def _read_data(self) -> None:
-        examples, gestures = self.path / EXAMPLES_FILE, self.path / GESTURES_FILE
-        if examples.exists():
-            self.examples = Examples.from_csv(examples.read_bytes(), self.inputs, self.learned,
-                                              str(examples))
-        if gestures.exists():
-            counts = {n: len(self.outputs[n].gestures) for n in self.dtw}
-            self.templates = Templates.from_csv(gestures.read_bytes(), self.inputs, counts,
-                                                str(gestures))
-
-    def _read_models(self) -> None:
-        folder = self.path / MODELS_DIR
-        manifest_file = folder / MANIFEST_FILE
-        if not manifest_file.exists():
-            return
-        where = str(manifest_file)
-        try:
-            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as error:
-            raise MappingError(f"model manifest is damaged ({error})", where,
-                               "delete the models folder and run `installation train`") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != MODELS_FORMAT:
-            raise MappingError("not a model manifest", where,
-                               "delete the models folder and run `installation train`")
-        if not isinstance(manifest.get("version"), int) or manifest["version"] > VERSION:
-            raise MappingError(f"models saved by a newer installation (format version "
-                               f"{manifest.get('version')!r})", where,
-                               "upgrade installation, or run `installation train` to retrain")
-        saved_with = manifest.get("sklearn")
-        entries = manifest.get("outputs", {})
-        learned_entries = [n for n in entries if n in self.learned]
-        if learned_entries and saved_with != _sklearn_version():
-            raise MappingError(f"models were trained with scikit-learn {saved_with}, this is "
-                               f"{_sklearn_version()}", where,
-                               f"run `installation train {self.path}` to retrain them from the "
-                               "examples (nothing is lost)")
-        for name, entry in entries.items():
-            if name not in self.outputs:
-                continue  # an output removed from project.toml: its file is ignored
-            if entry.get("signature") != self.signature(name):
-                log.warning("%s: output %r changed since it was trained; train again to use it",
-                            self.path, name)
-                continue
-            if name in self.dtw:
-                try:
-                    self.gestures_[name] = self._fit_dtw(name)
-                except MappingError:
-                    log.warning("%s: no gestures left for %r; train again", self.path, name)
-                continue
-            estimator = load_model(folder / f"{name}.skops")
-            self.trained_[name] = Trained(
-                estimator=estimator, predict=compile_predictor(estimator),
-                signature=entry["signature"], score=entry.get("score"),
-                score_name=entry.get("score_name", ""), examples=int(entry.get("examples", 0)),
-                trained=entry.get("trained", ""))
-
-    def save(self, *, settings: bool | None = None) -> None:
-        """Write the project (project.toml only when new or ``settings``)."""
-        if self.path is None:
-            return
-        self.path.mkdir(parents=True, exist_ok=True)
-        clean_temporaries(self.path)
-        toml_file = self.path / PROJECT_FILE
-        if settings or (settings is None and not toml_file.exists()):
-            atomic_write(toml_file, toml.dumps(self.to_dict()).encode("utf-8"))
-        atomic_write(self.path / EXAMPLES_FILE, self.examples.to_csv())
-        if len(self.templates) or (self.path / GESTURES_FILE).exists():
-            atomic_write(self.path / GESTURES_FILE, self.templates.to_csv())
-        if self._unsaved_models or (self.trained_ or self.gestures_):
-            self._save_models()
-
-    def _save_models(self) -> None:
-        folder = self.path / MODELS_DIR
-        folder.mkdir(exist_ok=True)
-        clean_temporaries(folder)
-        entries = {}
-        for name, trained in self.trained_.items():
-            if name in self._unsaved_models or not (folder / f"{name}.skops").exists():
-                atomic_write(folder / f"{name}.skops", dump_model(trained.estimator))
-            entries[name] = {"file": f"{name}.skops", "signature": trained.signature,
-                             "score": trained.score, "score_name": trained.score_name,
-                             "examples": trained.examples, "trained": trained.trained}
-        for name, model in self.gestures_.items():
-            entries[name] = {"file": None, "signature": self.signature(name),
-                             "score": model.score, "score_name": "leave-one-out accuracy",
-                             "examples": len(model.templates), "threshold": model.threshold}
-        manifest = {"format": MODELS_FORMAT, "version": VERSION, "sklearn": _sklearn_version(),
-                    "outputs": entries}
-        atomic_write(folder / MANIFEST_FILE, json.dumps(manifest, indent=2).encode("utf-8"))
-        self._unsaved_models.clear()
 
     # -- examples -------------------------------------------------------------------
 
@@ -427,3 +326,4 @@ class Project:
                 value = spec.apply_limits(value)
             out[name] = value
         return out
+

@@ -23,12 +23,19 @@ class MappingError(InstallationError):
     """A mapper project, example or model that cannot be used as it is."""
 
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+#: Output names become file names (models/NAME.skops, and a temporary file
+#: beside it while saving); this leaves room under any file system's limit.
+MAX_NAME = 100
 
 
 def check_name(name, what: str, where: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise MappingError(f"bad {what} name {name!r}", where,
+    """``name`` if it can name an input or output (and a file), else MappingError."""
+    if isinstance(name, str) and len(name) > MAX_NAME:
+        raise MappingError(f"{what} name {name[:20]!r}... is {len(name)} characters long",
+                           where, f"use at most {MAX_NAME} characters")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise MappingError(f"bad {what} name {str(name)[:40]!r}", where,
                            "use letters, digits, '_', '-' and '.', starting with a letter, "
                            "digit or '_'")
     return name
@@ -197,7 +204,7 @@ def output_from_table(name: str, table: dict, where: str) -> OutputSpec:
         raise MappingError(f"output {name!r} must be a table", where,
                            f"write it as [outputs.{name}] with type = ...")
     kind = table.get("type")
-    if kind not in OUTPUT_TYPES:
+    if not isinstance(kind, str) or kind not in OUTPUT_TYPES:
         raise MappingError(f"output {name!r} has type {kind!r}", where,
                            close_hint(kind, OUTPUT_TYPES) if kind else
                            "add type = \"classifier\", \"regressor\" or \"dtw\"")

@@ -58,9 +58,16 @@ def fit_output(spec, X: np.ndarray, y: np.ndarray, signature: dict) -> Trained:
     estimator = build(kind, spec.model, spec.params, where)
     try:
         estimator.fit(X, y)
-    except ValueError as error:  # a bad setting value, or data the model cannot take
-        raise MappingError(f"{spec.model} cannot be trained: {error}", where,
+    except (ValueError, TypeError) as error:  # a bad setting (its value or its type), or
+        # data the model cannot take; params come from project.toml as a person wrote them
+        text = " ".join(str(error).split())[:300]  # scikit-learn's messages run over lines
+        raise MappingError(f"{spec.model} cannot be trained: {text}", where,
                            "check the output's params, or choose another model") from None
+    # Numbers near the float limits can fit to NaN without an error; such a
+    # model must not run.
+    if not np.isfinite(estimator.predict(X[:20])).all():
+        raise MappingError(f"{spec.model} gives no finite answers for its own examples", where,
+                           "check the examples for huge numbers, or choose another model")
     score, score_name = cross_validate(spec, X, y)
     return Trained(estimator=estimator, predict=compile_predictor(estimator), signature=signature,
                    score=score, score_name=score_name, examples=len(y),
