@@ -390,3 +390,30 @@ def test_a_training_that_cannot_be_saved_says_so(tmp_path):
     assert proc.returncode == 2
     assert any("could not save the project" in line for line in rest)
     assert not any(line.startswith("Traceback") for line in rest)
+
+
+def test_a_recording_that_cannot_be_saved_says_so_and_keeps_listening(tmp_path):
+    folder = tmp_path / "unsaved"
+    made = cli("project", "new", folder, "--inputs", "1", "--output", "o=classifier:2")
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    proc, events = start_server("--project", folder, "--listen", f"127.0.0.1:{port}",
+                                "--send", f"127.0.0.1:{free_port()}")
+    patch = Patch(port)
+    examples = folder / "examples.csv"
+    try:
+        # A folder where the examples are written: every save of them fails.
+        if examples.exists():
+            examples.unlink()
+        examples.mkdir()
+        patch.control("outputs", 1.0)
+        patch.control("startRecording")
+        patch.send("/wek/inputs", 0.5)
+        patch.control("stopRecording")
+        assert "examples.csv" in events.wait_for("^not saved: ")
+        # Still answering: the next control message is handled.
+        patch.control("startRecording")
+        events.wait_for("^recording$")
+    finally:
+        rest = terminate(proc, events)
+    assert not any(line.startswith("Traceback") for line in events.seen + rest)

@@ -68,7 +68,8 @@ def make_project(args):
             check_model(spec.type, spec.model, spec.params, "--model")
     project = Project(outputs, inputs=tuple(f"inputs-{i}" for i in range(1, args.inputs + 1)),
                       path=folder)
-    project.save(settings=True)
+    if folder is not None:
+        project.create()  # refused if another process made one there meanwhile
     return project
 
 
@@ -128,6 +129,8 @@ def _stop(server, project):
 
     try:
         server.stop()
+    except MappingError as error:  # says what, where and how to fix it
+        return error
     except OSError as error:
         return MappingError(f"could not save the project ({error.strerror or error})",
                             str(project.path), "check the disk space and the folder's permissions")

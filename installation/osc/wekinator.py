@@ -96,7 +96,7 @@ class WekinatorServer:
         return self
 
     def stop(self) -> None:
-        """Stop listening, then save the project (OSError if it cannot be saved)."""
+        """Stop listening, then save the project (MappingError if it cannot be saved)."""
         self.receiver.stop()
         try:
             self.mapper.close()
@@ -153,7 +153,11 @@ class WekinatorServer:
         self.on_event("recording")
 
     def _stop_recording(self) -> None:
-        added = self.mapper.stop_recording()
+        try:
+            added = self.mapper.stop_recording()
+        except MappingError as error:  # the examples stay in memory for the next save
+            self._not_saved(error)
+            return
         self.on_event(f"recorded {added} examples")
 
     def _start_dtw(self, *args) -> None:
@@ -166,7 +170,11 @@ class WekinatorServer:
         self.on_event(f"recording gesture {self.mapper.gesture[1]}")
 
     def _stop_dtw(self) -> None:
-        kept = self.mapper.stop_gesture()
+        try:
+            kept = self.mapper.stop_gesture()
+        except MappingError as error:
+            self._not_saved(error)
+            return
         self.on_event("gesture kept" if kept else
                       f"gesture not kept: {self.mapper.last_error}")
 
@@ -209,7 +217,11 @@ class WekinatorServer:
         self.on_event("stopped running")
 
     def _delete_all(self) -> None:
-        n = self.mapper.delete_all()
+        try:
+            n = self.mapper.delete_all()
+        except MappingError as error:
+            self._not_saved(error)
+            return
         self.on_event(f"deleted {n} examples")
 
     def _toggle(self, action: str, numbers) -> None:
@@ -243,12 +255,16 @@ class WekinatorServer:
             # Saved before it is used: names that cannot be written are refused.
             try:
                 project.save(settings=True)
-            except OSError as error:
-                self._refuse(f"cannot write {project.path}: {error.strerror or error}")
+            except MappingError as error:
+                self._refuse(error.message)
                 return
         self.mapper.replace_project(project)
         what = "inputs" if inputs is not None else "outputs"
         self.on_event(f"{what} named {', '.join(inputs or outputs)}")
+
+    def _not_saved(self, error: MappingError) -> None:
+        self._error(f"not saved: {error.what}")
+        self.on_event(f"not saved: {error.message}")
 
     def _refuse(self, why: str) -> None:
         self._error(f"names not changed: {why}")
