@@ -3,6 +3,7 @@
     python docs/make_screenshots.py                  # all scenes
     python docs/make_screenshots.py dream mirror     # some of them (dream_take: dream without video)
     python docs/make_screenshots.py --frame 150      # stop at another frame
+    python docs/make_screenshots.py --mask-take tests/data/lab_cam01_masks.jsonl.gz --frames 30
 
 Every scene plays the shipped demo take (assets/demo_take.jsonl.gz, the
 landmarks tracked from ../shared/media/street_two_people.mp4) headless at
@@ -11,12 +12,20 @@ show the camera image (dream, mirror) also get the clip's real video frames,
 read with OpenCV and matched to the take by frame index; without the clip
 they run on the landmarks alone. The last frame drawn is saved as a
 640x360 PNG (palette-quantised if it would be over 300 KB).
+
+``mirror_silhouettes`` shows body masks, which the demo take does not hold:
+the pose models (pose_landmarker_full.task, found as the tracker finds it)
+follow the person through ../shared/media/lab_one_person_cam01.mp4, and
+mirror draws each frame over the video with the masks at the tracker's
+working size, as it does live. ``--mask-take`` writes those frames as a take
+with masks instead (the one in tests/data was made so).
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import inspect
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -27,12 +36,13 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 import numpy as np
 import pygame
 
-from installation import Frame, Scene
+from installation import Frame, Person, Scene
 from installation.assets import DEMO_TAKE, asset_path
 from installation.tracking.takes import read_take
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "media" / "street_two_people.mp4"
+LAB_VIDEO = ROOT.parent / "shared" / "media" / "lab_one_person_cam01.mp4"
 SIZE = (1280, 720)
 SAVED = (640, 360)
 MAX_BYTES = 300_000
@@ -46,6 +56,9 @@ SHOTS = {
                # no mapper is trained here: sample values show what the bars look like
                "outputs": {"mood": 2.0, "spread": 0.62, "hue": 0.18}},
     "particles": {"scene": "particles", "frame": 110, "settings": {"seed": 3}, "video": False},
+    # Tracked here from LAB_VIDEO with masks (see followed_frames), not from the demo take.
+    "mirror_silhouettes": {"scene": "mirror", "frame": 50, "settings": {}, "video": True,
+                           "masks": True, "outputs": {"balance": 0.71, "arms_out": 0.93}},
 }
 
 
@@ -76,6 +89,52 @@ def video_frames(path: Path):
         yield None
 
 
+def followed_frames(video: Path = LAB_VIDEO, count: int | None = None, models_dir=None):
+    """Frames of ``video`` (image kept) with one person followed by the pose
+    models alone, as the tracker does it: the detector places the first
+    region, then each frame's landmarks place the next; the detector looks
+    again only when the person is lost. Each person carries a mask at the
+    tracker's working size (a quarter of each side)."""
+    from installation.tracking import models
+    from installation.tracking.masks import working_size
+    from installation.tracking.pose_detector import PoseDetector, region_from_detection
+    from installation.tracking.pose_landmarks import PoseLandmarkModel, region_from_landmarks
+
+    bundle = models.resolve("pose_full", models_dir)
+    detector, landmarks = PoseDetector(bundle).open(), PoseLandmarkModel(bundle).open()
+    square = None
+    for index, image in enumerate(video_frames(video)):
+        if image is None or (count is not None and index >= count):
+            return
+        height, width = image.shape[:2]
+        body = landmarks(image, square) if square is not None else None
+        if body is None:
+            found = detector.detect(image)
+            body = landmarks(image, region_from_detection(found[0], width, height)) if found else None
+        people = ()
+        square = None
+        if body is not None:
+            mask = body.mask_in_image((width, height), working_size((width, height)))
+            people = (Person(pose=body.pose, world=body.world, id=1, mask=mask),)
+            square = region_from_landmarks(body, width, height)
+        yield Frame(index=index, t=index / 60, image=image, people=people, tracked=True)
+
+
+def write_mask_take(path: Path, frames) -> int:
+    """Write ``frames`` (images dropped) as a take with masks; returns the frame count."""
+    from installation.tracking.takes import TakeWriter
+
+    frames = iter(frames)
+    first = next(frames)  # the take's size is the first frame's
+    count = 0
+    with TakeWriter(path, source=f"video {LAB_VIDEO.name}", size=first.size, fps=60.0,
+                    models={"pose": "pose_landmarker_full.task"}, masks=True) as take:
+        for frame in itertools.chain([first], frames):
+            take.write(frame)
+            count += 1
+    return count
+
+
 def render(name: str, stop: int | None = None, video: Path = VIDEO) -> pygame.Surface:
     """Play the take through shot NAME (or any scene of that name) up to frame
     ``stop``; the last picture drawn."""
@@ -83,20 +142,32 @@ def render(name: str, stop: int | None = None, video: Path = VIDEO) -> pygame.Su
     stop = shot["frame"] if stop is None else stop
     scene = load_scene(shot["scene"])(**shot["settings"])
     surface = pygame.Surface(SIZE)
-    header, people_by_frame = read_take(asset_path(DEMO_TAKE))
-    images = video_frames(video) if shot["video"] else iter(lambda: None, 0)
+    if shot.get("masks"):
+        frames = followed_frames(count=stop + 1)
+    else:
+        frames = _take_frames(video if shot["video"] else None)
     scene.enter(SIZE)
     try:
-        for index, ((t, people), image) in enumerate(zip(people_by_frame, images)):
-            frame = Frame(index=index, t=t, size=header.size, people=people, tracked=True, image=image)
+        for index, frame in enumerate(frames):
             scene.update(frame, dict(shot.get("outputs", {})), 1 / 30)
             scene.draw(surface)
             if index >= stop:
                 break
     finally:
-        people_by_frame.close()
+        frames.close()
         scene.exit()
     return surface
+
+
+def _take_frames(video: Path | None):
+    """The demo take's frames, with the clip's video frames as images when given."""
+    header, people_by_frame = read_take(asset_path(DEMO_TAKE))
+    images = video_frames(video) if video is not None else iter(lambda: None, 0)
+    try:
+        for index, ((t, people), image) in enumerate(zip(people_by_frame, images)):
+            yield Frame(index=index, t=t, size=header.size, people=people, tracked=True, image=image)
+    finally:
+        people_by_frame.close()
 
 
 def save(surface: pygame.Surface, path: Path) -> int:
@@ -112,6 +183,18 @@ def save(surface: pygame.Surface, path: Path) -> int:
     return path.stat().st_size
 
 
+def _pose_models_missing() -> str | None:
+    """Why the pose models cannot be found, or None when they can."""
+    from installation.errors import InstallationError
+    from installation.tracking import models
+
+    try:
+        models.resolve("pose_full")
+    except InstallationError as error:
+        return error.message
+    return None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenes", nargs="*", default=list(SHOTS),
@@ -119,11 +202,26 @@ def main(argv=None) -> int:
     parser.add_argument("--frame", type=int, help="take frame to stop at (default: per scene)")
     parser.add_argument("--video", type=Path, default=VIDEO, help="the clip the take was tracked from")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--mask-take", type=Path, metavar="TAKE",
+                        help="instead: write the lab clip, followed with masks, as this take")
+    parser.add_argument("--frames", type=int, help="with --mask-take: only the first N frames")
     args = parser.parse_args(argv)
+    masks_from = (f"{LAB_VIDEO} not found" if not LAB_VIDEO.exists()
+                  else _pose_models_missing())
+    if args.mask_take:
+        if masks_from:
+            print(f"cannot follow the lab clip: {masks_from}", file=sys.stderr)
+            return 2
+        count = write_mask_take(args.mask_take, followed_frames(count=args.frames))
+        print(f"{args.mask_take}: {count} frames ({args.mask_take.stat().st_size // 1000} KB)")
+        return 0
     if not args.video.exists():
         print(f"note: {args.video} not found; dream and mirror get landmarks only", file=sys.stderr)
     pygame.font.init()
     for name in args.scenes:
+        if SHOTS.get(name, {}).get("masks") and masks_from:
+            print(f"skipped {name}: {masks_from}", file=sys.stderr)
+            continue
         path = args.out / f"{name}.png"
         size = save(render(name, args.frame, args.video), path)
         print(f"{path} ({size // 1000} KB)")

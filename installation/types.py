@@ -50,7 +50,29 @@ def _as_array(value, shape: tuple[int, int], what: str) -> np.ndarray:
     array = np.asarray(value, dtype=np.float32)
     if array.shape != shape:
         raise ValueError(f"{what} must have shape {shape}, got {array.shape}")
+    if not np.isfinite(array).all():
+        bad = int(np.argwhere(~np.isfinite(array))[0][0])
+        raise ValueError(f"{what} holds a value that is not a finite number (row {bad})")
     return array
+
+
+# A mask value may overshoot 0..1 by float rounding (a resize, a blend), not more.
+_MASK_SLACK = 1e-3
+
+
+def _as_mask(value) -> np.ndarray:
+    # Contiguous: scenes hand masks to OpenCV, which refuses a flipped view.
+    mask = np.ascontiguousarray(value, dtype=np.float32)
+    if mask.ndim != 2 or 0 in mask.shape:
+        raise ValueError(f"person mask must be a 2-D (height, width) array, got shape {mask.shape}")
+    if not np.isfinite(mask).all():
+        raise ValueError("person mask holds a value that is not a finite number")
+    low, high = float(mask.min()), float(mask.max())
+    if low < -_MASK_SLACK or high > 1.0 + _MASK_SLACK:
+        raise ValueError(f"person mask values must be 0..1, got {low:g}..{high:g}")
+    if low < 0.0 or high > 1.0:
+        mask = np.clip(mask, 0.0, 1.0)
+    return mask
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,12 @@ class Person:
     ``pose`` is (33, 4): x, y, z, visibility. ``world`` is (33, 3) metres, or
     None when the source does not carry it (a take). ``id`` is stable while the
     person stays in view; -1 means not yet identified.
+
+    ``mask`` is the person's silhouette, or None when the tracker or take does
+    not give one: float32 (height, width), 0 (not this person) .. 1 (this
+    person), covering the whole image at a small working size (a quarter of the
+    frame, or less from a take). Its size is not the image's: scale it to
+    yours (``installation.tracking.masks``).
     """
 
     pose: np.ndarray
@@ -98,9 +126,12 @@ class Person:
     left_hand: Hand | None = None
     right_hand: Hand | None = None
     face: Face | None = None
+    mask: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "pose", _as_array(self.pose, (POSE_LANDMARKS, 4), "pose"))
+        if self.mask is not None:
+            object.__setattr__(self, "mask", _as_mask(self.mask))
         if self.world is not None:
             object.__setattr__(
                 self, "world", _as_array(self.world, (POSE_LANDMARKS, 3), "world pose")

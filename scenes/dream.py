@@ -16,9 +16,10 @@ How it works, the way DeepDream does it but with a hand-made "network":
   patterns of several sizes grow without a grid showing.
 * A **feedback buffer** at low resolution keeps the dream: each frame it is
   zoomed, turned and shifted a little, the live camera image (or, for a take,
-  soft silhouettes drawn from the landmarks) bleeds into it, and the dream
-  step runs mostly where the bodies are. The buffer is upscaled smoothly to
-  the screen.
+  soft silhouettes) bleeds into it, and the dream step runs mostly where the
+  bodies are. A body is its mask when the tracker gives one (the visions
+  grow inside the visitor's own outline), else a figure drawn from the
+  landmarks. The buffer is upscaled smoothly to the screen.
 
 The body steers it: landmark speed sets the intensity; hands spread apart
 zoom in, hands together zoom out, tilting the line between the hands turns
@@ -182,6 +183,7 @@ class Dream(Scene):
         persistence: float = 1.5,   # seconds for a vision to fade to half
         drift: float = 1.0,         # how strongly hands steer zoom/turn/shift
         seed: int | None = None,    # random seed (None: different every run)
+        silhouettes: bool = True,   # grow from body masks when there are any (else from landmarks)
     ):
         self.resolution = resolution
         self.octaves = octaves
@@ -190,6 +192,7 @@ class Dream(Scene):
         self.persistence = persistence
         self.drift = drift
         self.seed = seed
+        self.silhouettes = silhouettes
 
     # -- lifecycle --
 
@@ -310,6 +313,12 @@ class Dream(Scene):
             scale = _body_scale(pose) * place[1]  # shoulders to hips, in buffer pixels
             scales.append(scale)
             tint = PERSON_TINTS[(person.id if person.id > 0 else n) % len(PERSON_TINTS)]
+            if self.silhouettes and person.mask is not None:
+                body = cv2.cvtColor(_mask_in_buffer(person.mask, place, (w, h)), cv2.COLOR_GRAY2RGB)
+                # In place: numpy's broadcasting over three channels is ten times slower.
+                cv2.multiply(body, (*tint.tolist(), 0.0), dst=body)
+                cv2.max(paint, body, dst=paint)
+                continue
             tint = tuple(float(c) for c in tint)
             if visible[list(TORSO)].all():
                 cv2.fillConvexPoly(paint, points[list(TORSO)].astype(np.int32), tint, cv2.LINE_AA)
@@ -396,6 +405,17 @@ def _placement(source_size, target_size):
         return float(tw), float(th), 0.0, 0.0
     scale = min(tw / sw, th / sh)
     return sw * scale, sh * scale, (tw - sw * scale) / 2, (th - sh * scale) / 2
+
+
+def _mask_in_buffer(mask, place, target):
+    """A person's mask (covering the whole image, any size) placed where the
+    image sits in the buffer: float32 (height, width) of ``target``."""
+    w, h, ox, oy = place
+    fx, fy = w / mask.shape[1], h / mask.shape[0]
+    # Pixel centres follow the scale (centre of mask pixel u at (u + 0.5) * fx).
+    matrix = np.array([[fx, 0.0, ox + 0.5 * fx - 0.5], [0.0, fy, oy + 0.5 * fy - 0.5]])
+    return cv2.warpAffine(mask, matrix, target, flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
 def _to_pixels(points, place):

@@ -242,6 +242,77 @@ def test_camera_image_scenes_show_the_image(name):
     assert sky[2] > sky[0] and ground[1] > ground[2]
 
 
+# -- body masks ------------------------------------------------------------------------------
+
+# Boxes (x0, y0, x1, y1, image fractions) away from stick_figure()'s landmarks.
+LEFT_BOX, RIGHT_BOX = (0.03, 0.08, 0.2, 0.45), (0.8, 0.55, 0.97, 0.95)
+
+
+def box_mask(box, size=(160, 90)) -> np.ndarray:
+    """A mask over the whole image at ``size`` (width, height): 1 in ``box``."""
+    mask = np.zeros((size[1], size[0]), np.float32)
+    x0, y0, x1, y1 = box
+    mask[round(y0 * size[1]):round(y1 * size[1]), round(x0 * size[0]):round(x1 * size[0])] = 1.0
+    return mask
+
+
+def masked(n):
+    # Two people, masks of two sizes (a scene scales each to its own).
+    return [stick_figure(arms="wide", person_id=1).replace(mask=box_mask(LEFT_BOX)),
+            stick_figure(cx=0.7, size=0.3, person_id=2).replace(mask=box_mask(RIGHT_BOX, (64, 36)))]
+
+
+def on_screen(box, size=SIZE, margin=6):
+    """The screen pixels (x, y slices of surfarray pixels) well inside ``box``."""
+    x0, y0, x1, y1 = box
+    return (slice(round(x0 * size[0]) + margin, round(x1 * size[0]) - margin),
+            slice(round(y0 * size[1]) + margin, round(y1 * size[1]) - margin))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_scenes_take_people_with_masks(name):
+    scene = make(name)
+    surface = play(scene, frames_of(masked, count=10))
+    play(scene, frames_of(still, count=3), enter=False)  # and people without again
+    scene.exit()
+    assert pixels(surface).std() > 0
+
+
+def test_mirror_tints_each_silhouette_in_the_persons_colour():
+    draw = pytest.importorskip("installation.scenes.draw")
+    frames = frames_of(masked, count=3)
+    on = pixels(play(make("mirror", show_status=False), frames))
+    off = pixels(play(make("mirror", show_status=False, silhouettes=False), frames))
+    changed = np.abs(on - off).sum(axis=2)
+    outside = np.ones(changed.shape, bool)
+    for box, person_id in ((LEFT_BOX, 1), (RIGHT_BOX, 2)):
+        inside = on_screen(box)
+        assert changed[inside].min() > 30  # every pixel of the silhouette is tinted
+        # A translucent tint: towards the person's colour, not covering the stage.
+        tint = on[inside].mean(axis=(0, 1))
+        colour = np.array(draw.colour_for(person_id), np.float32)
+        assert np.argmax(tint) == np.argmax(colour) and (tint < colour - 20).all()
+        outside[on_screen(box, margin=-10)] = False
+    assert changed[outside].max() == 0  # nothing else changed
+    # No masks: the picture of before, whatever the setting.
+    plain = frames_of(lambda n: [p.replace(mask=None) for p in masked(n)], count=3)
+    np.testing.assert_array_equal(pixels(play(make("mirror", show_status=False), plain)), off)
+
+
+def test_dream_grows_from_the_mask_not_the_landmarks():
+    def halo(silhouettes):
+        scene = make("dream", silhouettes=silhouettes)
+        play(scene, frames_of(lambda n: masked(n)[:1], count=5))
+        h, w = scene.halo_.shape
+        box = scene.halo_[round(0.15 * h):round(0.4 * h), round(0.06 * w):round(0.17 * w)]
+        body = scene.halo_[round(0.35 * h):round(0.6 * h), round(0.45 * w):round(0.55 * w)]
+        return box.mean(), body.mean()
+    box, body = halo(True)
+    assert box > 0.3 > 0.05 > body  # the visions grow in the mask's box
+    box, body = halo(False)
+    assert body > 0.3 > 0.05 > box  # from the landmarks' figure without it
+
+
 # -- poetry: the word chain -------------------------------------------------------------------
 
 

@@ -118,9 +118,12 @@ def test_writer_flushes_every_frame(tmp_path):
 
 def test_writer_leaves_out_what_the_reader_would_refuse(tmp_path, caplog):
     good = Person(pose=np.full((33, 4), 0.5), id=1)
-    bad_pose = Person(pose=np.full((33, 4), np.nan), id=2)
+    # Person and Hand refuse such values; these went bad after construction.
+    bad_pose = Person(pose=np.full((33, 4), 0.5), id=2)
+    bad_pose.pose[:] = np.nan
     bad_hand = Person(pose=np.full((33, 4), 0.5), id=3,
-                      right_hand=Hand(np.full((21, 3), np.inf), "right"))
+                      right_hand=Hand(np.full((21, 3), 0.5), "right"))
+    bad_hand.right_hand.landmarks[:] = np.inf
     path = tmp_path / "take.jsonl"
     with caplog.at_level(logging.WARNING, logger="installation.takes"):
         write_take(path, [Frame(index=0, t=1.0, people=(good, bad_pose, bad_hand))])
@@ -137,6 +140,117 @@ def test_writer_errors(tmp_path):
     take.close()
     with pytest.raises(ValueError, match="closed"):
         take.write(Frame.empty())
+
+
+# --- masks ---------------------------------------------------------------------
+
+
+def silhouette(size=(160, 90), box=(40, 10, 90, 80)):
+    """A soft-edged rectangle mask at ``size`` (width, height)."""
+    import cv2
+
+    mask = np.zeros((size[1], size[0]), np.float32)
+    x0, y0, x1, y1 = box
+    mask[y0:y1, x0:x1] = 1.0
+    return np.clip(cv2.GaussianBlur(mask, (0, 0), 2.0), 0.0, 1.0)
+
+
+def masked_frames(count=6):
+    rng = np.random.default_rng(3)
+    frames = []
+    for n in range(count):
+        people = (Person(pose=rng.uniform(0, 1, (33, 4)), id=1, mask=silhouette(box=(40 + n, 10, 90, 80))),
+                  Person(pose=rng.uniform(0, 1, (33, 4)), id=2))  # the tracker gave no mask
+        frames.append(Frame(index=n, t=10.0 + n / 30, people=people))
+    return frames
+
+
+@pytest.mark.parametrize("name", ["take.jsonl", "take.jsonl.gz"])
+def test_masks_round_trip_small(tmp_path, name):
+    from installation.tracking.masks import mask_iou
+
+    frames = masked_frames()
+    path = tmp_path / name
+    with TakeWriter(path, source="x", size=(640, 360), fps=30, models={}, masks=True) as take:
+        for frame in frames:
+            take.write(frame)
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        records = [json.loads(line) for line in f][1:]
+    assert all(len(r["people"][0]["mask"]) < 1000 and "mask" not in r["people"][1] for r in records)
+    for (_, people), frame in zip(read_take(path)[1], frames):
+        assert_same_people(people, frame.people)
+        mask = people[0].mask
+        assert mask.dtype == np.float32 and mask.shape == (36, 64)  # 64 on the long side
+        assert people[1].mask is None
+        import cv2
+        written = cv2.resize(frame.people[0].mask, (64, 36), interpolation=cv2.INTER_AREA)
+        assert mask_iou(mask, written) > 0.95
+        assert np.abs(mask - written).max() < 0.02
+
+
+def test_masks_are_left_out_unless_asked_for(tmp_path):
+    path = write_take(tmp_path / "take.jsonl", masked_frames(2))
+    assert '"mask"' not in path.read_text()
+    assert all(p.mask is None for _, people in read_take(path)[1] for p in people)
+
+
+def test_takes_without_masks_replay_unchanged(tmp_path):
+    # A take as recorded before masks existed: no "mask" key anywhere.
+    path = write_lines(tmp_path / "old.jsonl", [HEADER, good_frame(0.0), good_frame(0.1, pid=2)])
+    header, items = read_take(path)
+    items = list(items)
+    assert header.version == 1 and [p.id for _, people in items for p in people] == [1, 2]
+    assert all(p.mask is None for _, people in items for p in people)
+    with TakeSource(path, realtime=False) as source:
+        assert source.read().people[0].mask is None
+
+
+def test_a_mask_gone_bad_is_left_out_not_the_person(tmp_path, caplog):
+    person = Person(pose=np.full((33, 4), 0.5), id=4, mask=silhouette())
+    person.mask[0, 0] = np.nan
+    path = tmp_path / "take.jsonl"
+    with caplog.at_level(logging.WARNING, logger="installation.takes"):
+        with TakeWriter(path, source="x", size=(64, 36), fps=30, models={}, masks=True) as take:
+            take.write(Frame(index=0, t=0.0, people=(person,)))
+    (_, people), = read_take(path)[1]
+    assert people[0].id == 4 and people[0].mask is None
+    assert "mask of person 4 not recorded" in caplog.text
+
+
+def _png_text(array):
+    import base64
+
+    import cv2
+    return base64.b64encode(cv2.imencode(".png", array)[1].tobytes()).decode()
+
+
+GOOD_MASK = _png_text(np.full((36, 64), 200, np.uint8))
+
+
+@pytest.mark.parametrize("mask, says", [
+    (3, "person 0: 'mask' must be base64 PNG text, got 3"),
+    ("", "person 0: 'mask' is not base64 PNG text"),
+    ("not a mask!", "person 0: 'mask' is not base64 PNG text"),
+    (_png_text(np.zeros((8, 8), np.uint8)).replace("i", "j", 1), "not base64 PNG text"),
+    (GOOD_MASK[:len(GOOD_MASK) // 2 // 4 * 4], "damaged or cut PNG"),
+    (_png_text(np.zeros((2000, 4), np.uint8)), "4x2000 PNG, expected at most 1024 pixels"),
+    (_png_text(np.zeros((8, 8, 3), np.uint8)), "8-bit grey PNG"),
+    (_png_text(np.zeros((8, 8), np.uint16)), "8-bit grey PNG"),
+])
+def test_a_bad_mask_is_a_one_line_error_with_the_line(tmp_path, capfd, mask, says):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.0), _person_with(mask=mask)])
+    error = expect_take_error(path, line=3)
+    assert says in error.what and "\n" not in str(error)
+    assert capfd.readouterr().err == ""  # the PNG decoder was not left to complain
+
+
+def test_a_null_mask_is_no_mask(tmp_path):
+    path = write_lines(tmp_path / "a.jsonl", [HEADER, _person_with(mask=None)])
+    assert next(read_take(path)[1])[1][0].mask is None
+    path = write_lines(tmp_path / "b.jsonl", [HEADER, _person_with(mask=GOOD_MASK)])
+    mask = next(read_take(path)[1])[1][0].mask
+    assert mask.shape == (36, 64) and mask.min() == pytest.approx(200 / 255)
 
 
 # --- damaged and foreign files -------------------------------------------------

@@ -26,7 +26,8 @@ def _replay_errors():
 
 
 class TakeSource(Source):
-    """Frames from a take file, people already tracked (``image`` is None).
+    """Frames from a take file, people already tracked (``image`` is None),
+    with their masks when the take was recorded with them.
 
     Parameters
     ----------

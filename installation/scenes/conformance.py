@@ -129,7 +129,8 @@ def _mirrored(people):
                 landmarks = hand.landmarks.copy()
                 landmarks[:, 0] = 1.0 - landmarks[:, 0]
                 hands[f"{side}_hand"] = hand.__class__(landmarks, side, hand.score)
-        out.append(person.replace(pose=pose, **hands))
+        mask = None if person.mask is None else person.mask[:, ::-1]
+        out.append(person.replace(pose=pose, mask=mask, **hands))
     return tuple(out)
 
 

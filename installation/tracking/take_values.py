@@ -7,12 +7,17 @@ saying what is wrong; the reader adds the file and line.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
+import struct
+import zlib
 
 import numpy as np
 
 from ..types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
+from .masks import decode_mask
 
 # Landmarks are fractions of the image (x, y), a relative depth (z) and a
 # visibility; a real one lies within a few image sizes. A value past this is
@@ -25,6 +30,11 @@ MAX_SIZE = 100_000
 MAX_FPS = 1000.0
 # Person ids are sent over OSC as 32-bit integers; -1 means "not identified".
 MAX_ID = 2**31 - 1
+# A stored mask is 64 pixels on its long side; a working-size mask of a 4K
+# frame is 960. A PNG claiming more is damage, and decoding it could take
+# gigabytes from a line of a few hundred.
+MAX_MASK_SIDE = 1024
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def usable(array: np.ndarray) -> bool:
@@ -86,6 +96,49 @@ def landmark_array(value, rows: int, cols: int, what: str) -> np.ndarray:
     raise ValueError(f"{expected}")  # not reached: some value failed above
 
 
+def mask_array(value, what: str) -> np.ndarray:
+    """A person's stored mask (base64 PNG text) as float32 0..1 at its stored
+    size, or ValueError saying what is wrong. The PNG's size and chunks are
+    checked before it is decoded."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: 'mask' must be base64 PNG text, got {short(value)}")
+    try:
+        png = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        png = b""
+    if png[:8] != _PNG_SIGNATURE or png[12:16] != b"IHDR" or len(png) < 24:
+        raise ValueError(f"{what}: 'mask' is not base64 PNG text, got {short(value)}")
+    width, height = struct.unpack(">II", png[16:24])
+    if not (0 < width <= MAX_MASK_SIDE and 0 < height <= MAX_MASK_SIDE):
+        raise ValueError(f"{what}: 'mask' is a {width}x{height} PNG, expected at most "
+                         f"{MAX_MASK_SIDE} pixels a side")
+    # A cut or damaged PNG is refused here, before the decoder sees it (it
+    # would print its own complaints).
+    if not _whole_png(png):
+        raise ValueError(f"{what}: 'mask' is a damaged or cut PNG")
+    try:
+        return decode_mask(value)
+    except ValueError as error:
+        raise ValueError(f"{what}: 'mask' is not a usable mask ({error})") from None
+
+
+def _whole_png(png: bytes) -> bool:
+    """True when the PNG's chunks all have their checksums and it ends in IEND."""
+    at = 8
+    while at + 12 <= len(png):
+        length = struct.unpack(">I", png[at:at + 4])[0]
+        end = at + 12 + length
+        if end > len(png):
+            return False
+        kind, data = png[at + 4:at + 8], png[at + 8:end - 4]
+        if zlib.crc32(kind + data) != struct.unpack(">I", png[end - 4:end])[0]:
+            return False
+        if kind == b"IEND":
+            return end == len(png)
+        at = end
+    return False
+
+
 def _plain_numbers(rows: list) -> bool:
     """True when every value is an int or float (never a bool, text, null ...)."""
     return all(type(item) in (int, float) for row in rows for item in row)
@@ -121,7 +174,10 @@ def parse_frame(record) -> tuple[float, tuple[Person, ...]]:
             if value is not None:
                 points = landmark_array(value, HAND_LANDMARKS, 3, f"{what}: {side} hand")
                 found[side] = Hand(points, side, score=1.0)
-        parsed.append(
-            Person(pose=pose, id=pid, left_hand=found.get("left"), right_hand=found.get("right"))
-        )
+        # Takes recorded without masks have no "mask"; null means none too.
+        mask = entry.get("mask")
+        if mask is not None:
+            mask = mask_array(mask, what)
+        parsed.append(Person(pose=pose, id=pid, left_hand=found.get("left"),
+                             right_hand=found.get("right"), mask=mask))
     return t, tuple(parsed)

@@ -9,10 +9,17 @@ name ends in ``.gz``). Line 1 is a header::
 then one line per frame::
 
     {"t": 0.0333, "people": [{"id": 1, "pose": [[x, y, z, visibility] x 33],
-     "hands": {"left": [[x, y, z] x 21] or null, "right": ... or null}}]}
+     "hands": {"left": [[x, y, z] x 21] or null, "right": ... or null},
+     "mask": "iVBORw0KGgo..."}]}
 
 ``t`` is seconds since the first frame. Takes replay without a camera or
 models (tests, scene previews, conformance checks, rehearsals).
+
+``mask`` is there only when the take was recorded with masks
+(``TakeWriter(..., masks=True)``) and the tracker gave the person one: the
+silhouette over the whole image, a grey PNG 64 pixels on its long side, in
+base64 (about half a kilobyte). It is optional within version 1: a take
+without it reads as before, and a reader that does not know it skips it.
 
 The writer flushes every frame, so a crash loses at most the line being
 written; the reader accepts such a cut last line with a warning. A gzip take
@@ -39,6 +46,7 @@ import numpy as np
 
 from ..errors import TakeError
 from ..types import Frame, Person
+from .masks import encode_mask
 from .take_values import MAX_FPS, MAX_SIZE, finite, is_int, parse_frame, usable
 
 log = logging.getLogger("installation.takes")
@@ -93,14 +101,19 @@ class TakeWriter:
 
     Use as a context manager (``with TakeWriter(path, ...) as take:``); the
     file is created, header first, on entry or on the first ``write``.
+
+    With ``masks=True`` each person's silhouette (``Person.mask``, when the
+    tracker gave one) is stored too, small (see :func:`masks.encode_mask`).
     """
 
-    def __init__(self, path, *, source: str, size, fps: float, models: dict):
+    def __init__(self, path, *, source: str, size, fps: float, models: dict,
+                 masks: bool = False):
         self.path = Path(path)
         self.source = source
         self.size = size
         self.fps = fps
         self.models = models
+        self.masks = masks
 
     def open(self) -> None:
         """Create the file and write the header."""
@@ -148,10 +161,24 @@ class TakeWriter:
                                 "not finite or out of range", frame.index, side, person.id)
                     hand = None
                 hands[side] = None if hand is None else _rounded(hand.landmarks)
-            people.append({"id": int(person.id), "pose": _rounded(person.pose), "hands": hands})
+            entry = {"id": int(person.id), "pose": _rounded(person.pose), "hands": hands}
+            mask = self._mask_text(person, frame.index) if self.masks else None
+            if mask is not None:
+                entry["mask"] = mask
+            people.append(entry)
         t = round(frame.t - self.start_t_, TIME_DECIMALS)
         self._write_line({"t": t, "people": people})
         self.frames_written_ += 1
+
+    @staticmethod
+    def _mask_text(person: Person, index: int) -> str | None:
+        if person.mask is None:
+            return None
+        try:
+            return encode_mask(person.mask)
+        except ValueError as error:  # a mask gone bad after Person checked it
+            log.warning("frame %d: mask of person %d not recorded: %s", index, person.id, error)
+            return None
 
     def _write_line(self, record: dict) -> None:
         self.file_.write(json.dumps(record, separators=(",", ":")) + "\n")
