@@ -52,8 +52,28 @@ def test_bench_runs_both_loops_and_reports(media, use_models, tmp_path):
     assert {"2 outputs", "dream", "mirror", "particles", "poetry"} <= names
     assert all(isinstance(b["within"], bool) and b["p99_ms"] > 0 for b in data["budgets"])
     assert (done.returncode == 0) == all(b["within"] for b in data["budgets"])
-    for line in ("tracking fps", "end to end ms median", "peak memory MB", "predict"):
+    for line in ("tracking fps", "end to end ms median", "peak memory MB", "predict",
+                 "pose: our pose tracker", "pose detector (cores)", "pose landmarks (cores)",
+                 "camera: the clip played as a 30 fps camera"):
         assert line in done.stdout
+    # Our pose tracker by default, in both loops, its model calls counted.
+    for loop in data["loops"].values():
+        assert loop["config"]["pose_tracker"] == "installation"
+        assert loop["model_calls_per_second"]["landmark_calls"] > 0
+        assert 0 < loop["model_cores"]["landmark_seconds"] <= loop["cpu_cores"]
+
+
+def test_bench_runs_mediapipes_pose_landmarker_on_request(media, use_models, tmp_path):
+    out = tmp_path / "bench.json"
+    done = installation("bench", str(media / STREET), "--seconds", "2", "--warmup", "1",
+                        "--only", "plain", "--no-budgets", "--pose-tracker", "mediapipe",
+                        "--json", str(out))
+    print(done.stdout)
+    assert done.returncode == 0, done.stderr
+    assert "pose: MediaPipe's PoseLandmarker" in done.stdout
+    loop = json.loads(out.read_text())["loops"]["plain"]
+    assert loop["config"]["pose_tracker"] == "mediapipe"
+    assert loop["tracked_frames"] > 0 and loop["model_cores"] == {}
 
 
 @pytest.mark.parametrize("make, message", [
@@ -140,3 +160,11 @@ def test_latency_histogram_agrees_with_the_huds_window():
     assert list(binned) == list(exact) == ["capture", "pose", "hands", "mapping", "drawn"]
     for stage, (median, p95) in exact.items():
         assert binned[stage] == pytest.approx((median, p95), abs=1e-4)
+
+
+@pytest.mark.parametrize("option", [("--camera-fps", "0"), ("--camera-fps", "nan"),
+                                    ("--tiles", "9"), ("--pose-tracker", "ours")])
+def test_bench_refuses_bad_tracker_options_in_one_line(media, option):
+    done = installation("bench", str(media / STREET), "--no-budgets", *option)
+    assert done.returncode == 2
+    assert option[0] in done.stderr and "plain:" not in done.stdout

@@ -168,6 +168,25 @@ def test_track_one_person_without_hands(media, models_dir, tmp_path):
     assert all(p.left_hand is None and p.right_hand is None for _, people in frames for p in people)
 
 
+def test_track_records_body_masks(media, models_dir, tmp_path):
+    """--masks: every tracked person carries a silhouette in the take, lying
+    over their body (the hips inside it, the image's corners outside)."""
+    out = tmp_path / "masks.jsonl.gz"
+    result = cli("track", media / LAB, "--max-people", 1, "--no-hands",
+                 "--masks", "--out", out, env=base_env(INSTALLATION_MODELS=models_dir))
+    assert result.returncode == 0, result.stderr
+    people = [p for _, frame in read_take(out)[1] for p in frame]
+    assert len(people) >= 90 and all(p.mask is not None for p in people)
+    for person in people[::10]:
+        height, width = person.mask.shape
+        hips = person.pose[[23, 24], :2].mean(axis=0)
+        assert person.mask[int(hips[1] * height), int(hips[0] * width)] > 0.5
+        assert person.mask[[0, 0, -1, -1], [0, -1, 0, -1]].max() < 0.5
+    refused = cli("track", media / LAB, "--masks",
+                  "--pose-tracker", "mediapipe", env=base_env(INSTALLATION_MODELS=models_dir))
+    assert refused.returncode == 2 and "our pose tracker only" in refused.stderr
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_track_rejects_a_bad_max_people(value, capsys):
     with pytest.raises(SystemExit) as info:

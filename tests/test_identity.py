@@ -224,3 +224,48 @@ def test_interaction_zone_keeps_only_visitors_inside():
     frame = pipeline(Frame(index=0, t=0.0, size=(640, 480)))
     assert len(frame.people) == 1
     assert frame.people[0].pose[23, 0] > 0.5
+
+
+# -- people followed by the pose tracker: ids by construction --------------------------
+
+
+def followed(cx, cy, track, **kw):
+    """A person as the pose tracker hands them over: ``id`` is its track number."""
+    return Person(pose=make_pose(cx, cy, **kw), id=track)
+
+
+def test_a_followed_person_keeps_their_id_however_far_they_move():
+    tracker = IdentityTracker(max_distance=0.25)
+    assert [p.id for p in tracker.update([followed(0.2, 0.6, track=7)], 0.0)] == [1]
+    # A jump the landmark distance would call someone else (see
+    # test_far_jump_is_a_new_person): the track says it is the same person.
+    assert [p.id for p in tracker.update([followed(0.8, 0.6, track=7)], 1 / 30)] == [1]
+
+
+def test_followed_people_swapping_places_keep_their_ids():
+    tracker = IdentityTracker()
+    tracker.update([followed(0.3, 0.6, 1), followed(0.7, 0.6, 2)], 0.0)
+    # Each now stands where the other stood: distance alone would swap them.
+    out = tracker.update([followed(0.7, 0.6, 2), followed(0.3, 0.6, 1)], 1 / 30)
+    assert [p.id for p in out] == [2, 1]
+
+
+def test_a_person_found_again_under_a_new_track_gets_their_id_back():
+    """Lost by the pose tracker for a moment and found by its detector: a new
+    track number, matched to the known person by the landmarks."""
+    tracker = IdentityTracker()
+    for n in range(5):
+        tracker.update([followed(0.4, 0.6, track=3)], n / 30)
+    assert tracker.update([], 5 / 30) == ()
+    (back,) = tracker.update([followed(0.41, 0.6, track=9)], 6 / 30)
+    assert back.id == 1
+    # From then on the new track number carries the id.
+    (moved,) = tracker.update([followed(0.9, 0.6, track=9)], 7 / 30)
+    assert moved.id == 1
+
+
+def test_a_newcomer_beside_a_followed_person_gets_a_new_id():
+    tracker = IdentityTracker()
+    tracker.update([followed(0.3, 0.6, 1)], 0.0)
+    out = tracker.update([followed(0.31, 0.6, 1), followed(0.75, 0.6, 2)], 1 / 30)
+    assert [p.id for p in out] == [1, 2]

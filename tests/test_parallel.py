@@ -1,5 +1,6 @@
-"""The parallel tracker changes speed, not answers: on a real clip, hands on a
-second thread beside pose give the same landmarks as one after the other."""
+"""The parallel tracker changes speed, not answers: on a real clip, hands and
+each person's pose on a pool of two threads give the same landmarks as one
+after the other."""
 from __future__ import annotations
 
 import threading
@@ -9,14 +10,15 @@ import pytest
 
 from installation.app.feed import Feed
 from installation.capture import open_source
+from installation.tracking.hands import HandFinder
 from installation.tracking.pipeline import LandmarkPipeline
-from installation.tracking.tracker import Tracker, TrackerSettings
+from installation.tracking.tracker import POOL_THREADS, Tracker, TrackerSettings
 
 STREET = "street_two_people.mp4"
 FRAMES = 60
 
 
-def track(media, models_dir, parallel: bool, threads: list | None = None):
+def track(media, models_dir, parallel: bool, threads: list | None = None, monkeypatch=None):
     """The street clip's first frames at 640x480, every frame, through the
     whole landmark pipeline (ids and smoothing included)."""
     source = open_source(media / STREET, resize=(640, 480))
@@ -25,13 +27,21 @@ def track(media, models_dir, parallel: bool, threads: list | None = None):
     try:
         with Tracker(TrackerSettings(parallel=parallel), models_dir=models_dir) as tracker:
             if threads is not None:
-                find = tracker.finder_.find
+                find = HandFinder.find
 
-                def noting(rgb, regions):
-                    threads.append(threading.current_thread().name)
-                    return find(rgb, regions)
+                def noting(finder, rgb, regions):
+                    threads.extend(threading.current_thread().name for _ in regions)
+                    return find(finder, rgb, regions)
 
-                tracker.finder_.find = noting
+                # Every thread's hand finder (each pool thread has its own).
+                monkeypatch.setattr(HandFinder, "find", noting)
+                landmarks = tracker.pose_._landmarks
+
+                def noting_pose(rgb, square):
+                    threads.append("pose on " + threading.current_thread().name)
+                    return landmarks(rgb, square)
+
+                tracker.pose_._landmarks = noting_pose
             pipeline = LandmarkPipeline(tracker)
             for _ in range(FRAMES):
                 out.append(pipeline(source.read()).replace(image=None))
@@ -40,10 +50,10 @@ def track(media, models_dir, parallel: bool, threads: list | None = None):
     return out
 
 
-def test_parallel_and_sequential_tracking_agree(media, models_dir):
+def test_parallel_and_sequential_tracking_agree(media, models_dir, monkeypatch):
     threads: list[str] = []
     sequential = track(media, models_dir, parallel=False)
-    parallel = track(media, models_dir, parallel=True, threads=threads)
+    parallel = track(media, models_dir, parallel=True, threads=threads, monkeypatch=monkeypatch)
     people = hands = 0
     for one, other in zip(sequential, parallel, strict=True):
         assert [p.id for p in one.people] == [p.id for p in other.people]
@@ -58,8 +68,13 @@ def test_parallel_and_sequential_tracking_agree(media, models_dir):
                     np.testing.assert_allclose(ha.landmarks, hb.landmarks, atol=1e-6)
     print(f"street 640x480: {people} poses and {hands} hands identical in {FRAMES} frames")
     assert people >= FRAMES and hands >= 40
-    # The hand search ran on the tracker's second thread, not the caller's.
-    assert threads and all(name.startswith("hands") for name in threads)
+    # Hand regions and each person's pose ran on the tracker's pool, spread
+    # over its threads, never on the caller's thread.
+    hands = {name for name in threads if not name.startswith("pose on ")}
+    poses = {name.removeprefix("pose on ") for name in threads if name.startswith("pose on ")}
+    pool = {f"models_{n}" for n in range(POOL_THREADS)}
+    assert hands <= pool and poses <= pool
+    assert len(hands) >= 2 and len(poses) >= 2
     assert all(f.stamps["capture"] <= f.stamps["pose"] <= f.stamps["hands"] for f in parallel)
 
 

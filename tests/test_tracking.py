@@ -36,6 +36,8 @@ WRISTS = {"left": LEFT_WRIST, "right": RIGHT_WRIST}
 VISIBLE = 0.5
 # Every this many street frames, keep the image for the full-frame hand check.
 SAMPLE_EVERY = 11
+# The street frame where the box person has jumped off the box.
+JUMP = 170
 
 
 def torso_centre(pose: np.ndarray) -> np.ndarray:
@@ -188,12 +190,19 @@ def test_street_ids_never_swap(street):
             if person.id in ids:
                 tracks[person.id].append((frame.index, torso_centre(person.pose)))
     box, walker = sorted(ids, key=lambda pid: np.median([c[1] for _, c in tracks[pid]]))
-    box_y = [float(c[1]) for _, c in tracks[box]]
+    # The box person jumps off the box at about frame 170 (into the sun,
+    # where no tracker sees him) and lands right of it at about 186; a
+    # tracker may rightly give him his id back down there.
+    box_y = [float(c[1]) for i, c in tracks[box] if i < JUMP]
+    landed = [c for i, c in tracks[box] if i >= JUMP]
     walker_y = [float(c[1]) for _, c in tracks[walker]]
-    print(f"street: box person #{box} in {len(box_y)} frames, y {min(box_y):.3f}..{max(box_y):.3f}; "
-          f"walker #{walker} in {len(walker_y)} frames, y {min(walker_y):.3f}..{max(walker_y):.3f}")
-    # Every frame where each id appears, it is on its own side of the picture.
+    print(f"street: box person #{box} in {len(box_y)} frames on the box, y {min(box_y):.3f}.."
+          f"{max(box_y):.3f}, {len(landed)} after the jump; walker #{walker} in "
+          f"{len(walker_y)} frames, y {min(walker_y):.3f}..{max(walker_y):.3f}")
+    # Every frame where each id appears, it is on its own side of the picture
+    # (the walker is far left by the time the box person lands, far right).
     assert max(box_y) < 0.45
+    assert all(x > 0.5 for x, _ in landed)
     assert min(walker_y) > 0.5
     # The box person is upper left; the walker crosses the picture leftwards.
     assert np.median([c[0] for _, c in tracks[box]]) < 0.5
@@ -470,9 +479,12 @@ def test_truncated_bundle_is_a_model_error(tmp_path, models_dir, no_other_models
     assert str(folder / "pose_landmarker_full.task") in info.value.message
 
 
-def test_bundle_mediapipe_cannot_load_is_a_model_error(tmp_path, no_other_models):
+@pytest.mark.parametrize("pose_tracker, message", [
+    ("installation", "not a model LiteRT can run"), ("mediapipe", "MediaPipe could not load")])
+def test_bundle_no_runtime_can_load_is_a_model_error(tmp_path, no_other_models, pose_tracker,
+                                                     message):
     """A well-formed zip with the right members but no model in them passes
-    the bundle check; MediaPipe's own failure becomes a ModelError."""
+    the bundle check; the runtime's own failure becomes a ModelError."""
     folder = tmp_path / "models"
     folder.mkdir()
     path = folder / "pose_landmarker_full.task"
@@ -481,9 +493,9 @@ def test_bundle_mediapipe_cannot_load_is_a_model_error(tmp_path, no_other_models
             zf.writestr(member, b"not a tflite model " * 100)
     models.check_bundle(path, "pose_full")  # the zip check is satisfied
     with pytest.raises(ModelError) as info:
-        Tracker(TrackerSettings(hands=False), models_dir=folder).open()
-    assert "MediaPipe could not load" in info.value.message
-    assert str(path) in info.value.message
+        Tracker(TrackerSettings(hands=False, pose_tracker=pose_tracker), models_dir=folder).open()
+    assert message in info.value.message
+    assert str(path) in info.value.message and "\n" not in str(info.value)
 
 
 def test_failed_open_closes_what_it_opened(tmp_path, models_dir, no_other_models):

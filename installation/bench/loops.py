@@ -11,7 +11,8 @@
   and the render loop drawing the newest result at display rate.
 
 Both use the same source (the clip cut and scaled to the same size, played
-as a camera delivers pictures: see standin.py), the same tracker settings,
+as a camera delivers pictures: see standin.py), the same tracker settings
+(the same pose tracker: ours or MediaPipe's PoseLandmarker),
 the same mapper project and scene, the same render loop code and the same
 latency bookkeeping (the HUD's); they differ only in who waits for whom.
 
@@ -22,10 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -46,10 +50,13 @@ class LoopConfig:
     warmup: float = 3.0  # models loading, first frames: not measured
     scene: str = "particles"
     fps: float = 60.0  # the render loop's cap
+    camera_fps: float | None = None  # pictures a second from the stand-in (None: the clip's rate)
     models: str | None = None
     max_people: int = 2
     hands: bool = True
     plain_follows_hands: bool = False
+    pose_tracker: str = "installation"  # or "mediapipe" (see TrackerSettings)
+    search_tiles: int = 2
     memory_every: float = 1.0  # seconds between resident-memory samples
 
     def __post_init__(self):
@@ -64,12 +71,17 @@ class Measurement:
 
     warmup: float
     memory_every: float
+    # Cumulative CPU seconds by name (our pose tracker's model calls), read
+    # at the warm-up's end and at the end: their share of a core.
+    counters: Callable[[], dict[str, float]] | None = None
     started: float | None = None
     measuring_since: float | None = None
     cpu_start: float = 0.0
     drawn_start: int = 0
     tracked_start: int = 0
     memory: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
+    counted_start: dict[str, float] = field(default_factory=dict)
+    threads_start: dict[str, float] = field(default_factory=dict)
     _next_sample: float = 0.0
 
     def tick(self, loop, now: float) -> None:
@@ -80,6 +92,8 @@ class Measurement:
                 return
             self.measuring_since, self.cpu_start = now, time.process_time()
             self.drawn_start, self.tracked_start = loop.stats.drawn, loop.stats.tracked
+            self.counted_start = self.counters() if self.counters else {}
+            self.threads_start = thread_cpu()
             # Every frame of the measured part, not the HUD's last second.
             loop.hud.latency = LatencyHistogram()
         if now >= self._next_sample:
@@ -92,6 +106,13 @@ class Measurement:
         wall = now - self.measuring_since
         tracked = loop.stats.tracked - self.tracked_start
         table = loop.hud.latency.table(now)
+        counted = self.counters() if self.counters else {}
+        threads = thread_cpu()
+        cpu = time.process_time() - self.cpu_start
+        by_thread = {name: (seconds - self.threads_start.get(name, 0.0)) / wall
+                     for name, seconds in threads.items()}
+        # Threads Python did not start (the models' own, SDL's) or that ended.
+        by_thread["other"] = max(0.0, cpu / wall - sum(by_thread.values()))
         return {
             "seconds": round(wall, 2),
             "tracked_frames": tracked,
@@ -99,11 +120,36 @@ class Measurement:
             "render_fps": (loop.stats.drawn - self.drawn_start) / wall,
             "latency_ms": {stage: {"median": m * 1000, "p95": p * 1000}
                            for stage, (m, p) in table.items()},
-            "cpu_cores": (time.process_time() - self.cpu_start) / wall,
+            "cpu_cores": cpu / wall,
+            "cores_by_thread": by_thread,
             "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "memory_mb": [[round(t, 1), round(mb, 1)] for t, mb in self.memory],
             "memory_growth_mb_per_hour": growth_per_hour(self.memory),
+            # Cores busy with each kind of model call (counted ones only).
+            "model_cores": {name: (value - self.counted_start.get(name, 0.0)) / wall
+                            for name, value in counted.items() if name.endswith("_seconds")},
+            "model_calls_per_second": {
+                name: (value - self.counted_start.get(name, 0.0)) / wall
+                for name, value in counted.items() if name.endswith("_calls")},
         }
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's Python threads so far, summed by
+    name with the pool's numbers dropped ("models_0", "models_1": "models";
+    MainThread is the render loop). Linux /proc; {} elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+                # Fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, TypeError):
+            continue
+        name = re.sub(r"[_-]\d+$", "", thread.name)
+        seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return seconds
 
 
 def resident_mb() -> float:
@@ -154,15 +200,17 @@ def run(config: LoopConfig) -> dict:
     silence_native_logs()
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     plain = config.mode == "plain"
-    source = CameraStandIn(config.source, config.size)
+    source = CameraStandIn(config.source, config.size, fps=config.camera_fps)
     settings = TrackerSettings(max_people=config.max_people, hands=config.hands, parallel=not plain,
-                               follow_hands=config.plain_follows_hands or not plain)
+                               follow_hands=config.plain_follows_hands or not plain,
+                               pose_tracker=config.pose_tracker,
+                               search_tiles=config.search_tiles)
     tracker = Tracker(settings, models_dir=config.models).open()
     catalog = discover_scenes()
     scenes = ScenesConfig(DirectorSettings(playlist=(config.scene,), crossfade=0.0), {})
     clock = RealClock()
     director = Director(catalog, scenes, clock=clock.now)
-    measurement = Measurement(config.warmup, config.memory_every)
+    measurement = Measurement(config.warmup, config.memory_every, counters=_counters(tracker))
     feed = None
     try:
         pipeline = LandmarkPipeline(tracker)
@@ -176,6 +224,7 @@ def run(config: LoopConfig) -> dict:
                           finished=feed.finished if feed is not None else None)
         loop.run(seconds=config.warmup + config.seconds)
         result = measurement.result(loop, clock.now())
+        result["camera_fps"] = source.fps
         result["tracking_errors"] = feed.worker.errors if feed and feed.worker else 0
     finally:
         if feed is not None:
@@ -184,6 +233,17 @@ def run(config: LoopConfig) -> dict:
             source.close()
         tracker.close()
     return {"config": asdict(config), **result}
+
+
+def _counters(tracker) -> Callable[[], dict[str, float]] | None:
+    """Our pose tracker's model calls and their CPU seconds, cumulative."""
+    from installation.tracking.pose_tracker import PoseTracker
+
+    pose = tracker.pose_
+    if not isinstance(pose, PoseTracker):
+        return None
+    names = ("detector_calls_", "detector_seconds_", "landmark_calls_", "landmark_seconds_")
+    return lambda: {name.rstrip("_"): float(getattr(pose, name)) for name in names}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,6 +37,19 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str]]:
             gain = _ratio(a, b, higher_is_better=False) if stage == "drawn" else ""
             out.append((label, _cell(a), _cell(b), gain))
     add("CPU (cores busy)", "cpu_cores", "{:.2f}", higher_is_better=False)
+    # Our pose tracker's own model calls: how much of that CPU each kind takes.
+    counted = (("  pose detector (cores)", "model_cores", "detector_seconds", "{:.3f}"),
+               ("  detector calls/s", "model_calls_per_second", "detector_calls", "{:.1f}"),
+               ("  pose landmarks (cores)", "model_cores", "landmark_seconds", "{:.3f}"))
+    for label, group, name, fmt in counted:
+        a, b = (r.get(group, {}).get(name) for r in (plain, pipeline))
+        if a is not None or b is not None:
+            out.append((label, _cell(a, fmt), _cell(b, fmt), ""))
+    # Where the CPU goes, by thread (MainThread draws; the pool runs the models).
+    names = {n for r in (plain, pipeline) for n in r.get("cores_by_thread", {})}
+    for name in sorted(names, key=lambda n: (n == "other", n)):
+        a, b = (r.get("cores_by_thread", {}).get(name) for r in (plain, pipeline))
+        out.append((f"  thread {name} (cores)"[:24], _cell(a, "{:.2f}"), _cell(b, "{:.2f}"), ""))
     add("peak memory MB", "peak_memory_mb", "{:.0f}", higher_is_better=False)
     add("memory growth MB/h", "memory_growth_mb_per_hour", "{:+.1f}")
     out[-1] = out[-1][:3] + ("",)

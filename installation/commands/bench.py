@@ -25,7 +25,10 @@ def add_parser(commands) -> None:
                     "(median, p95), CPU use and peak memory for both, with the pipeline's "
                     "gain. Then checks the budgets: mapper predict under 1 ms and each "
                     "built-in scene's draw under 8 ms (p99, 1280x720; dream: its whole frame "
-                    "within 16.7 ms). Exit status 1 when a budget is over. A benchmark: "
+                    "within 16.7 ms). Both loops use the same pose tracker: ours (default; "
+                    "the report adds its detector's and landmark model's share of the CPU) "
+                    "or MediaPipe's PoseLandmarker. Exit status 1 when a budget is over. "
+                    "A benchmark: "
                     "run it on an otherwise idle machine. Memory growth is given for runs of "
                     "two minutes and more; `--only pipeline --seconds 600` is a soak test.")
     bench.add_argument("source", help="a video file (or a folder of images)")
@@ -36,8 +39,19 @@ def add_parser(commands) -> None:
     bench.add_argument("--warmup", type=float, default=3.0,
                        help="seconds run before measuring, per loop (3)")
     bench.add_argument("--scene", default="particles", help="the scene drawn (particles)")
+    bench.add_argument("--camera-fps", type=float, metavar="FPS",
+                       help="pictures a second the clip stands in for (default: the clip's own "
+                            "rate; e.g. 30 for a 60 fps clip played as a 30 fps camera)")
     bench.add_argument("--max-people", type=positive_int, default=2, help="people to track (2)")
     bench.add_argument("--no-hands", action="store_true", help="pose only")
+    # TrackerSettings' values, written out: importing the tracker here would
+    # slow every command's start.
+    bench.add_argument("--pose-tracker", choices=("installation", "mediapipe"),
+                       default="installation",
+                       help="ours (installation, default) or MediaPipe's PoseLandmarker")
+    bench.add_argument("--tiles", type=int, choices=range(0, 9), metavar="N", default=None,
+                       help="our tracker's search tiles besides the whole frame "
+                            "(0: the whole frame only; default: [tracking] search_tiles' default, 2)")
     bench.add_argument("--only", choices=("plain", "pipeline"), help="run one of the loops")
     bench.add_argument("--plain-follows-hands", action="store_true",
                        help="the plain loop follows hands as the pipeline does, so the gain "
@@ -54,15 +68,22 @@ def bench_command(args) -> int:
     from installation.bench import report
     from installation.bench.budgets import predict_budget, scene_budgets
     from installation.bench.loops import MODES, LoopConfig
+    from installation.tracking.tracker import TrackerSettings
 
     if args.seconds <= 0 or args.warmup < 0:
         raise InstallationError("--seconds must be above 0 and --warmup at least 0",
                                 fix="e.g. --seconds 20 --warmup 3")
+    if args.camera_fps is not None and not 0 < args.camera_fps <= 240:
+        raise InstallationError(f"--camera-fps must be above 0 and at most 240, got "
+                                f"{args.camera_fps}", fix="e.g. --camera-fps 30")
     _check_inputs(args)
+    tiles = TrackerSettings().search_tiles if args.tiles is None else args.tiles
     config = LoopConfig(mode="plain", source=args.source, size=args.size, seconds=args.seconds,
                         warmup=args.warmup, scene=args.scene, models=args.models,
                         max_people=args.max_people, hands=not args.no_hands,
-                        plain_follows_hands=args.plain_follows_hands)
+                        plain_follows_hands=args.plain_follows_hands,
+                        pose_tracker=args.pose_tracker, search_tiles=tiles,
+                        camera_fps=args.camera_fps)
     results: dict[str, dict] = {}
     for mode in ([args.only] if args.only else MODES):
         print(f"{mode}: {args.warmup + args.seconds:.0f} s on {args.source} at "
@@ -70,6 +91,10 @@ def bench_command(args) -> int:
         results[mode] = _run_in_child(LoopConfig(**{**asdict(config), "mode": mode}))
     print()
     hands = "followed" if args.plain_follows_hands else "searched with the whole hand landmarker"
+    camera = next(iter(results.values()))["camera_fps"]
+    print(f"camera: the clip played as a {camera:g} fps camera")
+    print(f"pose: {pose_tracker_name(args.pose_tracker, tiles, TrackerSettings().search_every)}, "
+          "in both loops")
     print(f"plain loop: one thread, hands {hands} every frame; pipeline: capture, tracking "
           "and drawing on their own threads, hands followed beside pose")
     print(report.table(results))
@@ -88,6 +113,15 @@ def bench_command(args) -> int:
         atomic_write(args.json, json.dumps(data, indent=2).encode())
         print(f"\nwrote {args.json}")
     return 0 if all(b.within for b in budgets) else 1
+
+
+def pose_tracker_name(pose_tracker: str, tiles: int, every: int) -> str:
+    """What the report calls the pose tracker it ran."""
+    if pose_tracker == "mediapipe":
+        return "MediaPipe's PoseLandmarker (VIDEO mode)"
+    windows = f"the whole frame and {tiles} tiles in turn" if tiles else "the whole frame"
+    return (f"our pose tracker (people followed by the landmark model; while fewer than "
+            f"max people, one detector call every {every} frames on {windows})")
 
 
 def _check_inputs(args) -> None:

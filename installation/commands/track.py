@@ -22,8 +22,15 @@ def add_parser(commands) -> None:
     track.add_argument("--max-people", type=positive_int, default=2, help="people to track (2)")
     track.add_argument("--no-hands", action="store_true", help="skip hand landmarks")
     track.add_argument("--face", action="store_true", help="add face landmarks")
+    # TrackerSettings.pose_tracker's values (the tracker is imported late).
+    track.add_argument("--pose-tracker", choices=("installation", "mediapipe"),
+                       default="installation",
+                       help="ours (installation, default) or MediaPipe's PoseLandmarker")
     track.add_argument("--mirror", action="store_true", help="flip the image like a mirror")
     track.add_argument("--no-smoothing", action="store_true", help="record raw landmarks")
+    track.add_argument("--masks", action="store_true",
+                       help="also record each person's body mask (about 0.5 KB a person a "
+                            "frame; our pose tracker only)")
     track.add_argument("--seconds", type=float, help="stop after this many seconds")
     track.add_argument("--models", help=MODELS_HELP)
     track.set_defaults(handler=track_command)
@@ -42,7 +49,11 @@ def track_command(args) -> int:
         raise InstallationError("this is a take: it already holds landmarks", where=args.source,
                                 fix="give a camera, video file, folder or stream to track")
     settings = TrackerSettings(max_people=args.max_people, hands=not args.no_hands,
-                               face=args.face)
+                               face=args.face, pose_tracker=args.pose_tracker,
+                               masks=args.masks)
+    if args.masks and args.pose_tracker == "mediapipe":
+        raise InstallationError("masks come from our pose tracker only", where="--masks",
+                                fix="leave out --pose-tracker mediapipe, or --masks")
     silence_native_logs()
     source.open()
     tracker = Tracker(settings, models_dir=args.models, mirror=args.mirror)
@@ -52,7 +63,7 @@ def track_command(args) -> int:
         pipeline = LandmarkPipeline(tracker, SmoothingSettings(enabled=not args.no_smoothing))
         if args.out:
             writer = TakeWriter(args.out, source=source.name, size=source.size,
-                                fps=source.fps, models=tracker.model_files_)
+                                fps=source.fps, models=tracker.model_files_, masks=args.masks)
             writer.open()
         summary = _track_frames(source, pipeline, writer, args, TrackSummary(hands=settings.hands))
     finally:

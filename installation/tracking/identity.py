@@ -1,10 +1,15 @@
 """Stable person ids across frames.
 
-The landmarkers return people in no particular order, so every frame the
-tracker matches the detected poses to the people it already knows. It
-compares each detection with where a known person is *expected* to be now
-(a damped constant-velocity prediction), so two visitors walking past each
-other keep their own ids instead of swapping at the crossing point.
+A person our pose tracker follows arrives with a track number in ``id``
+(the same number on every frame it follows them): that person keeps their
+visitor id by construction, whatever their landmarks do. Everyone else (a
+newly found person, and everyone on MediaPipe's path, which arrives with
+id -1) is matched to the people already known: each detection is compared
+with where a known person is *expected* to be now (a damped
+constant-velocity prediction), so two visitors walking past each other
+keep their own ids instead of swapping at the crossing point, and someone
+lost for a moment (occluded, or out of the region for a frame) gets their
+id back when found again nearby.
 """
 from __future__ import annotations
 
@@ -51,6 +56,7 @@ class _Track:
     pose: np.ndarray  # (33, 4) at the last sighting
     t: float  # time of the last sighting
     velocity: np.ndarray  # (33, 2) image units per second
+    follow: int = -1  # the pose tracker's track number at the last sighting (-1: none)
 
     def predict(self, t: float) -> np.ndarray:
         """The x, y of every landmark expected at time ``t``."""
@@ -59,8 +65,9 @@ class _Track:
         travel = PREDICTION_HORIZON * (1.0 - math.exp(-dt / PREDICTION_HORIZON))
         return self.pose[:, :2] + self.velocity * travel
 
-    def see(self, pose: np.ndarray, t: float) -> None:
+    def see(self, pose: np.ndarray, t: float, follow: int = -1) -> None:
         """Record a new sighting and update the velocity estimate."""
+        self.follow = follow
         dt = t - self.t
         if dt > 0:
             measured = (pose[:, :2] - self.pose[:, :2]) / dt
@@ -117,19 +124,34 @@ class IdentityTracker:
             self.next_id_ = 1
 
     def update(self, people: Sequence[Person], t: float) -> tuple[Person, ...]:
-        """Return ``people`` (same order) with ``id`` set, as seen at time ``t``."""
+        """Return ``people`` (same order) with ``id`` set, as seen at time ``t``.
+
+        An ``id`` already set on a person (not -1) is the pose tracker's
+        track number: the known person last seen with it keeps their id."""
         if not hasattr(self, "tracks_"):
             self.reset()
         self.tracks_ = [k for k in self.tracks_ if t - k.t <= self.max_missing]
 
         poses = [np.asarray(p.pose, dtype=np.float64) for p in people]
+        follows = [p.id for p in people]
         ids = [-1] * len(poses)
-        if self.tracks_ and poses:
-            cost = np.full((len(self.tracks_), len(poses)), _TOO_FAR)
-            for row, track in enumerate(self.tracks_):
+        # Followed people first: by construction, not by distance.
+        by_follow = {k.follow: k for k in self.tracks_ if k.follow != -1}
+        taken = set()
+        for col, follow in enumerate(follows):
+            track = by_follow.get(follow) if follow != -1 else None
+            if track is not None and track.id not in taken:
+                track.see(poses[col], t, follow)
+                ids[col] = track.id
+                taken.add(track.id)
+        free = [k for k in self.tracks_ if k.id not in taken]
+        left = [col for col in range(len(poses)) if ids[col] == -1]
+        if free and left:
+            cost = np.full((len(free), len(left)), _TOO_FAR)
+            for row, track in enumerate(free):
                 predicted = track.predict(t)
                 centre, length = torso_centre_and_length(predicted)
-                for col, pose in enumerate(poses):
+                for col, pose in enumerate(poses[c] for c in left):
                     distance = pose_distance(predicted, track.pose, pose)
                     if distance <= self.max_distance:
                         cost[row, col] = distance
@@ -143,15 +165,15 @@ class IdentityTracker:
             for row, col in zip(*linear_sum_assignment(cost)):
                 # The solver pairs everyone it can; too-far pairs are not matches.
                 if cost[row, col] < _TOO_FAR:
-                    track = self.tracks_[row]
-                    track.see(poses[col], t)
+                    track = free[row]
+                    track.see(poses[left[col]], t, follows[left[col]])
                     if cost[row, col] > self.max_distance:
                         track.velocity[:] = 0.0  # a garbled pose says nothing of motion
-                    ids[col] = track.id
+                    ids[left[col]] = track.id
 
         for col, pose in enumerate(poses):
             if ids[col] == -1:
-                track = _Track(self.next_id_, pose, t, np.zeros((len(pose), 2)))
+                track = _Track(self.next_id_, pose, t, np.zeros((len(pose), 2)), follows[col])
                 self.next_id_ += 1
                 self.tracks_.append(track)
                 ids[col] = track.id

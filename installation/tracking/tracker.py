@@ -1,16 +1,23 @@
 """From an image to the landmarks of everyone in it.
 
-Pose runs on the whole frame (MediaPipe VIDEO mode, so it tracks between
-frames). Hands are found on crops around each pose wrist and then followed
-from their own landmarks, with a search at the wrist when a followed hand
-is lost (see hands.py). The hand crops for a frame are
-placed from the previous frame's result, so the hand search does not wait
-for this frame's pose: with ``parallel`` it runs on a second thread while
-pose runs (MediaPipe and LiteRT release the GIL, so the two use two cores),
-and the answers are the same as running one after the other.
+Pose: by default our own tracker over the pose bundle's two models
+(pose_tracker.py): each person followed by the landmark model alone, the
+detector only to find newcomers, on the whole frame and on tiles for
+visitors far away. ``pose_tracker = "mediapipe"`` runs MediaPipe's
+PoseLandmarker (VIDEO mode) instead, kept for comparison.
+
+Hands are found on crops around each pose wrist and then followed from
+their own landmarks, with a search at the wrist when a followed hand is
+lost (see hands.py). The hand crops for a frame are placed from the
+previous frame's result, so the hand search does not wait for this frame's
+pose. With ``parallel`` a pool of two threads runs each hand region and each
+person's landmark model side by side (MediaPipe and LiteRT release the GIL,
+so they use both cores); the answers are the same as one after the other.
 """
 from __future__ import annotations
 
+import copy
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +29,17 @@ from installation.tracking import landmarkers, models
 from installation.tracking.hands import (
     WRIST_AND_ELBOW, FoundHand, HandFinder, LandmarkModel, hand_region, wrist_region,
 )
+from installation.tracking.pose_tracker import PoseTracker, same_body
 from installation.types import NOSE, POSE_LEFT_RIGHT_SWAP, Face, Frame, Hand, Person
+
+
+POSE_TRACKERS = ("installation", "mediapipe")
+# Threads running the models side by side: a job is one person's pose, one
+# followed hand, or the frame's hand searches; each thread keeps its own
+# copies of the LiteRT models. Three for two cores: a thread waiting for a
+# hand search (computed on MediaPipe's own threads) computes nothing, and
+# the other two keep both cores busy meanwhile.
+POOL_THREADS = 3
 
 
 @dataclass(frozen=True)
@@ -44,12 +61,30 @@ class TrackerSettings:
     # while its presence score stays at or above this.
     follow_hands: bool = True
     min_follow_presence: float = 0.1
-    # Hands on a second thread beside pose (same answers, sooner).
+    # Hands and each person's pose on two threads (same answers, sooner).
     parallel: bool = True
+    # "installation": our pose tracker (pose_tracker.py); "mediapipe":
+    # MediaPipe's PoseLandmarker, kept for comparison.
+    pose_tracker: str = "installation"
+    # While fewer than max_people are followed, one detector call every
+    # search_every frames, in turn on the whole frame and on search_tiles
+    # squares along its long side (0: whole frame only); see PoseTracker.
+    search_tiles: int = 2
+    search_every: int = 3
+    # Each person's silhouette in image coordinates at a quarter of each side
+    # (Tracker.masks_, by track number); ours only.
+    masks: bool = False
 
     def __post_init__(self):
         if not 1 <= self.max_people <= 10:
             raise ValueError(f"max_people must be between 1 and 10, got {self.max_people}")
+        if self.pose_tracker not in POSE_TRACKERS:
+            raise ValueError(f"pose_tracker must be one of {', '.join(map(repr, POSE_TRACKERS))}, "
+                             f"got {self.pose_tracker!r}")
+        if not 0 <= self.search_tiles <= 8:
+            raise ValueError(f"search_tiles must be between 0 and 8, got {self.search_tiles}")
+        if self.search_every < 1:
+            raise ValueError(f"search_every must be at least 1, got {self.search_every}")
 
 
 class Tracker:
@@ -58,6 +93,12 @@ class Tracker:
     ``mirror`` must match the source's: the models read a mirrored image as a
     person with swapped sides, which is undone here once, so "left" is always
     the visitor's own left.
+
+    With our pose tracker, each person comes out with ``id`` set to their
+    track number: the same number while they are followed, which the
+    identity step (identity.py) turns into a visitor id. MediaPipe's path
+    leaves ids at -1. ``masks_`` holds the last frame's silhouettes by track
+    number when ``settings.masks`` is on.
     """
 
     def __init__(self, settings: TrackerSettings = TrackerSettings(), *,
@@ -67,8 +108,10 @@ class Tracker:
         self.follower_: LandmarkModel | None = None
         self.finder_: HandFinder | None = None
         self.model_files_: dict[str, str] = {}
+        self.masks_: dict[int, np.ndarray] = {}
         self._last_ms = -1
         self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()  # each pool thread's own hand finder
         # The last two frames' (time, people), for the hand crops: where each
         # hand was, and how fast it was moving.
         self._previous: tuple[float, tuple[Person, ...]] = (0.0, ())
@@ -89,9 +132,15 @@ class Tracker:
     def _open(self) -> "Tracker":
         s = self.settings
         pose_path = models.resolve(s.pose_model, self.models_dir)
-        self.pose_ = landmarkers.create_pose(pose_path, s.pose_model, video=True,
-                                             max_people=s.max_people,
-                                             min_confidence=s.min_pose_confidence)
+        if s.pose_tracker == "mediapipe":
+            self.pose_ = landmarkers.create_pose(pose_path, s.pose_model, video=True,
+                                                 max_people=s.max_people,
+                                                 min_confidence=s.min_pose_confidence)
+        else:
+            self.pose_ = PoseTracker(pose_path, max_people=s.max_people,
+                                     search_tiles=s.search_tiles, search_every=s.search_every,
+                                     min_detection=s.min_pose_confidence,
+                                     min_presence=s.min_pose_confidence, masks=s.masks).open()
         self.model_files_ = {"pose": pose_path.name}
         if s.hands:
             path = models.resolve("hands", self.models_dir)
@@ -99,17 +148,18 @@ class Tracker:
                                                    min_confidence=s.min_hand_confidence)
             if s.follow_hands:
                 self.follower_ = LandmarkModel(path).open()
-            self.finder_ = HandFinder(self.hands_, self.follower_,
+            detector = _OneAtATime(self.hands_) if s.parallel else self.hands_
+            self.finder_ = HandFinder(detector, self.follower_,
                                       detect_pixels=s.hand_crop_pixels,
                                       min_presence=s.min_follow_presence)
             self.model_files_["hands"] = path.name
-            if s.parallel:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hands")
         if s.face:
             path = models.resolve("face", self.models_dir)
             self.face_ = landmarkers.create_face(path, "face", max_faces=s.max_people,
                                                  min_confidence=s.min_pose_confidence)
             self.model_files_["face"] = path.name
+        if s.parallel:
+            self._pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="models")
         return self
 
     def close(self) -> None:
@@ -126,6 +176,7 @@ class Tracker:
             self.follower_.close()
             self.follower_ = None
         self.finder_ = None
+        self._local = threading.local()
         self.forget()
 
     def __enter__(self):
@@ -135,38 +186,56 @@ class Tracker:
         self.close()
 
     def forget(self) -> None:
-        """Start the next frame afresh: no hands followed from before."""
+        """Start the next frame afresh: nobody and no hands followed from before."""
         self._previous = self._before = (0.0, ())
         self._missed = []
+        self.masks_ = {}
+        if isinstance(self.pose_, PoseTracker):
+            self.pose_.forget()
 
     # -- per frame -------------------------------------------------------
     def process(self, frame: Frame) -> Frame:
-        """Return ``frame`` with its people filled in (ids still -1)."""
+        """Return ``frame`` with its people filled in (ids: track numbers, see the class)."""
         if frame.tracked or frame.image is None:
             return frame
         if self.pose_ is None:
             raise RuntimeError("Tracker.process() called before open()")
         rgb = frame.image
         height, width = rgb.shape[:2]
-        image = landmarkers.as_mp_image(rgb)
-        stamp_ms = self._video_timestamp(frame.t)
+        ours = isinstance(self.pose_, PoseTracker)
+        # MediaPipe's VIDEO mode (pose or face) wants the image and a time stamp.
+        mediapipe = not ours or self.face_ is not None
+        image = landmarkers.as_mp_image(rgb) if mediapipe else None
+        stamp_ms = self._video_timestamp(frame.t) if mediapipe else None
         stamps = dict(frame.stamps)
 
         regions = self._hand_regions(frame.t, width, height) if self.finder_ is not None else []
-        # Started before pose, on the second thread when there is one.
-        hands = self._pool.submit(self.finder_.find, rgb, regions) \
-            if regions and self._pool is not None else None
+        # Started before pose, on the pool when there is one.
+        hands = self._start_hands(rgb, regions) if self._pool is not None else None
 
-        poses = _drop_duplicates(landmarkers.pose_arrays(self.pose_.detect_for_video(image, stamp_ms)))
+        if ours:
+            bodies = self.pose_.track(rgb, self._pool)
+            poses = [(b.body.pose, b.body.world) for b in bodies]
+            tracks = [b.track for b in bodies]
+            self.masks_ = {b.track: b.mask for b in bodies if b.mask is not None}
+        else:
+            result = self.pose_.detect_for_video(image, stamp_ms)
+            poses = _drop_duplicates(landmarkers.pose_arrays(result))
+            tracks = [-1] * len(poses)
         if self.mirror:
             poses = [(p[POSE_LEFT_RIGHT_SWAP], None if w is None else w[POSE_LEFT_RIGHT_SWAP])
                      for p, w in poses]
-        people = [Person(pose=p, world=w) for p, w in poses]
+        # A model can answer NaN (a crop of nothing); such a body is not a person.
+        people = [Person(pose=p, world=w, id=track, mask=self.masks_.get(track))
+                  for (p, w), track in zip(poses, tracks) if _finite(p, w)]
         stamps["pose"] = time.monotonic()
 
         if self.finder_ is not None:
             if hands is not None:
-                found = hands.result()
+                found: list = [None] * len(regions)
+                for indices, job in hands:
+                    for index, hand in zip(indices, job.result()):
+                        found[index] = hand
             else:
                 found = self.finder_.find(rgb, regions) if regions else []
             self._missed = [region.fallback or region for region, hand in zip(regions, found)
@@ -179,6 +248,31 @@ class Tracker:
             stamps["face"] = time.monotonic()
         self._before, self._previous = self._previous, (frame.t, tuple(people))
         return frame.replace(people=tuple(people), tracked=True, stamps=stamps)
+
+    def _start_hands(self, rgb: np.ndarray, regions: list) -> list:
+        """Pool jobs finding the hands in ``regions``, as (region indices,
+        job): the searches at wrists first and together (the whole hand
+        landmarker computes on threads of its own, one search at a time: a
+        pool thread waiting for it computes nothing), then each followed
+        hand on its own (the landmark model alone, on whichever thread is free)."""
+        searches = [i for i, region in enumerate(regions) if not region.follow]
+        batches = ([searches] if searches else []) + [[i] for i, region in enumerate(regions)
+                                                      if region.follow]
+        return [(batch, self._pool.submit(self._find_hands, rgb, [regions[i] for i in batch]))
+                for batch in batches]
+
+    def _find_hands(self, rgb: np.ndarray, regions: list) -> list[FoundHand | None]:
+        """The hands in ``regions``, on a pool thread. Each thread follows
+        hands with its own copy of the hand landmark model (an interpreter is
+        not thread-safe); the whole hand landmarker is shared."""
+        finder = getattr(self._local, "finder", None)
+        if finder is None:
+            finder = copy.copy(self.finder_)
+            if finder.follower is not None:
+                finder.follower = copy.copy(finder.follower)
+                finder.follower.model_ = finder.follower.model_.copy()
+            self._local.finder = finder
+        return finder.find(rgb, regions)
 
     def _video_timestamp(self, t: float) -> int:
         # VIDEO mode demands strictly increasing integer milliseconds.
@@ -236,6 +330,22 @@ class Tracker:
         return (velocity * min(ahead, 0.2)).astype(np.float32)
 
 
+class _OneAtATime:
+    """A MediaPipe landmarker shared by the pool's threads, one call at a time."""
+
+    def __init__(self, landmarker):
+        self.landmarker = landmarker
+        self._lock = threading.Lock()
+
+    def detect(self, image):
+        with self._lock:
+            return self.landmarker.detect(image)
+
+
+def _finite(*arrays) -> bool:
+    return all(a is None or bool(np.isfinite(a).all()) for a in arrays)
+
+
 def _attach_hands(people: list[Person], found: list[FoundHand], width: int,
                   height: int) -> list[Person]:
     """Give each hand to the person whose wrist on that side is nearest, within
@@ -257,17 +367,11 @@ def _attach_hands(people: list[Person], found: list[FoundHand], width: int,
         if h in used or (p, hand.side) in hands:
             continue
         used.add(h)
-        hands[p, hand.side] = Hand(hand.landmarks, hand.side, hand.score)
+        if _finite(hand.landmarks):
+            hands[p, hand.side] = Hand(hand.landmarks, hand.side, hand.score)
     return [person.replace(**{f"{side}_hand": hands[p, side] for side in ("left", "right")
                               if (p, side) in hands})
             for p, person in enumerate(people)]
-
-
-def _box(pose: np.ndarray) -> np.ndarray:
-    """(x0, y0, x1, y1) around the visible landmarks (all, when few are visible)."""
-    visible = pose[pose[:, 3] > 0.5]
-    points = visible if len(visible) >= 4 else pose
-    return np.concatenate([points[:, :2].min(axis=0), points[:, :2].max(axis=0)])
 
 
 def _drop_duplicates(poses: list) -> list:
@@ -275,26 +379,14 @@ def _drop_duplicates(poses: list) -> list:
 
     With num_poses > 1 the pose landmarker sometimes reports one person twice
     (on the street clip, 11 of 230 frames), which would spawn a phantom
-    visitor. Two poses are one body when their boxes overlap by more than
-    half, or when their landmarks lie within a quarter of the body's height
-    of each other; the more visible one is kept.
+    visitor. The more visible of two poses of one body (see
+    :func:`pose_tracker.same_body`) is kept.
     """
     kept: list = []
     for pose, world in sorted(poses, key=lambda p: -float(p[0][:, 3].mean())):
-        box = _box(pose)
-        if not any(_same_body(pose, box, other, _box(other)) for other, _ in kept):
+        if not any(same_body(pose, other) for other, _ in kept):
             kept.append((pose, world))
     return kept
-
-
-def _same_body(a, box_a, b, box_b) -> bool:
-    overlap = np.maximum(0, np.minimum(box_a[2:], box_b[2:]) - np.maximum(box_a[:2], box_b[:2]))
-    area = lambda box: float(np.prod(box[2:] - box[:2]))
-    intersection = float(np.prod(overlap))
-    iou = intersection / max(area(box_a) + area(box_b) - intersection, 1e-9)
-    height = min(box_a[3] - box_a[1], box_b[3] - box_b[1])
-    spread = float(np.median(np.linalg.norm(a[:, :2] - b[:, :2], axis=1)))
-    return iou > 0.5 or spread < 0.25 * height
 
 
 def _attach_faces(people: list[Person], faces) -> list[Person]:
