@@ -50,7 +50,45 @@ def _number(text: str, where: str, column: str) -> float:
     return value
 
 
-class Examples:
+class _ChangeLog:
+    """The changes a table made since its file was last read or written, so
+    a save can replay them on what another process wrote meanwhile.
+    ``changes`` is None for a table that is never saved. A table says how
+    to add one of its items again (``_add_again``), which take an item
+    belongs to (``_take_of``) and what it holds (``_held``)."""
+
+    changes: list[tuple] | None
+
+    def replay(self, changes, renumber: dict[int, int]) -> None:
+        """Make ``changes`` (another copy's) here, with some takes renumbered."""
+        for change in changes:
+            kind = change[0]
+            if kind == "add":
+                item = change[1]
+                take = self._take_of(item)
+                self._add_again(item, renumber.get(take, take))
+            elif kind == "delete_output":
+                self.delete_output(change[1])
+            elif kind == "delete_take":
+                self.delete_take(renumber.get(change[1], change[1]))
+            else:
+                self.clear()
+
+    def added_takes(self) -> set[int]:
+        """Takes that items were added to since the file was last read or written."""
+        return {self._take_of(c[1]) for c in self.changes or () if c[0] == "add"}
+
+    def track(self) -> None:
+        """Keep changes from now on; items held until now count as added."""
+        if self.changes is None:
+            self.changes = [("add", item) for item in self._held()]
+
+    def _log(self, change: tuple) -> None:
+        if self.changes is not None:
+            self.changes.append(change)
+
+
+class Examples(_ChangeLog):
     """Rows of (take, inputs, outputs); NaN in ``Y`` marks "not recorded
     for this output" (an empty cell in the CSV), never a value."""
 
@@ -143,34 +181,14 @@ class Examples:
         self._log(("clear",))
         return n
 
-    def replay(self, changes, renumber: dict[int, int]) -> None:
-        """Make ``changes`` (another copy's) here, with some takes renumbered."""
-        for change in changes:
-            kind = change[0]
-            if kind == "add":
-                take, x, y = change[1]
-                self.add(renumber.get(take, take), x, y)
-            elif kind == "delete_output":
-                self.delete_output(change[1])
-            elif kind == "delete_take":
-                self.delete_take(renumber.get(change[1], change[1]))
-            else:
-                self.clear()
+    def _add_again(self, row, take: int) -> None:
+        self.add(take, row[1], row[2])
 
-    def added_takes(self) -> set[int]:
-        """Takes that rows were added to since the file was last read or written."""
-        return {c[1][0] for c in self.changes or () if c[0] == "add"}
+    def _take_of(self, row) -> int:
+        return row[0]
 
-    def track(self) -> None:
-        """Keep changes from now on; rows held until now count as added."""
-        if self.changes is None:
-            self.changes = [("add", row) for row in self._rows]
-
-    def _log(self, change: tuple) -> None:
-        if self.changes is not None:
-            self.changes.append(change)
-
-    # -- CSV ------------------------------------------------------------------------
+    def _held(self):
+        return self._rows
 
     def to_csv(self) -> bytes:
         out = io.StringIO()
@@ -223,7 +241,7 @@ class Template:
     frames: np.ndarray  # (length, n_inputs)
 
 
-class Templates:
+class Templates(_ChangeLog):
     """All DTW templates of a project."""
 
     def __init__(self, inputs, *, track: bool = True):
@@ -271,32 +289,14 @@ class Templates:
         self._log(("clear",))
         return n
 
-    def replay(self, changes, renumber: dict[int, int]) -> None:
-        """Make ``changes`` (another copy's) here, with some takes renumbered."""
-        for change in changes:
-            kind = change[0]
-            if kind == "add":
-                t = change[1]
-                self.add(renumber.get(t.take, t.take), t.output, t.gesture, t.frames)
-            elif kind == "delete_output":
-                self.delete_output(change[1])
-            elif kind == "delete_take":
-                self.delete_take(renumber.get(change[1], change[1]))
-            else:
-                self.clear()
+    def _add_again(self, template: Template, take: int) -> None:
+        self.add(take, template.output, template.gesture, template.frames)
 
-    def added_takes(self) -> set[int]:
-        """Takes that templates were added to since the file was last read or written."""
-        return {c[1].take for c in self.changes or () if c[0] == "add"}
+    def _take_of(self, template: Template) -> int:
+        return template.take
 
-    def track(self) -> None:
-        """Keep changes from now on; templates held until now count as added."""
-        if self.changes is None:
-            self.changes = [("add", t) for t in self.items]
-
-    def _log(self, change: tuple) -> None:
-        if self.changes is not None:
-            self.changes.append(change)
+    def _held(self):
+        return self.items
 
     def to_csv(self) -> bytes:
         out = io.StringIO()
