@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -216,14 +217,9 @@ def read_frames(path, limit: int):
 
 def reference_landmarker(bundle, people: int):
     """MediaPipe's PoseLandmarker as the tracker runs it (VIDEO mode), with masks."""
-    from mediapipe.tasks.python import vision
-    from mediapipe.tasks.python.core.base_options import BaseOptions
-
-    options = vision.PoseLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(bundle)),
-        running_mode=vision.RunningMode.VIDEO, num_poses=people,
-        output_segmentation_masks=True)
-    return vision.PoseLandmarker.create_from_options(options)
+    # MediaPipe's defaults (0.5), as PoseLandmarker is used by default.
+    return landmarkers.create_pose(Path(bundle), "pose_full", video=True, max_people=people,
+                                   min_confidence=0.5, masks=True)
 
 
 def first_region(model: PoseLandmarkModel, rgb: np.ndarray, pose: np.ndarray) -> Square:

@@ -41,14 +41,9 @@ SAME_PERSON = 0.1
 
 def reference_landmarker(bundle, people: int):
     """PoseLandmarker as the comparison path runs it (VIDEO mode), with masks."""
-    from mediapipe.tasks.python import vision
-    from mediapipe.tasks.python.core.base_options import BaseOptions
-
-    options = vision.PoseLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(bundle)),
-        running_mode=vision.RunningMode.VIDEO, num_poses=people,
-        output_segmentation_masks=True)
-    return vision.PoseLandmarker.create_from_options(options)
+    # MediaPipe's defaults (0.5), as PoseLandmarker is used by default.
+    return landmarkers.create_pose(Path(bundle), "pose_full", video=True, max_people=people,
+                                   min_confidence=0.5, masks=True)
 
 
 @dataclass

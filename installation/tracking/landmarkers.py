@@ -40,7 +40,10 @@ def as_mp_image(rgb: np.ndarray):
     return mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
 
 
-def create_pose(path: Path, bundle: str, *, video: bool, max_people: int, min_confidence: float):
+def create_pose(path: Path, bundle: str, *, video: bool, max_people: int, min_confidence: float,
+                masks: bool = False):
+    """MediaPipe's PoseLandmarker; ``masks``: with its segmentation masks
+    (the reference our own tracker's masks are measured against)."""
     vision = _vision()
     options = vision.PoseLandmarkerOptions(
         base_options=_base_options(path),
@@ -49,6 +52,7 @@ def create_pose(path: Path, bundle: str, *, video: bool, max_people: int, min_co
         min_pose_detection_confidence=min_confidence,
         min_pose_presence_confidence=min_confidence,
         min_tracking_confidence=min_confidence,
+        output_segmentation_masks=masks,
     )
     return _create(vision.PoseLandmarker, options, path, bundle)
 
