@@ -102,14 +102,14 @@ def track_clip(path, bundle, models_dir, settings: TrackerSettings, limit=None) 
                                                     round(frame.index * 1000 / 30))
                 theirs = [p for p, _ in landmarkers.pose_arrays(result)]
                 run.theirs.append(theirs)
-                compare(run, out, tracker, theirs, result)
+                compare(run, out, theirs, result)
             run.landmark_calls = pose.landmark_calls_
     finally:
         source.close()
     return run
 
 
-def compare(run: Run, out, tracker, theirs, result) -> None:
+def compare(run: Run, out, theirs, result) -> None:
     width, height = run.size
     long_side = max(width, height)
     for person in out.people:
@@ -121,12 +121,12 @@ def compare(run: Run, out, tracker, theirs, result) -> None:
         if np.median(pixels[nearest]) > SAME_PERSON * long_side:
             continue
         run.errors.append(pixels[nearest] / long_side)
-        if person.id in tracker.masks_:
+        if person.mask is not None:
             size = working_size((width, height))
             their_mask = result.segmentation_masks[nearest].numpy_view().squeeze()
             their_mask = cv2.resize(their_mask.astype(np.float32), size,
                                     interpolation=cv2.INTER_AREA)
-            run.ious.append(mask_iou(tracker.masks_[person.id], their_mask))
+            run.ious.append(mask_iou(person.mask, their_mask))
 
 
 @pytest.fixture(scope="module")
@@ -360,7 +360,8 @@ def test_mediapipe_path_still_tracks(media, models_dir, lab):
                      models_dir=models_dir) as tracker:
             assert not isinstance(tracker.pose_, PoseTracker)
             frames = [tracker.process(source.read()) for _ in range(10)]
-            assert tracker.masks_ == {}  # masks are our tracker's
+            # masks are our tracker's
+            assert all(p.mask is None for f in frames for p in f.people)
     finally:
         source.close()
     width, height = lab.size

@@ -72,7 +72,7 @@ class TrackerSettings:
     search_tiles: int = 2
     search_every: int = 3
     # Each person's silhouette in image coordinates at a quarter of each side
-    # (Tracker.masks_, by track number); ours only.
+    # (Person.mask); ours only.
     masks: bool = False
 
     def __post_init__(self):
@@ -97,8 +97,8 @@ class Tracker:
     With our pose tracker, each person comes out with ``id`` set to their
     track number: the same number while they are followed, which the
     identity step (identity.py) turns into a visitor id. MediaPipe's path
-    leaves ids at -1. ``masks_`` holds the last frame's silhouettes by track
-    number when ``settings.masks`` is on.
+    leaves ids at -1. With ``settings.masks`` each person carries their
+    silhouette (``Person.mask``).
     """
 
     def __init__(self, settings: TrackerSettings = TrackerSettings(), *,
@@ -108,7 +108,6 @@ class Tracker:
         self.follower_: LandmarkModel | None = None
         self.finder_: HandFinder | None = None
         self.model_files_: dict[str, str] = {}
-        self.masks_: dict[int, np.ndarray] = {}
         self._last_ms = -1
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()  # each pool thread's own hand finder
@@ -189,7 +188,6 @@ class Tracker:
         """Start the next frame afresh: nobody and no hands followed from before."""
         self._previous = self._before = (0.0, ())
         self._missed = []
-        self.masks_ = {}
         if isinstance(self.pose_, PoseTracker):
             self.pose_.forget()
 
@@ -217,17 +215,18 @@ class Tracker:
             bodies = self.pose_.track(rgb, self._pool)
             poses = [(b.body.pose, b.body.world) for b in bodies]
             tracks = [b.track for b in bodies]
-            self.masks_ = {b.track: b.mask for b in bodies if b.mask is not None}
+            masks = [b.mask for b in bodies]
         else:
             result = self.pose_.detect_for_video(image, stamp_ms)
             poses = _drop_duplicates(landmarkers.pose_arrays(result))
             tracks = [-1] * len(poses)
+            masks = [None] * len(poses)
         if self.mirror:
             poses = [(p[POSE_LEFT_RIGHT_SWAP], None if w is None else w[POSE_LEFT_RIGHT_SWAP])
                      for p, w in poses]
         # A model can answer NaN (a crop of nothing); such a body is not a person.
-        people = [Person(pose=p, world=w, id=track, mask=self.masks_.get(track))
-                  for (p, w), track in zip(poses, tracks) if _finite(p, w)]
+        people = [Person(pose=p, world=w, id=track, mask=mask)
+                  for (p, w), track, mask in zip(poses, tracks, masks) if _finite(p, w)]
         stamps["pose"] = time.monotonic()
 
         if self.finder_ is not None:
