@@ -11,7 +11,8 @@ import pytest
 from installation.capture import open_source
 from installation.errors import ModelError
 from installation.tracking import models
-from installation.tracking.hands import LandmarkModel, Region, hand_region
+from installation.tracking.hands import HandFinder, LandmarkModel, Region, hand_region, wrist_region
+from installation.tracking.palm_detector import PalmDetector, hand_square
 from installation.tracking.tracker import Tracker, TrackerSettings
 
 LAB = "lab_one_person_cam01.mp4"
@@ -139,3 +140,69 @@ def test_following_finds_at_least_as_many_hands_as_detecting(lab_detected, media
     # Measured 162 against 150; 144 of them followed.
     assert hands(followed) >= hands(lab_detected)
     assert counts["followed"] > 2 * counts["detected"]
+
+
+# -- the palm search at a wrist ---------------------------------------------------------------
+
+
+def test_a_palm_gives_an_upright_hand_square_shifted_toward_the_fingers():
+    # A palm 40 px square, wrist centre (keypoint 0) below the middle finger's base (keypoint 2).
+    box = np.array([100.0, 100.0, 140.0, 140.0])
+    points = np.zeros((7, 2))
+    points[0], points[2] = (120, 138), (120, 104)
+    square = hand_square(box, points)
+    assert square.angle == pytest.approx(0.0, abs=1e-9)
+    assert square.size == pytest.approx(2.6 * 40)
+    assert square.centre == pytest.approx((120, 120 - 20))  # half the palm's height up
+    # Fingers pointing right: turned a quarter clockwise, shifted right.
+    points[0], points[2] = (102, 120), (138, 120)
+    square = hand_square(box, points)
+    assert square.angle == pytest.approx(math.pi / 2)
+    assert square.centre == pytest.approx((120 + 20, 120))
+
+
+def test_a_bundle_without_the_palm_detector_is_a_model_error(tmp_path):
+    import zipfile
+
+    bundle = tmp_path / "hand_landmarker.task"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        archive.writestr("hand_landmarks_detector.tflite", b"not a model")
+    with pytest.raises(ModelError) as error:
+        PalmDetector(bundle).open()
+    assert "hand_detector.tflite" in str(error.value) and "models fetch hands" in str(error.value)
+
+
+def test_the_palm_search_finds_the_hands_mediapipes_hand_landmarker_finds(lab_detected,
+                                                                          models_dir):
+    """At each wrist where MediaPipe's whole HandLandmarker found a hand, our
+    search (palm detector, then the landmark model on the palm's square) finds
+    it too, in the same place."""
+    path = models.resolve("hands", models_dir)
+    finder = HandFinder(None, LandmarkModel(path).open(),
+                        palms=PalmDetector(path, min_score=TrackerSettings().min_hand_confidence).open(),
+                        min_presence=TrackerSettings().min_follow_presence)
+    scale = TrackerSettings().hand_crop_scale
+    tried = found = 0
+    errors = []
+    for frame in lab_detected:
+        width, height = frame.size
+        for person in frame.people:
+            for side, hand in person.hands.items():
+                region = wrist_region(person.pose, side, width, height, scale)
+                if hand is None or region is None:
+                    continue
+                tried += 1
+                ours = finder.find(frame.image, [region])[0]
+                if ours is None:
+                    continue
+                found += 1
+                assert not ours.followed
+                pixels = np.array([width, height])
+                size = np.ptp(hand.landmarks[:, :2] * pixels, axis=0).max()
+                errors.append(np.median(np.hypot(*((ours.landmarks[:, :2] - hand.landmarks[:, :2])
+                                                   * pixels).T)) / size)
+    print(f"lab: the palm search found {found}/{tried} of the HandLandmarker's hands; "
+          f"landmarks within {np.median(errors):.3f} of the hand's size (median)")
+    assert tried >= 100
+    assert found / tried >= 0.9
+    assert np.median(errors) < 0.1

@@ -591,5 +591,5 @@ def test_silence_native_logs_keeps_only_our_lines(silenced, media, models_dir):
         assert native == [], native[:5]
         assert result.stderr.splitlines() == ["WARNING:root:logged", "to stderr"]
     else:
-        # Without the filter MediaPipe's lines are there: the check can fail.
-        assert len(native) >= 5
+        # Without the filter LiteRT's lines are there: the check can fail.
+        assert native

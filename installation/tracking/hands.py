@@ -1,23 +1,27 @@
 """Hands: found on crops around the pose wrists, then followed frame to frame.
 
-*Finding* a hand runs MediaPipe's HandLandmarker (palm detector, then the
-landmark model) on a crop around a pose wrist, sized by the forearm and
-upsampled, the way MediaPipe's Holistic solution does: a visitor three
-metres away has hands of a few dozen pixels, which the full-frame palm
-detector misses, and the crop ties the hand to its person and side.
+*Finding* a hand runs the palm detector (palm_detector.py) on a crop
+around a pose wrist, sized by the forearm and upsampled, the way
+MediaPipe's Holistic solution does: a visitor three metres away has hands
+of a few dozen pixels, which the full-frame palm detector misses, and the
+crop ties the hand to its person and side. The landmark model then reads
+the hand on the palm's square, cut from the full image. A wrist with no
+hand in sight costs the palm detector alone. (Without following, as in the
+benchmark's plain loop, MediaPipe's whole HandLandmarker searches the crop.)
 
 *Following* a found hand is what MediaPipe's own hand tracking does: the
 next frame's crop is placed, sized and turned upright from the hand's own
 landmarks, and only the landmark model runs on it (about 8 ms a crop on
 two cores against about 20 ms for palm detector plus landmarks). When the
-model says the hand is not in the crop (it moved fast or far), the whole
-hand landmarker searches at the wrist instead, in the same frame.
+model says the hand is not in the crop (it moved fast or far), it is
+searched for at the wrist instead, in the same frame.
 
 Crops for frame N are placed from frame N-1's result, so the hand search
 never waits for frame N's pose: the tracker runs both at once.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +30,7 @@ import numpy as np
 
 from installation.tracking import landmarkers
 from installation.tracking.litert import LiteRTModel
+from installation.tracking.palm_detector import PalmDetector
 from installation.tracking.regions import Square
 from installation.types import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST
 
@@ -43,7 +48,8 @@ class Region:
     """Where to look for one hand: a square of ``size`` pixels around
     ``centre`` (x, y pixels), turned by ``angle`` radians (0: fingers up).
     ``follow``: placed from the hand's own landmarks (run the landmark model
-    only); otherwise placed at the wrist (run the whole hand landmarker)."""
+    only); otherwise placed at the wrist (search for a palm there).
+    ``person``: the track number of the body whose wrist placed it (-1: not known)."""
 
     side: str
     centre: tuple[float, float]
@@ -53,6 +59,7 @@ class Region:
     # Where to search instead when the followed hand is not found (it moved
     # out of the crop, fast or far): at the wrist.
     fallback: "Region | None" = None
+    person: int = -1
 
     @property
     def square(self) -> Square:
@@ -74,7 +81,7 @@ class Region:
 
 
 def wrist_region(pose: np.ndarray, side: str, width: int, height: int,
-                 scale: float) -> Region | None:
+                 scale: float, person: int = -1) -> Region | None:
     """A crop where the hand should be: beyond the wrist along the forearm,
     ``scale`` forearms wide; None when the forearm is too short to say."""
     wrist, elbow = WRIST_AND_ELBOW[side]
@@ -84,7 +91,7 @@ def wrist_region(pose: np.ndarray, side: str, width: int, height: int,
     if forearm < 4:
         return None
     centre = wrist_px + 0.5 * (wrist_px - elbow_px)
-    return Region(side, (float(centre[0]), float(centre[1])), scale * forearm)
+    return Region(side, (float(centre[0]), float(centre[1])), scale * forearm, person=person)
 
 
 def hand_region(landmarks: np.ndarray, side: str, width: int, height: int,
@@ -133,6 +140,12 @@ class LandmarkModel:
         presence = float(outputs["Identity_1"].ravel()[0])
         return landmarks, presence
 
+    def copy(self) -> "LandmarkModel":
+        """Another copy of the model, for another thread."""
+        other = LandmarkModel(self.bundle_path)
+        other.model_ = None if self.model_ is None else self.model_.copy()
+        return other
+
     def close(self) -> None:
         self.model_ = None
 
@@ -147,12 +160,25 @@ class FoundHand:
 
 class HandFinder:
     """Runs the regions of one frame: the landmark model on regions that
-    follow a hand, the whole hand landmarker on regions at a wrist."""
+    follow a hand; at a wrist, the palm detector and then the landmark model
+    on the palm's hand square (``palms``), or else MediaPipe's whole hand
+    landmarker (``detector``, on a crop of ``detect_pixels``)."""
 
-    def __init__(self, detector, follower: LandmarkModel | None, *, detect_pixels: int = 256,
+    def __init__(self, detector, follower: LandmarkModel | None, *,
+                 palms: PalmDetector | None = None, detect_pixels: int = 256,
                  min_presence: float = 0.5):
-        self.detector, self.follower = detector, follower
+        if palms is not None and follower is None:
+            raise ValueError("a palm search needs the landmark model (follower) too")
+        self.detector, self.follower, self.palms = detector, follower, palms
         self.detect_pixels, self.min_presence = detect_pixels, min_presence
+
+    def copy(self) -> "HandFinder":
+        """A finder for another thread: its own interpreters (they are not
+        thread-safe); MediaPipe's landmarker is shared (see _OneAtATime)."""
+        return HandFinder(self.detector,
+                          None if self.follower is None else self.follower.copy(),
+                          palms=None if self.palms is None else self.palms.copy(),
+                          detect_pixels=self.detect_pixels, min_presence=self.min_presence)
 
     def find(self, rgb: np.ndarray, regions: list[Region]) -> list[FoundHand | None]:
         """The hand found in each region (None where none was)."""
@@ -173,6 +199,8 @@ class HandFinder:
                          score, True)
 
     def _detect(self, rgb: np.ndarray, region: Region) -> FoundHand | None:
+        if self.palms is not None:
+            return self._search(rgb, region)
         crop = region.crop(rgb, self.detect_pixels)
         hands = landmarkers.hand_arrays(self.detector.detect(landmarkers.as_mp_image(crop)))
         if not hands:
@@ -182,3 +210,13 @@ class HandFinder:
         return FoundHand(region.side,
                          region.landmarks_to_image(landmarks, self.detect_pixels, width, height),
                          score, False)
+
+    def _search(self, rgb: np.ndarray, region: Region) -> FoundHand | None:
+        """The best palm in ``region``, its hand read by the landmark model."""
+        palms = self.palms.find(rgb, region.square)
+        if not palms:
+            return None
+        _, square = palms[0]
+        hand = self._follow(rgb, Region(region.side, square.centre, square.size, square.angle,
+                                        follow=True))
+        return None if hand is None else dataclasses.replace(hand, followed=False)

@@ -87,21 +87,23 @@ def ssd_anchors(input_size: int = INPUT, strides=STRIDES) -> np.ndarray:
 
 
 def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray,
-           min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           min_score: float, *, input_size: int = INPUT,
+           keypoint_count: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The model's rows -> (scores (K,), boxes (K, 4) xmin, ymin, xmax, ymax,
-    keypoints (K, 4, 2)), normalised to the model's input square, for the
-    rows scoring at least ``min_score``."""
-    raw_boxes = raw_boxes.reshape(len(anchors), 12)
+    keypoints (K, ``keypoint_count``, 2)), normalised to the model's input square,
+    for the rows scoring at least ``min_score``. Each row is x, y, w, h of
+    the box, then x, y of each keypoint, in input pixels from the anchor."""
+    raw_boxes = raw_boxes.reshape(len(anchors), 4 + 2 * keypoint_count)
     # float64: exp(100) overflows float32.
     logits = np.clip(raw_scores.reshape(len(anchors)).astype(np.float64),
                      -SCORE_CLIP, SCORE_CLIP)
     scores = 1.0 / (1.0 + np.exp(-logits))
     keep = scores >= min_score
-    rows, centres, scores = raw_boxes[keep] / INPUT, anchors[keep], scores[keep]
+    rows, centres, scores = raw_boxes[keep] / input_size, anchors[keep], scores[keep]
     middle = rows[:, 0:2] + centres
     half = rows[:, 2:4] / 2
     boxes = np.concatenate([middle - half, middle + half], axis=1)
-    keypoints = rows[:, 4:12].reshape(-1, 4, 2) + centres[:, None, :]
+    keypoints = rows[:, 4:].reshape(-1, keypoint_count, 2) + centres[:, None, :]
     # MediaPipe drops boxes of negative or undefined size.
     sound = (half >= 0).all(axis=1)
     return scores[sound], boxes[sound], keypoints[sound]

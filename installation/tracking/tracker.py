@@ -16,7 +16,6 @@ so they use both cores); the answers are the same as one after the other.
 """
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,9 @@ from installation.tracking import landmarkers, models
 from installation.tracking.hands import (
     WRIST_AND_ELBOW, FoundHand, HandFinder, LandmarkModel, hand_region, wrist_region,
 )
+from installation.tracking.palm_detector import PalmDetector
 from installation.tracking.pose_tracker import PoseTracker, same_body
+from installation.tracking.wrist_searches import WristSearches
 from installation.types import NOSE, POSE_LEFT_RIGHT_SWAP, Face, Frame, Hand, Person
 
 
@@ -61,6 +62,9 @@ class TrackerSettings:
     # while its presence score stays at or above this.
     follow_hands: bool = True
     min_follow_presence: float = 0.1
+    # A wrist searched in vain waits 1, 2, 4 ... frames before the next
+    # search, at most this many (see wrist_searches.py).
+    hand_search_wait: int = 4
     # Hands and each person's pose on two threads (same answers, sooner).
     parallel: bool = True
     # "installation": our pose tracker (pose_tracker.py); "mediapipe":
@@ -85,6 +89,8 @@ class TrackerSettings:
             raise ValueError(f"search_tiles must be between 0 and 8, got {self.search_tiles}")
         if self.search_every < 1:
             raise ValueError(f"search_every must be at least 1, got {self.search_every}")
+        if not 1 <= self.hand_search_wait <= 30:
+            raise ValueError(f"hand_search_wait must be between 1 and 30, got {self.hand_search_wait}")
 
 
 class Tracker:
@@ -115,8 +121,7 @@ class Tracker:
         # hand was, and how fast it was moving.
         self._previous: tuple[float, tuple[Person, ...]] = (0.0, ())
         self._before: tuple[float, tuple[Person, ...]] = (0.0, ())
-        # Wrist regions searched in vain last frame: searched every other frame only.
-        self._missed: list = []
+        self._wrists = WristSearches(settings.hand_search_wait)
 
     # -- lifecycle -------------------------------------------------------
     def open(self) -> "Tracker":
@@ -143,12 +148,15 @@ class Tracker:
         self.model_files_ = {"pose": pose_path.name}
         if s.hands:
             path = models.resolve("hands", self.models_dir)
-            self.hands_ = landmarkers.create_hands(path, "hands", max_hands=1,
-                                                   min_confidence=s.min_hand_confidence)
+            palms = detector = None
             if s.follow_hands:
                 self.follower_ = LandmarkModel(path).open()
-            detector = _OneAtATime(self.hands_) if s.parallel else self.hands_
-            self.finder_ = HandFinder(detector, self.follower_,
+                palms = PalmDetector(path, min_score=s.min_hand_confidence).open()
+            else:
+                self.hands_ = landmarkers.create_hands(path, "hands", max_hands=1,
+                                                       min_confidence=s.min_hand_confidence)
+                detector = _OneAtATime(self.hands_) if s.parallel else self.hands_
+            self.finder_ = HandFinder(detector, self.follower_, palms=palms,
                                       detect_pixels=s.hand_crop_pixels,
                                       min_presence=s.min_follow_presence)
             self.model_files_["hands"] = path.name
@@ -187,7 +195,7 @@ class Tracker:
     def forget(self) -> None:
         """Start the next frame afresh: nobody and no hands followed from before."""
         self._previous = self._before = (0.0, ())
-        self._missed = []
+        self._wrists.forget()
         if isinstance(self.pose_, PoseTracker):
             self.pose_.forget()
 
@@ -237,8 +245,11 @@ class Tracker:
                         found[index] = hand
             else:
                 found = self.finder_.find(rgb, regions) if regions else []
-            self._missed = [region.fallback or region for region, hand in zip(regions, found)
-                            if hand is None and (region.fallback or not region.follow)]
+            for region, hand in zip(regions, found):
+                searched = region.fallback or (None if region.follow else region)
+                if searched is not None and (hand is None or not hand.followed):
+                    self._wrists.searched(searched, found=hand is not None)
+            self._wrists.end_frame()
             people = _attach_hands(people, [h for h in found if h is not None], width, height)
             stamps["hands"] = time.monotonic()
         if self.face_ is not None:
@@ -250,10 +261,15 @@ class Tracker:
 
     def _start_hands(self, rgb: np.ndarray, regions: list) -> list:
         """Pool jobs finding the hands in ``regions``, as (region indices,
-        job): the searches at wrists first and together (the whole hand
-        landmarker computes on threads of its own, one search at a time: a
-        pool thread waiting for it computes nothing), then each followed
-        hand on its own (the landmark model alone, on whichever thread is free)."""
+        job), each region on its own, on whichever thread is free. With
+        MediaPipe's whole hand landmarker, the searches at wrists go first
+        and together instead: it computes on threads of its own, one search
+        at a time, and a pool thread waiting for it computes nothing."""
+        if not regions:
+            return []
+        if self.finder_.palms is not None:
+            return [([i], self._pool.submit(self._find_hands, rgb, [region]))
+                    for i, region in enumerate(regions)]
         searches = [i for i, region in enumerate(regions) if not region.follow]
         batches = ([searches] if searches else []) + [[i] for i, region in enumerate(regions)
                                                       if region.follow]
@@ -266,11 +282,7 @@ class Tracker:
         not thread-safe); the whole hand landmarker is shared."""
         finder = getattr(self._local, "finder", None)
         if finder is None:
-            finder = copy.copy(self.finder_)
-            if finder.follower is not None:
-                finder.follower = copy.copy(finder.follower)
-                finder.follower.model_ = finder.follower.model_.copy()
-            self._local.finder = finder
+            finder = self._local.finder = self.finder_.copy()
         return finder.find(rgb, regions)
 
     def _video_timestamp(self, t: float) -> int:
@@ -290,23 +302,15 @@ class Tracker:
             for side, hand in person.hands.items():
                 at_wrist = None
                 if person.pose[WRIST_AND_ELBOW[side][0], 3] >= s.min_wrist_visibility:
-                    at_wrist = wrist_region(person.pose, side, width, height, s.hand_crop_scale)
+                    at_wrist = wrist_region(person.pose, side, width, height, s.hand_crop_scale,
+                                            person.id)
                 if hand is not None and s.follow_hands:
                     moved = self._hand_motion(hand, t - last_t)
                     regions.append(hand_region(hand.landmarks + moved, side, width, height,
                                                at_wrist))
-                elif at_wrist is not None and not self._missed_last_frame(at_wrist):
+                elif at_wrist is not None and self._wrists.due(at_wrist):
                     regions.append(at_wrist)
         return regions
-
-    def _missed_last_frame(self, region) -> bool:
-        """Whether the whole hand landmarker found nothing at about this wrist
-        in the last frame. A wrist whose hand cannot be seen (backlit, in a
-        pocket) would cost a full search every frame; every other frame finds
-        a hand that comes into view one frame later at most."""
-        return any(missed.side == region.side
-                   and np.hypot(*np.subtract(missed.centre, region.centre)) < region.size / 4
-                   for missed in self._missed)
 
     def _hand_motion(self, hand: Hand, ahead: float) -> np.ndarray:
         """How far ``hand`` (last frame) moves in ``ahead`` seconds at the speed
