@@ -4,6 +4,7 @@
     python docs/make_screenshots.py dream mirror     # some of them (dream_take: dream without video)
     python docs/make_screenshots.py --frame 150      # stop at another frame
     python docs/make_screenshots.py --mask-take tests/data/lab_cam01_masks.jsonl.gz --frames 30
+    python docs/make_screenshots.py tour             # the tour_*.png pictures only
 
 Every scene plays the shipped demo take (assets/demo_take.jsonl.gz, the
 landmarks tracked from ../shared/media/street_two_people.mp4) headless at
@@ -19,6 +20,12 @@ follow the person through ../shared/media/lab_one_person_cam01.mp4, and
 mirror draws each frame over the video with the masks at the tracker's
 working size, as it does live. ``--mask-take`` writes those frames as a take
 with masks instead (the one in tests/data was made so).
+
+The ``tour_*`` pictures are what ``installation run`` shows with no camera:
+the render loop, the director and the tour (installation/app/tour.py) play
+the demo take without video, with the demo mapper trained from it, on a
+clock that moves one frame at a time; each picture is the screen at its
+scene's moment in the tour, caption and all.
 """
 from __future__ import annotations
 
@@ -60,6 +67,16 @@ SHOTS = {
     "mirror_silhouettes": {"scene": "mirror", "frame": 50, "settings": {}, "video": True,
                            "masks": True, "outputs": {"balance": 0.71, "arms_out": 0.93}},
 }
+
+# Pictures of the tour: picture name -> (scene, seconds into its step of the
+# tour). The moments are chosen for both people in view and a caption fully in.
+TOUR_SHOTS = {
+    "tour_mirror": ("mirror", 11.3),
+    "tour_particles": ("particles", 6.7),
+    "tour_poetry": ("poetry", 11.0),
+    "tour_dream": ("dream", 11.0),
+}
+TOUR_FPS = 30  # the fake clock's frame rate: half the frames of a real run, same pictures
 
 
 def load_scene(name: str) -> type[Scene]:
@@ -170,6 +187,35 @@ def _take_frames(video: Path | None):
         people_by_frame.close()
 
 
+def render_tour(names) -> dict[str, pygame.Surface]:
+    """The screen at each tour picture of ``names`` (keys of TOUR_SHOTS), from
+    one run of the tour as ``installation run`` plays it on the demo take."""
+    from installation.app.loop import FakeClock, RenderLoop
+    from installation.app.replay import FramePlayer
+    from installation.app.tour import STEP_SECONDS, TourDirector
+    from installation.mapping.demo import demo_mapper
+    from installation.scenes.config import DirectorSettings, ScenesConfig
+    from installation.scenes.discovery import discover_scenes
+
+    clock = FakeClock(start=0.0)
+    # Fixed seeds give the same pictures each time (the piece draws new ones each run).
+    seeds = {name: {"seed": 3} for name in ("particles", "poetry", "dream")}
+    director = TourDirector(discover_scenes(), ScenesConfig(DirectorSettings(), seeds),
+                            clock=clock.now)
+    steps = director.begin_tour()
+    moments = sorted((steps.index(TOUR_SHOTS[name][0]) * STEP_SECONDS + TOUR_SHOTS[name][1], name)
+                     for name in names)
+    player = FramePlayer.from_take(asset_path(DEMO_TAKE), clock)
+    loop = RenderLoop(player, director, mapper=demo_mapper(), clock=clock, size=SIZE,
+                      fps=TOUR_FPS)
+    pictures = {}
+    with loop.run_test() as pilot:
+        for moment, name in moments:
+            pilot.advance(moment - clock.now())
+            pictures[name] = pilot.screen.copy()
+    return pictures
+
+
 def save(surface: pygame.Surface, path: Path) -> int:
     """Save downscaled; quantise to a palette if the PNG is too big. Returns bytes."""
     from PIL import Image
@@ -197,8 +243,9 @@ def _pose_models_missing() -> str | None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenes", nargs="*", default=list(SHOTS),
-                        help=f"pictures to make (default: all of {', '.join(SHOTS)})")
+    parser.add_argument("scenes", nargs="*", default=[*SHOTS, *TOUR_SHOTS],
+                        help=f"pictures to make, 'tour' for all the tour's (default: all of "
+                             f"{', '.join([*SHOTS, *TOUR_SHOTS])})")
     parser.add_argument("--frame", type=int, help="take frame to stop at (default: per scene)")
     parser.add_argument("--video", type=Path, default=VIDEO, help="the clip the take was tracked from")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -218,7 +265,16 @@ def main(argv=None) -> int:
     if not args.video.exists():
         print(f"note: {args.video} not found; dream and mirror get landmarks only", file=sys.stderr)
     pygame.font.init()
-    for name in args.scenes:
+    names = [n for name in args.scenes for n in (TOUR_SHOTS if name == "tour" else [name])]
+    tour = [name for name in names if name in TOUR_SHOTS]
+    if tour:
+        for name, picture in render_tour(tour).items():
+            path = args.out / f"{name}.png"
+            print(f"{path} ({save(picture, path) // 1000} KB)")
+        pygame.font.init()  # the tour's loop closed pygame
+    for name in names:
+        if name in TOUR_SHOTS:
+            continue
         if SHOTS.get(name, {}).get("masks") and masks_from:
             print(f"skipped {name}: {masks_from}", file=sys.stderr)
             continue

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from installation.mapping.demo import demo_frames, demo_project
+
 PREDICT_BUDGET_MS = 1.0
 DRAW_BUDGET_MS = 8.0
 # Scenes whose budget is the whole frame (update + draw), and its size.
@@ -45,51 +47,6 @@ class Budget:
                 f"{self.p99_ms:6.2f} ms  budget {self.budget_ms:5.1f} ms  {verdict}")
 
 
-def _demo_frames():
-    from installation.assets import DEMO_TAKE, asset_path
-    from installation.tracking.takes import read_take
-    from installation.types import Frame
-
-    header, frames = read_take(asset_path(DEMO_TAKE))
-    try:
-        return [Frame(index=i, t=t, size=header.size, people=people, tracked=True)
-                for i, (t, people) in enumerate(frames)]
-    finally:
-        frames.close()
-
-
-def default_project():
-    """A trained project like one an artist makes first: posture classes and
-    an arm-lift regressor over 41 pose and arm inputs, 600 examples (the demo
-    take's frames with a little noise, labelled by how high the higher wrist is)."""
-    from installation.features import FeatureSet
-    from installation.mapping import ClassifierOutput, Project, RegressorOutput
-
-    project = Project([ClassifierOutput("posture", classes=("down", "raised", "up")),
-                       RegressorOutput("lift", inputs=("arms.high.*",), min=-1, max=1)],
-                      features=["pose", "arms"])
-    features = FeatureSet(project.features)
-    vectors = np.array([features(frame) for frame in _demo_frames()])
-    vectors = vectors[vectors[:, project.inputs.index("pose.present")] > 0]
-    lift = project.inputs.index("arms.high.wrist_up")
-    rng = np.random.default_rng(0)
-    for take in range(1, 4):
-        for x in vectors[rng.choice(len(vectors), 200)]:
-            x = x + rng.normal(0, 0.02, x.shape)
-            up = float(np.clip(x[lift], -1, 1))
-            project.add_example(take, x, {"posture": 1 + (up > -0.3) + (up > 0.3), "lift": up})
-    project.train()
-    return project, vectors
-
-
-def default_mapper():
-    """The default project, running, as the render loop's mapper."""
-    from installation.app.training import TrainingSession
-
-    project, _ = default_project()
-    return TrainingSession(project)
-
-
 def _percentiles_ms(times) -> tuple[float, float]:
     median, p99 = np.percentile(np.asarray(times) * 1000, [50, 99])
     return float(median), float(p99)
@@ -97,7 +54,7 @@ def _percentiles_ms(times) -> tuple[float, float]:
 
 def predict_budget(calls: int = 5000) -> Budget:
     """Time ``Project.predict`` (every output) on the demo take's vectors."""
-    project, vectors = default_project()
+    project, vectors = demo_project()
     for x in vectors[:50]:  # warm up
         project.predict(x)
     times = np.empty(calls)
@@ -144,7 +101,7 @@ def scene_budgets(names=None, count: int = 600) -> list[Budget]:
     from installation.scenes.discovery import default_scenes_folder, discover_scenes
 
     catalog = discover_scenes(default_scenes_folder(), entry_points=False, builtin=False)
-    frames = _demo_frames()
+    frames = demo_frames()
     budgets = []
     for name in names or catalog.names():
         updates, draws = scene_times(catalog.get(name).make(), frames, count)

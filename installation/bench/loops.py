@@ -188,7 +188,7 @@ def run(config: LoopConfig) -> dict:
     """Run one loop as configured; its figures."""
     from installation.app.feed import Feed
     from installation.app.loop import RealClock, RenderLoop
-    from installation.bench.budgets import default_mapper
+    from installation.mapping.demo import demo_mapper
     from installation.bench.standin import CameraStandIn
     from installation.scenes.config import DirectorSettings, ScenesConfig
     from installation.scenes.director import Director
@@ -219,7 +219,7 @@ def run(config: LoopConfig) -> dict:
             frames = PlainSource(source, pipeline)
         else:
             feed = frames = Feed(source, pipeline).start()
-        loop = RenderLoop(frames, director, mapper=default_mapper(), clock=clock,
+        loop = RenderLoop(frames, director, mapper=demo_mapper(), clock=clock,
                           size=config.window, fps=config.fps, watchers=[measurement],
                           finished=feed.finished if feed is not None else None)
         loop.run(seconds=config.warmup + config.seconds)

@@ -1,12 +1,15 @@
 """`installation run`: the piece, from source to window."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
+import math
 import os
 import signal
 import threading
 
+from installation.app.tour import STEP_SECONDS
 from installation.assets import DEMO_TAKE, asset_path
 from installation.commands import MODELS_HELP, is_take, window_size
 
@@ -17,7 +20,9 @@ def add_parser(commands) -> None:
     run = commands.add_parser(
         "run", help="run the piece: source -> landmarks -> scenes on screen",
         description="Run the installation. With no profile it uses camera 0, or, "
-                    "when there is no camera, the demo take shipped with the package. "
+                    "when there is no camera, the demo take shipped with the package, "
+                    "opening with a tour: each scene for --tour-seconds with its name and "
+                    "what the body does to it, then the playlist. "
                     "Without a display it runs headless for --seconds (10 by default). "
                     "Keys: H the HUD, T the training overlay, 1-9 and the arrows switch "
                     "scenes, Escape quits, Ctrl+Shift+M the technician menu (in kiosk mode "
@@ -42,7 +47,27 @@ def add_parser(commands) -> None:
                           "(retried with back-off) instead of an error; the service uses this")
     run.add_argument("--hud", action="store_true", help="start with the HUD shown (H toggles it)")
     run.add_argument("--screenshot", help="write the last drawn frame to this PNG")
+    tour = run.add_mutually_exclusive_group()
+    tour.add_argument("--tour", dest="tour", action="store_const", const=True,
+                      help="open with the tour of the scenes on any source (by default it "
+                           "plays when the demo take stands in for a missing camera and "
+                           "no --scene is given)")
+    tour.add_argument("--no-tour", dest="tour", action="store_const", const=False,
+                      help="go straight to the playlist")
+    run.add_argument("--tour-seconds", type=_seconds, default=STEP_SECONDS, metavar="N",
+                     help=f"seconds of each scene in the tour (default {STEP_SECONDS:g})")
     run.set_defaults(handler=run_command)
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds above 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
 
 
 def _profile(args):
@@ -77,15 +102,15 @@ def run_command(args) -> int:
 
 
 def _run(args, profile, source_settings, signals) -> int:
+    from installation.app.tour import TourDirector
     from installation.scenes.config import scenes_config
-    from installation.scenes.director import Director
     from installation.scenes.discovery import discover_scenes
 
     # Scenes and their settings are checked before the camera and models open:
     # a typo in the profile is a one-line error at once.
     config = scenes_config(profile)
     catalog = discover_scenes(config.folder)
-    director = Director(catalog, config, first=args.scene)
+    director = TourDirector(catalog, config, first=args.scene)
     mapper = _load_mapper(profile)
 
     receiver = feed = tracker = reporter = None
@@ -93,9 +118,14 @@ def _run(args, profile, source_settings, signals) -> int:
     try:
         # A taken OSC port is the user's one-line error before the camera opens.
         receiver = _osc_in(profile, mapper, director)
-        feed, tracker = _start_live(source_settings, profile, args.models,
-                                    fallback=not args.profile and args.source is None,
-                                    wait=getattr(args, "wait_for_camera", False))
+        feed, tracker, demo = _start_live(source_settings, profile, args.models,
+                                          fallback=not args.profile and args.source is None,
+                                          wait=getattr(args, "wait_for_camera", False))
+        # The tour shows a newcomer the piece when the demo take stands in for
+        # the camera; --tour and --no-tour decide otherwise.
+        if args.tour or (args.tour is None and demo and args.scene is None):
+            if director.begin_tour(seconds=args.tour_seconds) and mapper is None:
+                mapper = _demo_mapper()
         listeners = [r for r in (receiver, getattr(mapper, "receiver", None)) if r is not None]
         reporter = _status_out(profile, feed, listeners)
         director.listeners.append(reporter.visitor)
@@ -242,6 +272,17 @@ def _notifier():
     return Notifier()
 
 
+def _demo_mapper():
+    """A small mapper trained on the demo take, so that mirror's bars in the
+    tour show real outputs: posture (hands down, raised, up: a classifier)
+    and lift (how high the higher wrist is: a regressor)."""
+    from installation.mapping.demo import demo_mapper
+
+    log.info("tour: training a demo mapper on the demo take (posture and lift: "
+             "how high the hands are)")
+    return demo_mapper()
+
+
 def _load_mapper(profile):
     """The profile's mapper (its [mapping] table), or None without one."""
     if not profile.table("mapping"):
@@ -279,7 +320,8 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
     and the models, and start the feed's capture and tracking threads.
     ``wait``: a camera or stream is opened on the capture's own thread and
     retried with back-off while the piece runs, instead of being opened
-    here (where not opening is the user's error)."""
+    here (where not opening is the user's error). Returns the feed, the
+    tracker (None for a take) and whether the demo take stands in."""
     from installation.app.feed import Feed
     from installation.capture import Capture, open_source
     from installation.errors import SourceError
@@ -293,6 +335,7 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
     if is_take(source):
         _check_take(source.path)
     capture = None
+    demo = False
     if wait and source.live:
         log.info("%s: opening it on its own thread; the piece starts now, waiting for it "
                  "(--wait-for-camera)", source.name)
@@ -307,6 +350,7 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
             capture = Capture(open_source(str(asset_path(DEMO_TAKE)), loop=True, realtime=True),
                               **options)
             capture.start()
+            demo = True
         source = capture.source
     tracker = None
     if not is_take(source):
@@ -325,8 +369,8 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
     pipeline = LandmarkPipeline(tracker, profile.smoothing, zone=profile.zone)
     feed = Feed(source, pipeline, **options)
     if capture is None:
-        return feed.start(wait=False), tracker
-    return feed.start(capture), tracker
+        return feed.start(wait=False), tracker, demo
+    return feed.start(capture), tracker, demo
 
 
 def _check_take(path) -> None:
