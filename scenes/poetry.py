@@ -3,14 +3,18 @@
 Each new word is born at a hand (at the wrist when the hand itself is not
 tracked), drifts with the motion of the body around it, and fades. The more
 people move, the faster the poem is written; standing still lets it rest.
-The line being written is spelled out large along the bottom of the screen.
+The line being written is spelled out large along the bottom of the screen,
+under the line before it.
 
-The words come from a word-level n-gram chain (:class:`WordChain`) over a
-corpus of public-domain poems in ``assets/poetry_<mood>.txt`` (see
-assets/README.md for the sources). The chain may never copy more than
-``max_verbatim`` consecutive words of its corpus: when the likely next word
-would make a longer quotation, it backs off to a shorter context, so the poem
-keeps the corpus' voice without reciting it.
+The words come from a word-level n-gram chain (:class:`WordChain`, in
+``installation.text``) over a corpus of public-domain poems in
+``assets/poetry_<mood>.txt`` (see assets/README.md for the editions). The
+chain never copies more than ``max_verbatim`` consecutive words of a poem,
+and never brings back a run of three words it wrote in the last few hundred:
+a word that would break either rule is replaced by another continuation,
+from a shorter context if need be, or the sentence ends and a new one begins.
+Lines break where the corpus' lines tend to break, a new sentence starts with
+a capital, and a sentence cut short ends with a full stop.
 
 A mapper output (``mood_output``, "mood" by default) picks the mood: class 1
 plays the first of ``moods``, class 2 the second, and so on; each mood has
@@ -27,121 +31,9 @@ import pygame
 
 from installation import Frame, Scene
 from installation.assets import asset_path
+from installation.text import Poem, Verse, WordChain, capitalised, read_corpus, read_poems, tokenize
 
-# --- the word chain ----------------------------------------------------------------------
-
-STRIP = "\"“”()[]_"  # quotation marks and brackets are dropped; apostrophes and punctuation stay
-CAPITALISED = {"i", "i'm", "i've", "i'll", "o", "god"}
-
-
-def tokenize(line: str) -> list[str]:
-    """The words of a line, lower case (but "I" and "O"), punctuation attached."""
-    words = []
-    for raw in line.replace("—", " ").replace("–", " ").replace(" - ", " ").split():
-        word = raw.strip(STRIP).lower()
-        if not any(ch.isalpha() for ch in word) and word != "&":
-            continue
-        if word.rstrip(",.;:!?") in CAPITALISED:
-            word = word[0].upper() + word[1:]
-        words.append(word)
-    return words
-
-
-def read_corpus(text: str) -> list[list[str]]:
-    """Poems as lists of words; a ``## title`` line starts a new poem, ``#`` lines are skipped."""
-    poems, current = [], []
-    for line in text.splitlines():
-        if line.startswith("#"):
-            if line.startswith("##") and current:
-                poems.append(current)
-                current = []
-            continue
-        current.extend(tokenize(line))
-    if current:
-        poems.append(current)
-    return poems
-
-
-class WordChain:
-    """A word-level n-gram text generator that never quotes its corpus at length.
-
-    ``order`` words of context choose the next word; ``temperature`` reshapes
-    the choice (1 follows the corpus' frequencies, lower favours the commonest
-    continuation, 0 always takes it, higher flattens the odds). No run of more
-    than ``max_verbatim`` generated words (default ``order + 3``) ever appears
-    word for word in one poem of the corpus: a continuation that would make
-    one is refused and the chain backs off to a shorter context (down to
-    single-word frequencies) to find another.
-    """
-
-    def __init__(self, order: int = 2, temperature: float = 1.0, max_verbatim: int | None = None):
-        self.order = order
-        self.temperature = temperature
-        self.max_verbatim = max_verbatim
-
-    def fit(self, poems: list[list[str]]) -> WordChain:
-        """Count the continuations of every context of 0..order words."""
-        if not (isinstance(self.order, int) and self.order >= 1):
-            raise ValueError(f"order must be a whole number >= 1, got {self.order!r}")
-        if not self.temperature >= 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature!r}")
-        run = self.order + 3 if self.max_verbatim is None else self.max_verbatim
-        if not (isinstance(run, int) and run > self.order):
-            raise ValueError(f"max_verbatim must be a whole number > order ({self.order}), got {run!r} "
-                             "(a chain of this order copies order + 1 words at each step)")
-        poems = [p for p in poems if p]
-        if not poems:
-            raise ValueError("the corpus has no words")
-        self.max_run_ = run
-        counts: list[dict[tuple, dict[str, int]]] = [{} for _ in range(self.order + 1)]
-        self.quotes_ = set()  # every run of max_run_ + 1 consecutive corpus words
-        for poem in poems:
-            for i, word in enumerate(poem):
-                for k in range(self.order + 1):
-                    if i >= k:
-                        nexts = counts[k].setdefault(tuple(poem[i - k:i]), {})
-                        nexts[word] = nexts.get(word, 0) + 1
-            for i in range(len(poem) - run):
-                self.quotes_.add(tuple(poem[i:i + run + 1]))
-        # Per context: the candidate words and their counts, ready to sample.
-        self.table_ = [{context: (list(nexts), np.array(list(nexts.values()), float))
-                        for context, nexts in level.items()} for level in counts]
-        self.starts_ = sorted({poem[0] for poem in poems})
-        self.last_order_ = 0
-        return self
-
-    def next_word(self, history, rng: np.random.Generator) -> str:
-        """The next word after ``history`` (the words so far, oldest first)."""
-        history = list(history)
-        tail = tuple(history[-self.max_run_:]) if len(history) >= self.max_run_ else None
-        for k in range(min(self.order, len(history)), -1, -1):
-            entry = self.table_[k].get(tuple(history[len(history) - k:]))
-            if entry is None:
-                continue
-            words, counts = entry
-            if tail is not None:
-                allowed = np.array([tail + (w,) not in self.quotes_ for w in words])
-                if not allowed.any():
-                    continue
-                counts = np.where(allowed, counts, 0.0)
-            self.last_order_ = k
-            return words[self._pick(counts, rng)]
-        raise RuntimeError("the corpus is too small to continue without quoting it")
-
-    def _pick(self, counts: np.ndarray, rng) -> int:
-        if self.temperature == 0:
-            best = np.flatnonzero(counts == counts.max())
-            return int(rng.choice(best))
-        weights = np.where(counts > 0, counts, 0.0) ** (1.0 / self.temperature)
-        return int(rng.choice(len(weights), p=weights / weights.sum()))
-
-    def generate(self, count: int, rng: np.random.Generator, history=()) -> list[str]:
-        """``count`` new words continuing ``history``."""
-        words = list(history)
-        for _ in range(count):
-            words.append(self.next_word(words, rng))
-        return words[len(history):]
-
+__all__ = ["Poetry", "WordChain", "read_corpus", "read_poems", "tokenize"]
 
 # --- the scene -----------------------------------------------------------------------------
 
@@ -158,7 +50,6 @@ WRISTS = {"left": 15, "right": 16}
 LIMBS = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
          (23, 25), (25, 27), (24, 26), (26, 28))
 MIN_VISIBILITY = 0.5
-PUNCTUATION = ",.;:!?"
 
 
 class _Word:
@@ -204,8 +95,8 @@ class Poetry(Scene):
             raise ValueError("poetry: moods is empty; name at least one corpus, e.g. moods = [\"night\"]")
         self.rng_ = np.random.default_rng(self.seed)
         self.mood_names_ = moods
-        self.chains_ = [WordChain(self.order, self.temperature, self.max_verbatim).fit(
-            read_corpus(_corpus_path(mood).read_text(encoding="utf-8"))) for mood in moods]
+        self.chains_ = [_chain(_corpus_path(mood), self.order, self.temperature, self.max_verbatim)
+                        for mood in moods]
         self.palettes_ = [PALETTES.get(m, OTHER_PALETTES[n % len(OTHER_PALETTES)])
                           for n, m in enumerate(moods)]
         pygame.font.init()
@@ -213,9 +104,10 @@ class Poetry(Scene):
         self.mood_ = 0
         self.fade_ = 1.0  # progress of the background's change to the current mood
         self.previous_mood_ = 0
-        self.history_ = []
+        self.history_ = []  # the latest words as the chain spells them
+        self.poem_ = Poem()  # what the chains continue, whatever the mood
+        self.verse_ = Verse()  # the lines as printed
         self.words_ = []
-        self.lines_ = [[]]  # the poem's lines, newest last
         self.due_ = 0.0  # words owed to the pace so far
         self.energy_ = 0.0
         self.joints_ = np.zeros((0, 2))  # screen positions of everyone's joints
@@ -238,9 +130,10 @@ class Poetry(Scene):
                        for n, p in enumerate(self.palettes_)]
         self.sprites_ = {}
         self.verse_cache_ = {}
+        self.rows_cache_ = {}
 
     def exit(self):
-        for attr in ("words_", "skies_", "sprites_", "verse_cache_", "fonts_", "verse_font_"):
+        for attr in ("words_", "skies_", "sprites_", "verse_cache_", "rows_cache_", "fonts_", "verse_font_"):
             self.__dict__.pop(attr, None)
 
     # -- per frame --
@@ -306,23 +199,19 @@ class Poetry(Scene):
         self.energy_ += rate * (energy - self.energy_)
 
     def _write_word(self):
-        chain = self.chains_[self.mood_]
-        word = chain.next_word(self.history_, self.rng_)
-        self.history_ = (self.history_ + [word])[-64:]
+        written = self.chains_[self.mood_].write(self.poem_, self.rng_)
+        self.history_ = (self.history_ + [written.word])[-64:]
+        self.verse_.add(written)
         speeds = np.array([hand[4] for hand in self.hands_]) + 0.2
         x, y, vx, vy, speed = self.hands_[int(self.rng_.choice(len(self.hands_), p=speeds / speeds.sum()))]
         size = 0 if speed < 0.6 else (1 if speed < 2.0 else 2)
-        sprite = self._sprite(word, size, self.mood_)
+        sprite = self._sprite(written.text, size, self.mood_)
         # Each word leaves the hand in its own direction, mostly upwards, then the body carries it.
         angle = self.rng_.uniform(-2.8, -0.35)
         push = 0.09 * self.size_[1]
         self.words_.append(_Word(sprite, x, y,
                                  vx * 0.3 + push * np.cos(angle), vy * 0.3 + push * np.sin(angle),
                                  self.word_life * (0.8 + 0.4 * self.rng_.random())))
-        line = self.lines_[-1]
-        line.append(word)
-        if len(line) >= 7 or (len(line) >= 4 and word[-1] in PUNCTUATION):
-            self.lines_ = self.lines_[-1:] + [[]]
 
     def _drift(self, dt):
         """Words follow the motion of the nearest body parts, make room for each
@@ -407,9 +296,12 @@ class Poetry(Scene):
         self._draw_verse(surface, palette)
 
     def _draw_verse(self, surface, palette):
+        """The line being written, bright, under the line before it, dim; a
+        line too long for the screen wraps as a printed one does."""
+        lines = [line for line in self.verse_.lines if line][-2:]
+        rows = [(row, n == len(lines) - 1) for n, line in enumerate(lines) for row in self._wrapped(line)]
         y = self.size_[1] - int(self.verse_font_.get_height() * 1.4)
-        for n, line in enumerate(reversed([line for line in self.lines_ if line][-2:])):
-            text = " ".join(line)
+        for text, current in reversed(rows[-2:]):
             key = (text, self.mood_)
             label = self.verse_cache_.get(key)
             if label is None:
@@ -417,9 +309,27 @@ class Poetry(Scene):
                     self.verse_cache_.clear()
                 label = self.verse_cache_[key] = _glowing(self.verse_font_, text, palette["ink"],
                                                          palette["glow"])
-            label.set_alpha(255 if n == 0 else 110)
+            label.set_alpha(255 if current else 110)
             surface.blit(label, ((self.size_[0] - label.get_width()) // 2, y - label.get_height() // 2))
             y -= int(self.verse_font_.get_height() * 1.15)
+
+    def _wrapped(self, words) -> list[str]:
+        """A line as the rows that fit the screen's width."""
+        key = tuple(words)
+        rows = self.rows_cache_.get(key)
+        if rows is None:
+            if len(self.rows_cache_) > 32:
+                self.rows_cache_.clear()
+            width = self.size_[0] * 0.9
+            rows = [words[0]]
+            for word in words[1:]:
+                longer = f"{rows[-1]} {word}"
+                if self.verse_font_.size(longer)[0] <= width:
+                    rows[-1] = longer
+                else:
+                    rows.append(word)
+            self.rows_cache_[key] = rows
+        return rows
 
     def _sprite(self, word, size, mood):
         key = (word, size, mood)
@@ -433,6 +343,24 @@ class Poetry(Scene):
 
 
 # --- small helpers -------------------------------------------------------------------------
+
+
+# Fitted chains by corpus file and settings: entering the scene again (the
+# director does it at every switch) need not read and count the corpus again.
+_CHAINS: dict[tuple, WordChain] = {}
+
+
+def _chain(path: Path, order, temperature, max_verbatim) -> WordChain:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, order, temperature, max_verbatim)
+    chain = _CHAINS.get(key)
+    if chain is None:
+        text = path.read_text(encoding="utf-8")
+        chain = WordChain(order, temperature, max_verbatim).fit(read_poems(text), capitalised(text))
+        if len(_CHAINS) > 8:
+            _CHAINS.clear()
+        _CHAINS[key] = chain
+    return chain
 
 
 def _corpus_path(mood: str) -> Path:

@@ -329,16 +329,15 @@ def shipped_corpora():
 
 def longest_quote(words, poems) -> int:
     """The longest run of consecutive generated words found word for word in one poem."""
-    longest = 0
-    for poem in poems:
-        text = poem
-        for i in range(len(words)):
-            for length in range(longest + 1, len(words) - i + 1):
-                window = words[i:i + length]
-                if not any(text[j:j + length] == window for j in range(len(text) - length + 1)):
-                    break
-                longest = length
-    return longest
+    def runs(sequence, length):
+        return zip(*(sequence[i:] for i in range(length)))
+
+    length = 0
+    while True:
+        corpus = {run for poem in poems for run in runs(poem, length + 1)}
+        if not any(run in corpus for run in runs(words, length + 1)):
+            return length
+        length += 1
 
 
 def test_shipped_corpora_are_real_poems():
