@@ -10,6 +10,7 @@ the mirror setting (the tracker corrects the models' view once).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,6 +119,9 @@ class Person:
     person), covering the whole image at a small working size (a quarter of the
     frame, or less from a take). Its size is not the image's: scale it to
     yours (``installation.tracking.masks``).
+
+    ``floor`` is where the person stands on the room's floor, (x, y) in
+    metres in the room's own frame, or None where no camera is calibrated.
     """
 
     pose: np.ndarray
@@ -127,9 +131,16 @@ class Person:
     right_hand: Hand | None = None
     face: Face | None = None
     mask: np.ndarray | None = field(default=None, repr=False)
+    floor: tuple[float, float] | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "pose", _as_array(self.pose, (POSE_LANDMARKS, 4), "pose"))
+        if self.floor is not None:
+            floor = tuple(float(v) for v in self.floor)
+            if len(floor) != 2 or not all(math.isfinite(v) for v in floor):
+                raise ValueError(f"a floor position is two finite numbers (x, y metres), "
+                                 f"got {self.floor!r}")
+            object.__setattr__(self, "floor", floor)
         if self.mask is not None:
             object.__setattr__(self, "mask", _as_mask(self.mask))
         if self.world is not None:
