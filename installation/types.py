@@ -122,6 +122,10 @@ class Person:
 
     ``floor`` is where the person stands on the room's floor, (x, y) in
     metres in the room's own frame, or None where no camera is calibrated.
+
+    ``embedding`` is what an image network saw of this person (the whole
+    picture, or the crop around them): a 1-D float32 vector, or None when no
+    project asks for image features (``installation.features.image``).
     """
 
     pose: np.ndarray
@@ -132,9 +136,17 @@ class Person:
     face: Face | None = None
     mask: np.ndarray | None = field(default=None, repr=False)
     floor: tuple[float, float] | None = None
+    embedding: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "pose", _as_array(self.pose, (POSE_LANDMARKS, 4), "pose"))
+        if self.embedding is not None:
+            vector = np.asarray(self.embedding, dtype=np.float32)
+            if vector.ndim != 1 or vector.size == 0:
+                raise ValueError(f"an embedding is a 1-D vector, got shape {vector.shape}")
+            if not np.isfinite(vector).all():
+                raise ValueError("an embedding holds a value that is not a finite number")
+            object.__setattr__(self, "embedding", vector)
         if self.floor is not None:
             floor = tuple(float(v) for v in self.floor)
             if len(floor) != 2 or not all(math.isfinite(v) for v in floor):

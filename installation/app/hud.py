@@ -28,7 +28,7 @@ import pygame
 from installation.types import Frame
 
 # Known stages in flow order; others found in stamps follow, by time.
-STAGES = ("capture", "pose", "hands", "face", "identity")
+STAGES = ("capture", "pose", "hands", "face", "identity", "image")
 TEXT = (235, 235, 235)
 DIM = (160, 165, 180)
 WARN = (255, 190, 90)

@@ -1,4 +1,5 @@
-"""`installation models`: list, fetch or locate the MediaPipe model bundles."""
+"""`installation models`: list, fetch or locate the MediaPipe model bundles and
+the image networks."""
 from __future__ import annotations
 
 from installation.commands import MODELS_HELP
@@ -6,13 +7,18 @@ from installation.commands import MODELS_HELP
 
 def add_parser(commands) -> None:
     models = commands.add_parser("models", help="list, fetch or locate the model bundles",
-                                 description="MediaPipe model bundles: where they are found, "
-                                             "and downloading the official ones.")
+                                 description="MediaPipe model bundles and image networks: "
+                                             "where they are found, and downloading the "
+                                             "official ones. The image networks "
+                                             "(image_embedder, image_classifier) are only "
+                                             "needed by projects with image features.")
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="each bundle: found where, checked, sha256")
     listing.add_argument("--models", help=MODELS_HELP)
     fetch = actions.add_parser("fetch", help="download the official bundles (needs internet)")
-    fetch.add_argument("names", nargs="*", help="bundles to fetch (default: pose_full hands face)")
+    fetch.add_argument("names", nargs="*",
+                       help="models to fetch (default: pose_full hands face; "
+                            "also image_embedder, image_classifier)")
     fetch.add_argument("--to", help="folder to put them in (default: the user cache)")
     fetch.add_argument("--force", action="store_true", help="download again even if present")
     path = actions.add_parser("path", help="print the file each bundle resolves to")
@@ -27,9 +33,9 @@ def models_command(args) -> int:
     if args.action == "list":
         print("looking in: " + "; ".join(f"{label} {path}" for label, path in
                                           models.search_dirs(args.models)))
-        for row in models.list_models(args.models):
+        for row in models.list_models(args.models, models.ALL_MODELS):
             state = "ok" if row.ok else "MISSING" if row.path is None else "BROKEN"
-            print(f"{row.name:<11} {state:<8} {row.path or row.filename}  {row.detail}")
+            print(f"{row.name:<16} {state:<8} {row.path or row.filename}  {row.detail}")
         return 0
     if args.action == "path":
         for name in args.names or ["pose_full", "hands"]:

@@ -13,6 +13,8 @@ Extractors (pick them by name; ``hands`` means both hands):
 ``left_hand`` ``right_hand``: hand shape, wrist-centred, palm-scaled, x y z
 ``motion``    speeds of wrists, ankles, nose, hips (torso lengths per second)
 ``position``  where the visitor stands: hip centre in the image, size
+``image``     what an ImageNet network sees in the picture (``image_person``:
+              in the crop around the visitor); see features.image
 ============  ================================================================
 
 Every group starts with a ``<group>.present`` column: 1 when measured, 0
@@ -30,6 +32,7 @@ from installation.features.base import Extractor, Subject
 from installation.features.body import (AngleFeatures, ArmsFeatures, Body, PoseFeatures,
                                         PositionFeatures)
 from installation.features.hands import HandFeatures
+from installation.features.image import ImageFeatures
 from installation.features.motion import MotionFeatures
 from installation.types import Frame, Person
 
@@ -41,6 +44,8 @@ EXTRACTORS = {
     "right_hand": lambda: HandFeatures("right"),
     "motion": MotionFeatures,
     "position": PositionFeatures,
+    "image": ImageFeatures,
+    "image_person": lambda: ImageFeatures("image_person"),
 }
 # Names that stand for several extractors.
 ALIASES = {"hands": ("left_hand", "right_hand")}

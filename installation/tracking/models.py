@@ -1,4 +1,5 @@
-"""Find, check and download the MediaPipe Tasks model bundles (``.task`` files).
+"""Find, check and download the MediaPipe Tasks model bundles (``.task`` files)
+and the plain TFLite image networks (``.tflite``) the ``image`` features use.
 
 A bundle is looked for, in order, in the profile's models folder, the folder
 named by ``$INSTALLATION_MODELS`` and the user cache. Machines without internet
@@ -9,6 +10,11 @@ expected ``.tflite`` members, not by a fixed checksum: the exact bytes Google
 serves are not pinned here. What ``fetch`` installed is recorded with its
 sha256 in ``installed.json`` next to it, so a changed file can be noticed.
 Whether the landmarker can actually load a bundle is checked by the tracker.
+
+An image network may have a development stand-in: a file that is never
+fetched nor shipped, accepted from the profile's folder or
+``$INSTALLATION_MODELS`` when the official file is not there (machines
+without internet cannot fetch the official one).
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import datetime
 import difflib
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -31,6 +38,8 @@ from tqdm import tqdm
 from installation.errors import ModelError
 from installation.files import atomic_write, sync_folder
 
+log = logging.getLogger("installation.models")
+
 ENV_VAR = "INSTALLATION_MODELS"
 MANIFEST = "installed.json"
 
@@ -40,12 +49,20 @@ _CHUNK = 1 << 16
 
 @dataclass(frozen=True)
 class Bundle:
-    """One downloadable model bundle and the members that make it valid."""
+    """One downloadable model: a Tasks bundle and the members that make it
+    valid, or (``.tflite``, no members) a single network."""
 
     name: str
     filename: str
     url: str
     members: tuple[str, ...]
+    #: Files accepted in its place where the official one is missing (never fetched).
+    stand_ins: tuple[str, ...] = ()
+
+    @property
+    def single(self) -> bool:
+        """A plain ``.tflite`` network, not a zip bundle."""
+        return self.filename.endswith(".tflite")
 
 
 def _official(task: str, model: str) -> str:
@@ -76,6 +93,30 @@ BUNDLES: dict[str, Bundle] = {
 }
 
 
+def _official_network(task: str, model: str) -> str:
+    # The image networks are published as float32 .tflite files, version pinned.
+    return f"{_STORAGE}/{task}/{model}/float32/1/{model}.tflite"
+
+
+# Keras' ImageNet MobileNetV2 with a small head: same operators as the
+# official networks, kept on development and CI machines (see the models
+# folder's README); never fetched, never shipped.
+DEV_STAND_IN = "imagenet_dev_mobilenet_v2.tflite"
+
+IMAGE_MODELS: dict[str, Bundle] = {
+    b.name: b
+    for b in (
+        Bundle("image_embedder", "mobilenet_v3_small.tflite",
+               _official_network("image_embedder", "mobilenet_v3_small"), (),
+               (DEV_STAND_IN,)),
+        Bundle("image_classifier", "efficientnet_lite0.tflite",
+               _official_network("image_classifier", "efficientnet_lite0"), (),
+               (DEV_STAND_IN,)),
+    )
+}
+ALL_MODELS: dict[str, Bundle] = {**BUNDLES, **IMAGE_MODELS}
+
+
 @dataclass(frozen=True)
 class ModelStatus:
     """One row of :func:`list_models`: where a bundle is and whether it is sound."""
@@ -91,13 +132,13 @@ class ModelStatus:
 
 
 def get_bundle(name: str) -> Bundle:
-    """The bundle called *name*; an unknown name gets the closest valid one."""
+    """The model called *name*; an unknown name gets the closest valid one."""
     try:
-        return BUNDLES[name]
+        return ALL_MODELS[name]
     except KeyError:
         pass
-    valid = ", ".join(BUNDLES)
-    close = difflib.get_close_matches(str(name), BUNDLES, n=1)
+    valid = ", ".join(ALL_MODELS)
+    close = difflib.get_close_matches(str(name), ALL_MODELS, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ModelError(f"unknown model {name!r}", fix=f"{hint}valid names: {valid}")
 
@@ -127,6 +168,13 @@ def _find(bundle: Bundle, models_dir) -> tuple[str, Path] | None:
         path = folder / bundle.filename
         if path.is_file():
             return label, path
+    # A stand-in only where someone put it on purpose: never the cache,
+    # which holds what fetch brought.
+    for label, folder in search_dirs(models_dir):
+        for filename in bundle.stand_ins:
+            path = folder / filename
+            if label != "cache" and path.is_file():
+                return label, path
     return None
 
 
@@ -136,6 +184,10 @@ def resolve(name: str, models_dir: str | Path | None = None) -> Path:
     found = _find(bundle, models_dir)
     if found:
         check_bundle(found[1], name)
+        if found[1].name != bundle.filename:
+            log.warning("%s: using the development stand-in %s (not for shipping; "
+                        "`installation models fetch %s` gets the official %s)",
+                        name, found[1], name, bundle.filename)
         return found[1]
     looked = []
     for label, folder in search_dirs(models_dir):
@@ -153,6 +205,8 @@ def _bundle_problem(path: Path, bundle: Bundle) -> str | None:
     """Why *path* is not a usable bundle, or None if it is."""
     if not path.is_file():
         return "file not found"
+    if bundle.single:
+        return _network_problem(path)
     if not zipfile.is_zipfile(path):
         return "not a zip file; truncated download or wrong file?"
     try:
@@ -177,13 +231,31 @@ def _bundle_problem(path: Path, bundle: Bundle) -> str | None:
     return None
 
 
+def _network_problem(path: Path) -> str | None:
+    """Why *path* is not a TFLite file, or None if it looks like one.
+    Whether it is an image network is checked when it is opened."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    # Every TFLite flatbuffer carries the file identifier "TFL3" at bytes 4-8.
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        return "not a TFLite file; truncated download or wrong file?"
+    return None
+
+
+def _kind(bundle: Bundle) -> str:
+    return "TFLite network" if bundle.single else "MediaPipe model bundle"
+
+
 def check_bundle(path: Path, name: str) -> None:
     """Raise ModelError unless *path* is a sound bundle for model *name*."""
     bundle = get_bundle(name)
     problem = _bundle_problem(Path(path), bundle)
     if problem:
         raise ModelError(
-            f"not a MediaPipe model bundle ({problem})",
+            f"not a {_kind(bundle)} ({problem})",
             where=str(path),
             fix=f"delete it and run `installation models fetch {name}`",
         )
@@ -279,8 +351,8 @@ def fetch(name: str, dest_dir: str | Path | None = None, *, url: str | None = No
                              where=url, fix=f"try again; {offline_fix}")
         problem = _bundle_problem(Path(tmp), bundle)
         if problem:
-            raise ModelError(f"the server sent something that is not a MediaPipe "
-                             f"model bundle ({problem})", where=url,
+            raise ModelError(f"the server sent something that is not a "
+                             f"{_kind(bundle)} ({problem})", where=url,
                              fix=f"check the URL; {offline_fix}")
         digest = sha256_of(tmp)
         os.replace(tmp, final)
@@ -300,10 +372,12 @@ def fetch(name: str, dest_dir: str | Path | None = None, *, url: str | None = No
     return final
 
 
-def list_models(models_dir: str | Path | None = None) -> list[ModelStatus]:
-    """One status row per known bundle, found by the same rule as :func:`resolve`."""
+def list_models(models_dir: str | Path | None = None,
+                table: dict[str, Bundle] = BUNDLES) -> list[ModelStatus]:
+    """One status row per bundle of *table* (default: the Tasks bundles;
+    :data:`ALL_MODELS` adds the image networks), found as :func:`resolve` does."""
     rows = []
-    for bundle in BUNDLES.values():
+    for bundle in table.values():
         found = _find(bundle, models_dir)
         if not found:
             rows.append(ModelStatus(bundle.name, bundle.filename, None, None, False,
@@ -322,6 +396,8 @@ def list_models(models_dir: str | Path | None = None) -> list[ModelStatus]:
             matches = record["sha256"] == digest
         problem = _bundle_problem(path, bundle)
         detail = problem or f"sha256 {digest[:12]}"
+        if path.name != bundle.filename:
+            detail += "; development stand-in, not for shipping"
         if matches is False:
             when = record.get("fetched", "?")
             detail += (f"; changed since fetched {when} "

@@ -3,11 +3,16 @@ frame with identified, smoothed people out.
 
 Frames that arrive already tracked (a take being replayed) pass through
 unchanged: they hold what this same step produced when they were recorded.
+
+A project with image features adds one more stage at the end, ``image``
+(``installation.features.image.ImageStage``): the picture only exists on
+this side, so its embedding is computed here and carried on each person.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from installation.tracking.identity import IdentityTracker
 from installation.tracking.smoothing import PeopleSmoother
@@ -41,13 +46,19 @@ def in_zone(person: Person, zone: tuple[float, float, float, float]) -> bool:
 
 
 class LandmarkPipeline:
-    """Untracked frame -> people with stable ids and smoothed landmarks."""
+    """Untracked frame -> people with stable ids and smoothed landmarks.
+
+    ``image``: a last stage, frame -> frame, that embeds the picture for a
+    project's image features (see features.image.stage_for); None skips it.
+    """
 
     def __init__(self, tracker: Tracker | None, smoothing: SmoothingSettings = SmoothingSettings(),
                  *, max_distance: float = 0.25, max_missing: float = 1.0,
-                 zone: tuple[float, float, float, float] = FULL_IMAGE):
+                 zone: tuple[float, float, float, float] = FULL_IMAGE,
+                 image: Callable[[Frame], Frame] | None = None):
         self.tracker = tracker
         self.zone = zone
+        self.image = image
         self.identity = IdentityTracker(max_distance=max_distance, max_missing=max_missing)
         self.smoother = PeopleSmoother(min_cutoff=smoothing.min_cutoff, beta=smoothing.beta,
                                        d_cutoff=smoothing.d_cutoff, enabled=smoothing.enabled)
@@ -75,4 +86,5 @@ class LandmarkPipeline:
             visitors = [p for p in visitors if in_zone(p, self.zone)]
         people = self.smoother(self.identity.update(visitors, frame.t), frame.t)
         stamps = dict(frame.stamps, identity=time.monotonic())
-        return frame.replace(people=people, stamps=stamps)
+        frame = frame.replace(people=people, stamps=stamps)
+        return frame if self.image is None else self.image(frame)
