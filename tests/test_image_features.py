@@ -333,3 +333,17 @@ def test_fetch_checks_and_records_a_network(server, tmp_path):
         models.fetch("image_classifier", tmp_path, url=base + "/page", progress=False)
     assert not (tmp_path / "efficientnet_lite0.tflite").exists()
     assert open_network("image_embedder", tmp_path).path == path
+
+
+def test_image_features_are_not_recorded_from_a_take():
+    """A take holds no pictures: recording image columns from one is refused, not zeros."""
+    from installation.assets import DEMO_TAKE, asset_path
+    from installation.commands.record import take_vectors
+    from installation.mapping import ClassifierOutput, Project
+    from installation.mapping.spec import MappingError
+
+    project = Project([ClassifierOutput("pose_class", classes=("a", "b"))], features=["pose", "image"])
+    with pytest.raises(MappingError, match="takes hold landmarks, not pictures"):
+        take_vectors(project, asset_path(DEMO_TAKE))
+    landmarks_only = Project([ClassifierOutput("pose_class", classes=("a", "b"))], features=["pose"])
+    assert take_vectors(landmarks_only, asset_path(DEMO_TAKE))

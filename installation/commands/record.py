@@ -34,6 +34,12 @@ def take_vectors(project, take, start=0.0, end=math.inf):
     if not project.features:
         raise MappingError("this project's inputs come by OSC, not from features", str(take),
                            "record its examples through `installation wekinator` or the app")
+    from installation.features.image import GROUPS
+    if any(name in GROUPS for name in project.features):
+        # Recorded from a take, the image columns would silently be zeros.
+        raise MappingError("takes hold landmarks, not pictures: image features cannot be "
+                           "recorded from a take", str(take),
+                           "record them live in the app, with the camera or a video file as the source")
     header, frames = read_take(take)
     features = FeatureSet(project.features)
     out = []
