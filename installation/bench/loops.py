@@ -201,8 +201,11 @@ def run(config: LoopConfig) -> dict:
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     plain = config.mode == "plain"
     source = CameraStandIn(config.source, config.size, fps=config.camera_fps)
+    # The plain loop is the sequential loop as it was first built: a wrist
+    # searched in vain is searched again every other frame (no longer waits).
     settings = TrackerSettings(max_people=config.max_people, hands=config.hands, parallel=not plain,
                                follow_hands=config.plain_follows_hands or not plain,
+                               hand_search_wait=1 if plain else TrackerSettings.hand_search_wait,
                                pose_tracker=config.pose_tracker,
                                search_tiles=config.search_tiles)
     tracker = Tracker(settings, models_dir=config.models).open()

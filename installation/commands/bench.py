@@ -90,13 +90,16 @@ def bench_command(args) -> int:
               f"{args.size[0]}x{args.size[1]} ...", flush=True)
         results[mode] = _run_in_child(LoopConfig(**{**asdict(config), "mode": mode}))
     print()
-    hands = "followed" if args.plain_follows_hands else "searched with the whole hand landmarker"
+    hands = ("followed, searched at wrists by the palm detector" if args.plain_follows_hands
+             else "searched at wrists with the whole hand landmarker (every other frame where "
+                  "the last search missed)")
     camera = next(iter(results.values()))["camera_fps"]
     print(f"camera: the clip played as a {camera:g} fps camera")
     print(f"pose: {pose_tracker_name(args.pose_tracker, tiles, TrackerSettings().search_every)}, "
           "in both loops")
-    print(f"plain loop: one thread, hands {hands} every frame; pipeline: capture, tracking "
-          "and drawing on their own threads, hands followed beside pose")
+    print(f"plain loop: one thread, hands {hands}; pipeline: capture, tracking and drawing "
+          "on their own threads, hands followed beside pose, a wrist searched in vain waiting "
+          "longer each time")
     print(report.table(results))
 
     budgets = []
