@@ -20,7 +20,7 @@ from installation.errors import InstallationError
 from installation.logs import setup_logging
 
 # Modules under installation.commands, in the order --help lists them.
-COMMANDS = ("run", "preview", "scenes", "track", "calibrate", "models", "service", "config", "doctor",
+COMMANDS = ("run", "preview", "scenes", "track", "node", "calibrate", "models", "service", "config", "doctor",
             "project", "record", "train", "wekinator", "bench")
 
 

@@ -9,6 +9,7 @@ The tables read here (every key optional; see profiles/gallery.toml)::
     [hours]               opening hours (see installation.hours)
     [logging]             log folder, level, rotation
     [osc]                 OSC in (scene switching) and the status heartbeat out
+    [nodes.NAME]          tracking nodes heard by a [source] nodes list (capture/nodes.py)
 
 Tables owned by other parts ([scenes], [mapping]) are kept as read in
 ``Profile.tables`` and checked by their owners. Every table read here is
@@ -54,6 +55,21 @@ def _at_most(name: str, value: float, limit: float, unit: str) -> None:
         raise ValueError(f"{name} must be at most {limit:g} {unit}, got {value}")
 
 
+def _destinations(value) -> tuple[str, ...]:
+    """A list of "host:port" (or one) -> the same strings, each checked."""
+    from installation.osc.sender import parse_destination
+
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+        raise ValueError(f'expected a list of "host:port", got {value!r}')
+    for item in items:
+        try:
+            parse_destination(item, where="")
+        except InstallationError as error:
+            raise ValueError(error.what) from None
+    return tuple(items)
+
+
 @dataclass(frozen=True)
 class SourceSettings:
     """The ``[source]`` table."""
@@ -71,6 +87,9 @@ class SourceSettings:
     # returns however long it was gone.
     backoff_start: float = 0.5
     backoff_max: float = 4.0
+    # Tracking nodes to listen for ("host:port"), instead of spec; the
+    # [nodes.NAME] tables name them (see docs/nodes.md).
+    nodes: tuple[str, ...] = field(default=(), metadata={"convert": _destinations})
 
     def __post_init__(self):
         if self.stall_timeout <= 0:
@@ -97,21 +116,6 @@ def _colour(value) -> tuple[int, int, int]:
             and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value)):
         return tuple(value)
     raise ValueError(f"expected a colour [r, g, b] (0-255) or \"#rrggbb\", got {value!r}")
-
-
-def _destinations(value) -> tuple[str, ...]:
-    """A list of "host:port" (or one) -> the same strings, each checked."""
-    from installation.osc.sender import parse_destination
-
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
-        raise ValueError(f'expected a list of "host:port", got {value!r}')
-    for item in items:
-        try:
-            parse_destination(item, where="")
-        except InstallationError as error:
-            raise ValueError(error.what) from None
-    return tuple(items)
 
 
 def _port(value) -> int | None:
@@ -208,7 +212,7 @@ class Profile:
 
 
 # Top-level tables read by other parts of the package (see Profile.tables).
-OWNED_TABLES = ("scenes", "mapping")
+OWNED_TABLES = ("scenes", "mapping", "nodes")
 # Tables read here, with the dataclass each fills.
 _TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": DisplaySettings,
            "logging": LoggingSettings, "osc": OscSettings}

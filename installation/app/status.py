@@ -19,6 +19,11 @@ To the ``[osc] status_to`` destinations:
   those were not readable OSC (malformed or over the parser's limits), and
   the drops by reason as text (``"2 malformed, 1 unknown address"``; ``""``
   while there are none); the counts run from start-up;
+- ``/installation/node/latency  s f f i f``, with each heartbeat, once per
+  tracking node heard in the last second when the source is a nodes source
+  (docs/nodes.md): its name, latency median and 95th percentile in
+  milliseconds (its capture to arrival here, in this machine's clock), the
+  people it sees, its frame rate;
 - ``/installation/visitor/enter i`` and ``/installation/visitor/leave i``
   (the visitor's id), as they happen.
 
@@ -41,6 +46,7 @@ LATENCY_ADDRESS = "/installation/latency"
 ENTER_ADDRESS = "/installation/visitor/enter"
 LEAVE_ADDRESS = "/installation/visitor/leave"
 OSC_ADDRESS = "/installation/osc"
+NODE_ADDRESS = "/installation/node/latency"
 
 # Drops that mean the bytes were not readable OSC (see installation.osc.packet).
 _INVALID = ("malformed", "over limits")
@@ -120,6 +126,9 @@ class StatusReporter:
             self.sender.send(LATENCY_ADDRESS, *latency)
         for args in self.osc():
             self.sender.send(OSC_ADDRESS, *args)
+        node_status = getattr(getattr(self.feed, "source", None), "node_status", None)
+        for args in node_status() if node_status is not None else ():
+            self.sender.send(NODE_ADDRESS, *args)
 
     def osc(self) -> list[tuple]:
         """The OSC message's arguments, one tuple per receiver: port,

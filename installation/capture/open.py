@@ -24,10 +24,15 @@ def open_source(
     height: int | None = None,
     fps: float | None = None,
     resize: tuple[int, int] | None = None,
+    nodes: dict | None = None,
+    where: str = "profile",
 ) -> Source:
     """Choose the Source for ``spec``; the caller opens it.
 
     - an int or digits ("0"), or /dev/video*: a camera (width, height, fps requested)
+    - osc://HOST:PORT[,HOST:PORT...]: tracking nodes, merged into one room;
+      ``nodes`` is the profile's [nodes] table (named nodes only are heard),
+      ``where`` names the profile in errors
     - scheme://...: a network stream
     - a folder: its images (fps is the folder's rate, 10 by default)
     - a .jsonl or .jsonl.gz file: a recorded landmark take
@@ -37,6 +42,10 @@ def open_source(
     and ``resize`` (cut and scale every image to this (width, height)) to
     everything with an image.
     """
+    if isinstance(spec, str) and spec.strip().lower().startswith("osc://"):
+        from installation.capture.nodes import NodesSource
+
+        return NodesSource(spec.strip()[len("osc://"):].split(","), nodes or {}, where)
     source = _choose(spec, mirror=mirror, loop=loop, realtime=realtime, width=width,
                      height=height, fps=fps)
     if resize is not None:  # a take has no images: it never reads this

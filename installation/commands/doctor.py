@@ -60,6 +60,8 @@ def check_source(profile, args):
     from installation.commands import is_take
 
     s = profile.source
+    if s.nodes:
+        return _check_nodes(profile, args)
     source = open_source(s.spec, mirror=s.mirror, width=s.width, height=s.height, fps=s.fps)
     if is_take(source):
         from installation.tracking.takes import read_take
@@ -86,10 +88,30 @@ def check_source(profile, args):
     return ("FAIL", detail + "; " + "; ".join(problems)) if problems else ("PASS", detail)
 
 
+def _check_nodes(profile, args):
+    """A piece fed by tracking nodes: its ports open, and which nodes are heard
+    within --seconds."""
+    from installation.capture import open_source
+
+    s = profile.source
+    source = open_source("osc://" + ",".join(s.nodes), nodes=profile.table("nodes"),
+                         where=str(profile.path or "profile"))
+    source.open()  # a port in use is the user's one-line error
+    try:
+        time.sleep(args.seconds)
+        detail = f"listening on {', '.join(s.nodes)}; {source.describe()}"
+        heard = {status[0] for status in source.node_status()}
+    finally:
+        source.close()
+    return ("PASS" if heard else "FAIL"), detail
+
+
 def check_models(profile, args):
     from installation.commands import is_take
     from installation.capture import open_source
 
+    if profile.source.nodes:
+        return "SKIP", "the people come from tracking nodes: no models needed here"
     if is_take(open_source(profile.source.spec)):
         return "SKIP", "the source is a take: no models needed"
     from installation.tracking.quiet import silence_native_logs

@@ -120,13 +120,15 @@ def _run(args, profile, source_settings, signals) -> int:
         receiver = _osc_in(profile, mapper, director)
         feed, tracker, demo = _start_live(source_settings, profile, args.models,
                                           fallback=not args.profile and args.source is None,
-                                          wait=getattr(args, "wait_for_camera", False))
+                                          wait=getattr(args, "wait_for_camera", False),
+                                          features=_mapper_features(mapper))
         # The tour shows a newcomer the piece when the demo take stands in for
         # the camera; --tour and --no-tour decide otherwise.
         if args.tour or (args.tour is None and demo and args.scene is None):
             if director.begin_tour(seconds=args.tour_seconds) and mapper is None:
                 mapper = _demo_mapper()
         listeners = [r for r in (receiver, getattr(mapper, "receiver", None)) if r is not None]
+        listeners += getattr(feed.source, "listeners", [])  # a nodes source's ports
         reporter = _status_out(profile, feed, listeners)
         director.listeners.append(reporter.visitor)
         headless = not _has_display()
@@ -162,8 +164,8 @@ def _run(args, profile, source_settings, signals) -> int:
             reloader=SceneReloader(catalog) if config.director.reload else None,
             title=f"installation: {feed.source.name}", hud=args.hud,
             finished=feed.finished, notifier=_notifier(),
-            status=lambda: feed.describe() + (f"; render loop restarted {loop.restarts}x"
-                                              if loop.restarts else ""),
+            status=lambda: feed.describe() + _source_note(feed) + (
+                f"; render loop restarted {loop.restarts}x" if loop.restarts else ""),
             schedule=schedule, waiting=feed.waiting, watchers=[reporter],
             menu_actions={"recalibrate": recalibrate}, closed_colour=display.closed_colour)
         signals.loop = loop
@@ -187,6 +189,13 @@ def _run(args, profile, source_settings, signals) -> int:
     if ran_out:
         raise _source_ended(feed)
     return 0
+
+
+def _source_note(feed) -> str:
+    """What the source adds to the HUD's status line (a nodes source: each
+    node's latency)."""
+    describe = getattr(feed.source, "describe", None)
+    return f"; {describe()}" if describe is not None else ""
 
 
 def _source_ended(feed):
@@ -315,7 +324,14 @@ def _has_display() -> bool:
     return has_display()
 
 
-def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bool = False):
+def _mapper_features(mapper) -> tuple[str, ...]:
+    """The feature groups the mapper's project reads (none for OSC inputs)."""
+    features = getattr(mapper, "features", None)
+    return tuple(getattr(features, "names", ()))
+
+
+def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bool = False,
+                features=()):
     """Open the source (or, with no camera and nothing asked, the demo take)
     and the models, and start the feed's capture and tracking threads.
     ``wait``: a camera or stream is opened on the capture's own thread and
@@ -330,8 +346,11 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
     s = source_settings
     options = dict(stall_timeout=s.stall_timeout, backoff_start=s.backoff_start,
                    backoff_max=s.backoff_max)
-    source = open_source(s.spec, mirror=s.mirror, loop=s.loop, realtime=True,
-                         width=s.width, height=s.height, fps=s.fps)
+    # [source] nodes: tracking nodes heard over OSC instead of a camera.
+    spec = "osc://" + ",".join(s.nodes) if s.nodes else s.spec
+    source = open_source(spec, mirror=s.mirror, loop=s.loop, realtime=True,
+                         width=s.width, height=s.height, fps=s.fps,
+                         nodes=profile.table("nodes"), where=str(profile.path or "profile"))
     if is_take(source):
         _check_take(source.path)
     capture = None
@@ -352,8 +371,8 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
             capture.start()
             demo = True
         source = capture.source
-    tracker = None
-    if not is_take(source):
+    tracker = image = None
+    if not (is_take(source) or getattr(source, "tracked", False)):
         from installation.tracking.quiet import silence_native_logs
         from installation.tracking.tracker import Tracker
 
@@ -362,11 +381,17 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
                           mirror=s.mirror)
         try:
             tracker.open()
+            # Image features need the picture, which only the tracking side has.
+            from installation.features.image import stage_for
+            image = stage_for(features, models_dir or profile.models)
         except BaseException:
             if capture is not None:
                 capture.stop()
             raise
-    pipeline = LandmarkPipeline(tracker, profile.smoothing, zone=profile.zone)
+    if tracker is None and any(name.startswith("image") for name in features):
+        log.warning("%s holds landmarks, not pictures: the project's image features stay "
+                    "zero (give a camera or a video file as the source)", source.name)
+    pipeline = LandmarkPipeline(tracker, profile.smoothing, zone=profile.zone, image=image)
     feed = Feed(source, pipeline, **options)
     if capture is None:
         return feed.start(wait=False), tracker, demo

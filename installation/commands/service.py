@@ -1,5 +1,9 @@
 """`installation service install PROFILE`: start the piece with the session, keep it alive.
 
+``installation service install --node SOURCE --to HOST:PORT`` writes the
+unit of a tracking node instead (`installation node`): no window, so it
+starts at boot, with no desktop session.
+
 Writes a systemd *user* unit: the piece runs in the graphical session of the
 gallery machine's user, restarts whatever happens to it (a crash, a frozen
 loop caught by the watchdog), and gives up only after many failures in a row,
@@ -10,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import socket
 import sys
 from pathlib import Path
 
@@ -19,10 +24,7 @@ from installation.files import atomic_write
 UNIT = """\
 [Unit]
 Description=installation: {name}
-# Needs the desktop for its window and the camera; starts once it is up.
-After=graphical-session.target
-PartOf=graphical-session.target
-# At most {burst} restarts in {interval} s, then systemd stops trying and the
+{after}# At most {burst} restarts in {interval} s, then systemd stops trying and the
 # failure shows in `systemctl --user status {unit}`.
 StartLimitIntervalSec={interval}
 StartLimitBurst={burst}
@@ -39,7 +41,7 @@ WatchdogSec={watchdog}
 TimeoutStopSec=10
 
 [Install]
-WantedBy=graphical-session.target
+WantedBy={wanted_by}
 """
 
 
@@ -50,7 +52,14 @@ def add_parser(commands) -> None:
                     "restarts it on a crash or a frozen loop, and print how to enable it.")
     actions = service.add_subparsers(dest="action", metavar="ACTION", required=True)
     install = actions.add_parser("install", help="write the unit file")
-    install.add_argument("profile", help="installation profile (TOML)")
+    install.add_argument("profile", nargs="?",
+                         help="installation profile (TOML); for --node, optional")
+    install.add_argument("--node", metavar="SOURCE",
+                         help="install a tracking node (`installation node SOURCE`) instead "
+                              "of the piece")
+    install.add_argument("--to", action="append", metavar="HOST:PORT",
+                         help="with --node: where the piece listens (repeatable)")
+    install.add_argument("--node-name", help="with --node: the node's name (its --name)")
     install.add_argument("--name", help="service name (default: the profile's file name)")
     install.add_argument("--dir", help="where to write the unit (default: ~/.config/systemd/user)")
     install.add_argument("--watchdog", type=int, default=30,
@@ -59,24 +68,42 @@ def add_parser(commands) -> None:
     service.set_defaults(handler=service_command)
 
 
-def unit_text(profile: Path, name: str, watchdog: int = 30) -> str:
-    """The unit file for ``profile`` (an absolute path)."""
+# The piece needs the desktop for its window and the camera; starts once it is up.
+_DESKTOP = ("# Needs the desktop for its window and the camera; starts once it is up.\n"
+            "After=graphical-session.target\nPartOf=graphical-session.target\n")
+
+
+def unit_text(profile: Path | None, name: str, watchdog: int = 30, node: list | None = None) -> str:
+    """The unit file for ``profile`` (an absolute path), or for a node whose
+    `installation node` arguments are ``node``."""
     # A camera slower to wake than the session is waited for, not a failed start.
-    command = shlex.join([sys.executable, "-m", "installation.cli", "run", str(profile),
+    if node is None:
+        arguments = ["run", str(profile)]
+    else:
+        arguments = ["node", *node] + (["--profile", str(profile)] if profile else [])
+    command = shlex.join([sys.executable, "-m", "installation.cli", *arguments,
                           "--wait-for-camera"])
     models = os.environ.get("INSTALLATION_MODELS")
     environment = f"Environment={shlex.quote('INSTALLATION_MODELS=' + models)}\n" if models else ""
     return UNIT.format(name=name, unit=f"{name}.service", interval=600, burst=10,
-                       command=command, workdir=profile.parent, environment=environment,
-                       watchdog=watchdog)
+                       command=command, workdir=profile.parent if profile else Path.home(),
+                       environment=environment, watchdog=watchdog,
+                       after="" if node else _DESKTOP,
+                       wanted_by="default.target" if node else "graphical-session.target")
 
 
 def service_command(args) -> int:
     from installation.profile import load_profile
 
-    profile = Path(args.profile).resolve()
-    load_profile(profile)  # a broken profile is reported now, not at boot
-    name = args.name or "installation-" + re.sub(r"[^A-Za-z0-9_.-]", "-", profile.stem)
+    node = _node_arguments(args)
+    if args.profile is None and node is None:
+        raise InstallationError("no profile given", where="service install",
+                                fix="give the piece's profile, or --node SOURCE --to HOST:PORT")
+    profile = Path(args.profile).resolve() if args.profile else None
+    if profile is not None:
+        load_profile(profile)  # a broken profile is reported now, not at boot
+    stem = profile.stem if node is None else "node-" + node[node.index("--name") + 1]
+    name = args.name or "installation-" + re.sub(r"[^A-Za-z0-9_.-]", "-", stem)
     if args.watchdog < 5:
         raise InstallationError(f"--watchdog {args.watchdog} is too short", where="service install",
                                 fix="give at least 5 seconds; starting the models alone takes ~2 s")
@@ -86,11 +113,33 @@ def service_command(args) -> int:
         raise InstallationError("a unit of that name exists", where=str(unit),
                                 fix="add --force to overwrite it, or choose --name")
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(unit, unit_text(profile, name, args.watchdog).encode("utf-8"))
+    atomic_write(unit, unit_text(profile, name, args.watchdog, node).encode("utf-8"))
     print(f"wrote {unit}")
-    print("enable it (starts now and with every login):")
+    print("enable it (starts now and with every login):" if node is None else
+          "enable it (starts now, and at boot once lingering is on):")
     print(f"  systemctl --user daemon-reload && systemctl --user enable --now {name}.service")
     print("start it at boot without anyone logging in (once, as that user):")
     print("  loginctl enable-linger $USER")
     print(f"follow its log:  journalctl --user -u {name}.service -f")
     return 0
+
+
+def _node_arguments(args) -> list[str] | None:
+    """`installation node` arguments for --node (None without it)."""
+    if args.node is None:
+        if args.to or args.node_name:
+            raise InstallationError("--to and --node-name belong to --node", where="service install",
+                                    fix="add --node SOURCE, or leave them out")
+        return None
+    if not args.to:
+        raise InstallationError("a node needs --to HOST:PORT", where="service install --node",
+                                fix="give where the piece listens, e.g. --to 192.168.1.10:9100")
+    from installation.osc.sender import parse_destination
+
+    for destination in args.to:
+        parse_destination(destination, where="service install --to")
+    source = Path(args.node).expanduser()
+    # A file is named absolutely: the service does not start in this folder.
+    spec = str(source.resolve()) if source.exists() else args.node
+    name = args.node_name or socket.gethostname()
+    return [spec, *(a for d in args.to for a in ("--to", d)), "--name", name]

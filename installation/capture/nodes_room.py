@@ -1,0 +1,137 @@
+"""The room behind a nodes source: each node's clock against ours, one id
+per visitor across cameras, and a person carried from one camera's picture
+into another's (see installation.capture.nodes and docs/nodes.md).
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from installation.types import Hand, Person
+
+
+class NodeClock:
+    """A node's clock against ours, from the times its bundles carry.
+
+    The node stamps each bundle with the unix time it left; ``arrival -
+    sent`` is then the node's clock offset plus the network delay, and its
+    minimum over the last ``window`` seconds bounds the offset with the
+    smallest delay (a fraction of a millisecond on a LAN). A capture time of
+    the node plus that minimum is the capture in our clock.
+    """
+
+    def __init__(self, window: float = 10.0):
+        self.window = window
+        self._gaps: deque[tuple[float, float]] = deque()  # (arrival, arrival - sent)
+        self._best: deque[tuple[float, float]] = deque()  # increasing gaps: the window's minimum first
+
+    def add(self, arrival: float, sent: float) -> None:
+        gap = arrival - sent
+        while self._best and self._best[-1][1] >= gap:
+            self._best.pop()
+        self._best.append((arrival, gap))
+        while self._best and arrival - self._best[0][0] > self.window:
+            self._best.popleft()
+
+    @property
+    def offset(self) -> float:
+        """Seconds to add to the node's unix time for ours (0 before any bundle)."""
+        return self._best[0][1] if self._best else 0.0
+
+
+class RoomIds:
+    """One id per visitor of the room, whichever cameras see them.
+
+    A group of :func:`merge_views` keeps the id of the room track that had
+    one of its members (a node name and that node's person id) last time,
+    so a visitor walking from one camera's view into another's keeps their
+    id as long as the two views overlap on them for a moment; a group with
+    no member in common with any track takes the id of the nearest track on
+    the floor, within ``max_jump`` metres, seen at most ``max_missing``
+    seconds ago; otherwise a new id.
+    """
+
+    def __init__(self, max_jump: float = 1.0, max_missing: float = 1.0):
+        self.max_jump, self.max_missing = max_jump, max_missing
+        self.tracks_: list[dict] = []
+        self.next_id_ = 1
+
+    def forget_node(self, name: str) -> None:
+        """A node restarted: its person ids may now name someone else."""
+        for track in self.tracks_:
+            track["members"] = {m for m in track["members"] if m[0] != name}
+
+    def update(self, groups: list[tuple[set, tuple | None]], now: float) -> list[int]:
+        """``groups``: (members as {(node, person id)}, floor or None); their ids."""
+        self.tracks_ = [k for k in self.tracks_ if now - k["seen"] <= self.max_missing]
+        ids: list[int | None] = [None] * len(groups)
+        free = list(self.tracks_)
+        # Shared members first, the largest overlaps before the others.
+        pairs = sorted(((len(members & k["members"]), g, i)
+                        for g, (members, _) in enumerate(groups)
+                        for i, k in enumerate(free) if members & k["members"]), reverse=True)
+        taken = set()
+        for _, g, i in pairs:
+            if ids[g] is None and i not in taken:
+                ids[g], _ = free[i]["id"], taken.add(i)
+                self._see(free[i], groups[g], now)
+        # Then the floor: nearest pairs first.
+        near = sorted((float(np.hypot(*np.subtract(floor, k["floor"]))), g, i)
+                      for g, (_, floor) in enumerate(groups) if ids[g] is None and floor
+                      for i, k in enumerate(free) if i not in taken and k["floor"])
+        for distance, g, i in near:
+            if distance <= self.max_jump and ids[g] is None and i not in taken:
+                ids[g], _ = free[i]["id"], taken.add(i)
+                self._see(free[i], groups[g], now)
+        for g, group in enumerate(groups):
+            if ids[g] is None:
+                track = {"id": self.next_id_, "members": set(), "floor": None, "seen": now}
+                self.next_id_ += 1
+                self.tracks_.append(track)
+                self._see(track, group, now)
+                ids[g] = track["id"]
+        return ids
+
+    @staticmethod
+    def _see(track: dict, group, now: float) -> None:
+        track["members"], track["seen"] = set(group[0]), now
+        if group[1] is not None:
+            track["floor"] = group[1]
+
+
+def _move(points: np.ndarray, size_from, size_to, anchor, target, scale) -> np.ndarray:
+    """x, y (and z) normalised to one picture, moved and scaled into another."""
+    out = points.copy()
+    pixels = points[:, :2] * size_from
+    out[:, :2] = (target + scale * (pixels - anchor)) / size_to
+    out[:, 2] = points[:, 2] * scale * size_from[0] / size_to[0]  # z is in image widths
+    return out
+
+
+def into_view(person: Person, own, own_size, main, main_size, floor) -> Person:
+    """``person`` (seen by another camera) carried into the main camera's
+    picture: moved so that their floor point lands where the main camera
+    sees it, and scaled by how much larger or smaller one metre of floor
+    there looks to the main camera than to their own (docs/nodes.md).
+    Returned unchanged when either camera cannot see that floor point."""
+    f = np.asarray(floor, dtype=np.float64)
+    steps = np.array([[0.25, 0.0], [0.0, 0.25]])
+    floor_points = np.vstack([f, f + steps, f - steps])
+    own_px = own.to_image(floor_points) * own_size
+    main_px = main.to_image(floor_points) * main_size
+    if not (np.isfinite(own_px).all() and np.isfinite(main_px).all()):
+        return person
+    own_len = np.hypot(*(own_px[1:3] - own_px[3:5]).T).sum()
+    main_len = np.hypot(*(main_px[1:3] - main_px[3:5]).T).sum()
+    if not own_len > 0:
+        return person
+    args = (np.asarray(own_size, float), np.asarray(main_size, float), own_px[0], main_px[0],
+            main_len / own_len)
+    hands = {}
+    for side, hand in person.hands.items():
+        hands[f"{side}_hand"] = None if hand is None else Hand(
+            _move(hand.landmarks, *args), side, hand.score)
+    pose = person.pose.copy()
+    pose[:, :3] = _move(person.pose[:, :3], *args)
+    return person.replace(pose=pose, **hands)

@@ -1,0 +1,168 @@
+"""`installation node`: a tracking node with no window, streaming people to a piece.
+
+The node runs capture, tracking and smoothing exactly as `run` does and
+sends each tracked frame as one OSC bundle (docs/nodes.md), plus a
+heartbeat once a second. SIGTERM (systemctl stop) ends it cleanly.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+
+from installation.commands import MODELS_HELP
+
+log = logging.getLogger("installation")
+
+#: Seconds between two heartbeats.
+ALIVE_EVERY = 1.0
+
+
+def add_parser(commands) -> None:
+    node = commands.add_parser(
+        "node", help="track a camera and stream its people to a piece over OSC (no window)",
+        description="Run capture, tracking and smoothing as `run` does, without a window, and "
+                    "send everyone seen to a piece's nodes source as OSC bundles "
+                    "(docs/nodes.md), with a heartbeat once a second. A take replays its "
+                    "landmarks. SIGTERM or Ctrl-C stops it.")
+    add_arguments(node)
+    node.set_defaults(handler=node_command)
+
+
+def add_arguments(node) -> None:
+    node.add_argument("source", help="camera index, video file, folder, stream URL or take")
+    node.add_argument("--to", required=True, metavar="HOST:PORT", action="append",
+                      help="where the piece listens (its [source] nodes); repeatable")
+    node.add_argument("--name", help="this node's name, as the piece's [nodes.NAME] table "
+                                     "calls it (default: the machine's host name)")
+    node.add_argument("--profile", help="profile for [tracking] and [source] settings "
+                                        "(the source given here replaces its [source] spec)")
+    node.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                      help="override a profile value (repeatable)")
+    node.add_argument("--mirror", action="store_true", help="flip the image like a mirror")
+    node.add_argument("--models", help=MODELS_HELP)
+    node.add_argument("--seconds", type=float, help="stop after this many seconds")
+    node.add_argument("--wait-for-camera", action="store_true",
+                      help="a camera that is not there at start is waited for (the service "
+                           "uses this)")
+
+
+def node_command(args) -> int:
+    from installation.commands.run import _profile, _setup_logs, _Signals, _StoppedEarly
+    from installation.errors import InstallationError
+    from installation.osc.nodes import MAX_NAME
+    from installation.osc.sender import parse_destination
+    from installation.profile import SourceSettings
+
+    name = args.name or socket.gethostname()
+    if not 0 < len(name) <= MAX_NAME:
+        raise InstallationError(f"a node name has 1 to {MAX_NAME} characters, got {name!r}",
+                                where="--name", fix="give a short name, e.g. --name left")
+    destinations = [parse_destination(d, where="--to") for d in args.to]
+    profile = _profile(args)
+    _setup_logs(profile, verbose=getattr(args, "verbose", False))
+    # The profile's [source] nodes are the piece's, never a node's own source.
+    settings = SourceSettings(**{**vars(profile.source), "spec": args.source, "nodes": (),
+                                 "mirror": args.mirror or profile.source.mirror})
+    signals = _Signals()
+    try:
+        with signals.installed():
+            return _serve(args, name, destinations, profile, settings, signals)
+    except _StoppedEarly:
+        log.info("stopped before the first frame")
+        return 0
+
+
+def _serve(args, name, destinations, profile, settings, signals) -> int:
+    from installation.commands.run import _start_live, _source_ended
+
+    feed, tracker, _ = _start_live(settings, profile, args.models, fallback=False,
+                                   wait=args.wait_for_camera)
+    from installation.app.notify import Notifier
+
+    streamer = NodeStreamer(name, destinations, notifier=Notifier())
+    signals.loop = streamer
+    try:
+        streamer.run(feed, seconds=args.seconds)
+    finally:
+        signals.starting = False
+        feed.stop()
+        if tracker is not None:
+            tracker.close()
+        streamer.close()
+    print(f"node {name}: sent {streamer.frames} frames to "
+          f"{', '.join(f'{h}:{p}' for h, p in destinations)}"
+          + (f"; {sum(streamer.errors.values())} could not be sent" if streamer.errors else ""))
+    if feed.finished() and not streamer.stopped.is_set():
+        raise _source_ended(feed)
+    return 0
+
+
+class NodeStreamer:
+    """Sends a feed's tracked frames and a heartbeat to the piece; ``stop()``
+    (any thread, a signal handler too) ends :meth:`run` after the current frame."""
+
+    def __init__(self, name: str, destinations, notifier=None):
+        self.name, self.destinations = name, list(destinations)
+        self.notifier = notifier  # systemd's READY and watchdog pings, as the piece sends
+        self.frames = 0
+        self.errors: Counter = Counter()
+        self.stopped = threading.Event()
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.setblocking(False)  # a full buffer drops a frame, never waits
+        self._sent_times: list[float] = []
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def run(self, feed, seconds: float | None = None) -> None:
+        from installation.osc.nodes import alive_message, frame_bundle
+
+        start = time.monotonic()
+        next_alive = start
+        seen = -1
+        if self.notifier is not None:
+            self.notifier.ready()
+        while not self.stopped.is_set():
+            if self.notifier is not None:
+                self.notifier.watchdog()
+            feed.published.wait(0.1)
+            feed.published.clear()
+            feed.check()
+            frame = feed.latest()
+            now = time.monotonic()
+            # Monotonic stamps to the node's unix time, for the piece to compare.
+            to_unix = time.time() - now
+            if frame is not None and frame.index != seen:
+                seen = frame.index
+                capture = frame.stamps.get("capture", frame.t)
+                self._send(frame_bundle(self.name, frame, capture + to_unix, time.time()))
+                self.frames += 1
+                self._sent_times = [t for t in self._sent_times if now - t < 1.0] + [now]
+            if now >= next_alive:
+                next_alive = now + ALIVE_EVERY
+                self._send(alive_message(self.name, time.time(), len(self._sent_times),
+                                         self.frames))
+            if seconds is not None and now - start >= seconds:
+                break
+            if feed.finished():
+                break
+
+    def _send(self, data: bytes) -> None:
+        for destination in self.destinations:
+            try:
+                self._socket.sendto(data, destination)
+            except OSError as error:  # the piece not up yet, a full buffer, a bad host
+                first = not self.errors
+                self.errors[error.strerror or str(error)] += 1
+                if first:
+                    log.warning("node %s: cannot send to %s:%d (%s); counting from now on",
+                                self.name, *destination, error.strerror or error)
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.stopping()
+            self.notifier.close()
+        self._socket.close()

@@ -1,0 +1,582 @@
+"""Tracking nodes over OSC merged into one room: real `installation node`
+processes on loopback, sending to a nodes source in this process.
+
+The nodes replay takes recorded here from the real clips with the real
+models (`installation track`), so the tests are about the network, not the
+models' speed. The two lab clips are two cameras of a calibrated rig: their
+true floor homographies come from the rig's calibration file
+(installation.tracking.rig).
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from installation.capture.nodes_room import NodeClock
+from installation.capture.open import open_source
+from installation.errors import InstallationError, SourceError
+from installation.osc.nodes import (BAD_NODE_PACKET, MAX_BUNDLE, NOT_A_NODE_PACKET, UNNAMED_NODE,
+                                    NodeListener, NodePacketError, _message, alive_message, decode,
+                                    frame_bundle)
+from installation.tracking.floor import FloorCalibration, floor_point
+from installation.types import Frame, Hand, Person
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+NODE = [sys.executable, "-m", "installation.cli", "node"]
+
+
+def _node(take, port: int, name: str, *extra) -> subprocess.Popen:
+    return subprocess.Popen([*NODE, str(take), "--to", f"127.0.0.1:{port}", "--name", name,
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _stop(process: subprocess.Popen) -> tuple[int, str]:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+    return process.returncode, out.decode(errors="replace")
+
+
+def _read_for(source, seconds: float, *, until=None):
+    """Frames of ``source`` for ``seconds`` (or until ``until(frame)``), with
+    the largest pause between two frames."""
+    frames, gap = [], 0.0
+    end = time.monotonic() + seconds
+    last = time.monotonic()
+    while time.monotonic() < end:
+        frame = source.read()
+        now = time.monotonic()
+        gap, last = max(gap, now - last), now
+        frames.append((now, frame, list(source.groups_)))
+        if until is not None and until(frame):
+            break
+    return frames, gap
+
+
+def _heard(source, *names, timeout: float = 20.0) -> None:
+    """Read until every node in ``names`` has people in the merge."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        source.read()
+        seen = {n for group in source.groups_ for n, _ in group}
+        if set(names) <= seen:
+            return
+    raise AssertionError(f"nodes {names} not heard within {timeout} s")
+
+
+# -- takes recorded from the real clips ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def takes(media, models_dir, tmp_path_factory):
+    """The two lab cameras and the street clip, tracked by the real models."""
+    folder = tmp_path_factory.mktemp("node_takes")
+    env = dict(os.environ, INSTALLATION_MODELS=str(models_dir))
+    out = {}
+    # Hands on one camera only: the scheme carries them, the merge needs none.
+    for key, clip, extra in (("cam01", "lab_one_person_cam01.mp4", []),
+                             ("cam02", "lab_one_person_cam02.mp4", ["--no-hands"]),
+                             ("street", "street_two_people.mp4", ["--no-hands", "--seconds", "3"])):
+        out[key] = folder / f"{key}.jsonl.gz"
+        subprocess.run([sys.executable, "-m", "installation.cli", "track", str(media / clip),
+                        "--out", str(out[key]), *extra], check=True, env=env, cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab_nodes(media):
+    """[nodes] tables of the two lab cameras, with their true homographies."""
+    from installation.tracking.rig import read_qca
+    rig = read_qca(media / "lab_calibration.qca.txt")
+    true = {n: rig[n].floor_calibration((1080, 1920)).homography.tolist() for n in ("cam01", "cam02")}
+    return {"cam01": {"main": True, "homography": true["cam01"]},
+            "cam02": {"homography": true["cam02"]}}
+
+
+@pytest.fixture
+def room():
+    """A nodes source to open on a free port; closed after the test."""
+    made = []
+
+    def make(nodes, port=None):
+        port = port or _free_port()
+        source = open_source(f"osc://127.0.0.1:{port}", nodes=nodes, where="test.toml")
+        source.open()
+        made.append(source)
+        return source, port
+    yield make
+    for source in made:
+        source.close()
+
+
+# -- the scheme ------------------------------------------------------------------------
+
+def _person(pid: int, rng, hands: bool = True) -> Person:
+    hand = Hand(rng.random((21, 3)), "left") if hands else None
+    right = Hand(rng.random((21, 3)), "right") if hands else None
+    return Person(rng.random((33, 4)), id=pid, left_hand=hand, right_hand=right)
+
+
+def test_a_frame_bundle_reads_back_exactly_and_fits_a_safe_datagram():
+    rng = np.random.default_rng(1)
+    frame = Frame(index=7, t=0.0, size=(1280, 720), tracked=True,
+                  people=(_person(3, rng), _person(5, rng)))
+    data = frame_bundle("left", frame, 1_700_000_000.25, 1_700_000_000.5)
+    # Two people with both hands: the figure docs/nodes.md gives.
+    assert len(data) == 2988 and len(data) <= MAX_BUNDLE
+    back = decode(data)
+    assert (back.name, back.index, back.size) == ("left", 7, (1280, 720))
+    assert (back.capture, back.sent) == (1_700_000_000.25, 1_700_000_000.5)
+    assert [p.id for p in back.people] == [3, 5]
+    for sent, got in zip(frame.people, back.people):
+        np.testing.assert_array_equal(sent.pose, got.pose)
+        np.testing.assert_array_equal(sent.right_hand.landmarks, got.right_hand.landmarks)
+    # The OSC time tag is the capture time (NTP seconds since 1900).
+    seconds = int.from_bytes(data[8:12], "big") - 2_208_988_800
+    assert seconds == 1_700_000_000
+    alive = decode(alive_message("left", 1_700_000_005.5, 29.5, 12))
+    assert (alive.name, alive.time, alive.fps, alive.frames) == ("left", 1_700_000_005.5, 29.5, 12)
+    # Seconds travel modulo 2**31 (32-bit ints): read back next to the reader's clock.
+    later = decode(frame_bundle("left", frame, 2 ** 31 + 10.5, 2 ** 31 + 10.75), now=2 ** 31 + 11)
+    assert (later.capture, later.sent) == (2 ** 31 + 10.5, 2 ** 31 + 10.75)
+
+
+def test_the_scheme_reads_in_a_plain_osc_tool(tmp_path):
+    """oscdump (liblo), as a patch would: the addresses and the name arrive."""
+    if subprocess.run(["which", "oscdump"], capture_output=True).returncode:
+        pytest.skip("liblo-tools (oscdump) not installed")
+    port = _free_port()
+    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        frame = Frame(index=1, t=0.0, size=(640, 480), tracked=True,
+                      people=(_person(2, np.random.default_rng(2)),))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(3):  # oscdump may bind a moment late
+                sock.sendto(frame_bundle("door", frame, time.time(), time.time()),
+                            ("127.0.0.1", port))
+                time.sleep(0.2)
+    finally:
+        dump.terminate()
+        out = dump.communicate(timeout=10)[0]
+    assert "/installation/node/frame siiiiiiii" in out and '"door"' in out
+    assert "/installation/node/person si" + "f" * 132 in out
+    assert "/installation/node/hand sis" + "f" * 63 in out
+
+
+PD_PATCH = """#N canvas 0 0 450 300 12;
+#X obj 10 10 netreceive -u -b PORT;
+#X obj 10 40 oscparse;
+#X obj 10 70 list trim;
+#X obj 10 100 route installation;
+#X obj 10 130 route node;
+#X obj 10 160 route frame person hand;
+#X obj 10 190 print frame;
+#X obj 110 190 print person;
+#X obj 210 190 print hand;
+#X connect 0 0 1 0;
+#X connect 1 0 2 0;
+#X connect 2 0 3 0;
+#X connect 3 0 4 0;
+#X connect 4 0 5 0;
+#X connect 5 0 6 0;
+#X connect 5 1 7 0;
+#X connect 5 2 8 0;
+"""
+
+
+def test_pure_data_vanilla_reads_every_message_of_a_frame(tmp_path):
+    """Pd's own [oscparse] (no externals), as a patch would read a node."""
+    if subprocess.run(["which", "pd"], capture_output=True).returncode:
+        pytest.skip("needs Pure Data: apt-get install puredata-core")
+    port = _free_port()
+    patch = tmp_path / "node.pd"
+    patch.write_text(PD_PATCH.replace("PORT", str(port)))
+    pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-nomidi", "-noprefs", "-nostdpath",
+                           "-stderr", "-open", str(patch)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    rng = np.random.default_rng(4)
+    person = _person(2, rng)
+    frame = Frame(index=3, t=0.0, size=(640, 480), tracked=True, people=(person,))
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for _ in range(10):  # Pd opens its port a moment after starting
+                time.sleep(0.3)
+                sock.sendto(frame_bundle("door", frame, 1_700_000_000.5, 1_700_000_000.75),
+                            ("127.0.0.1", port))
+    finally:
+        pd.terminate()
+        out = pd.communicate(timeout=10)[0]
+    assert "error" not in out, out[-1000:]
+    head = next(line for line in out.splitlines() if line.startswith("frame:"))
+    # Pd prints its 32-bit floats to 6 digits: the microseconds read exactly.
+    assert head.split()[1:3] == ["door", "3"] and head.split()[4] == "500000", head
+    assert head.split()[-3:] == ["640", "480", "1"]
+    values = next(line for line in out.splitlines() if line.startswith("person:")).split()
+    assert values[1:3] == ["door", "2"] and len(values) == 3 + 132
+    np.testing.assert_allclose([float(v) for v in values[3:]], person.pose.ravel(), atol=1e-5)
+    assert any(line.startswith("hand: door 2 left") for line in out.splitlines())
+
+
+def _bundle(*messages) -> bytes:
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    builder = OscBundleBuilder(IMMEDIATELY)
+    for address, args in messages:
+        builder.add_content(_message(address, args))
+    return builder.build().dgram
+
+
+_POSE = [("f", 0.5)] * 132
+_TIMES = [("i", 1), ("i", 0), ("i", 1), ("i", 0)]
+_HEAD = ("/installation/node/frame",
+         [("s", "left"), ("i", 1), *_TIMES, ("i", 640), ("i", 480), ("i", 1)])
+
+
+@pytest.mark.parametrize("data, reason", [
+    (_bundle(_HEAD), BAD_NODE_PACKET),  # announces a person it does not bring
+    (_bundle(_HEAD, ("/installation/node/person", [("s", "left"), ("i", 1)] + _POSE[:-1])),
+     BAD_NODE_PACKET),  # a landmark short
+    (_bundle(_HEAD, ("/installation/node/person",
+                     [("s", "left"), ("i", 1), ("f", float("nan"))] + _POSE[1:])),
+     BAD_NODE_PACKET),  # NaN
+    (_bundle(_HEAD, ("/installation/node/person", [("s", "right"), ("i", 1)] + _POSE)),
+     BAD_NODE_PACKET),  # another node's person inside the frame
+    (_bundle(_HEAD, ("/installation/node/hand", [("s", "left"), ("i", 1), ("s", "left")]
+                     + [("f", 0.5)] * 63)), BAD_NODE_PACKET),  # a hand before its person
+    (_bundle(("/installation/node/frame", [("s", "left"), ("i", 1), *_TIMES,
+                                           ("i", 640), ("i", 480), ("i", 99)])),
+     BAD_NODE_PACKET),  # more people than a node may send
+    (_bundle(("/installation/node/frame", [("s", "left"), ("i", 1), ("i", 1), ("i", 10 ** 6),
+                                           ("i", 1), ("i", 0), ("i", 640), ("i", 480),
+                                           ("i", 0)])), BAD_NODE_PACKET),  # a million microseconds
+    (_bundle(("/installation/node/alive", [("s", "left"), ("i", 1), ("i", 0), ("f", 30.0),
+                                           ("f", 1.0)])), BAD_NODE_PACKET),  # frames not an int
+    (_bundle(("/wek/inputs", [("f", 1.0)])), NOT_A_NODE_PACKET),
+])
+def test_bad_node_packets_are_refused_with_their_reason(data, reason):
+    with pytest.raises(NodePacketError) as error:
+        decode(data)
+    assert error.value.reason == reason
+
+
+def test_a_node_sending_too_fast_is_cut_to_its_rate():
+    heard = []
+    listener = NodeListener("127.0.0.1", 0, ["left"], lambda packet, _: heard.append(packet))
+    frame = Frame(index=0, t=0.0, size=(640, 480), tracked=True)
+    for _ in range(400):  # within one second
+        listener.handle_datagram(frame_bundle("left", frame, time.time(), time.time()))
+    assert len(heard) == 250
+    assert listener.counts()["dropped"] == {"flood": 150}
+
+
+def test_node_clock_offset_is_the_smallest_gap_of_the_window():
+    clock = NodeClock(window=10.0)
+    for arrival, gap in ((100.0, 5.3), (101.0, 5.1), (102.0, 5.2), (115.0, 5.4)):
+        clock.add(arrival, arrival - gap)
+        if arrival == 102.0:
+            assert clock.offset == pytest.approx(5.1)
+    assert clock.offset == pytest.approx(5.4)  # 5.1 left the window
+
+
+# -- the profile -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("nodes, message", [
+    ({}, "no node is named"),
+    ({"a": {"mian": True}}, "did you mean 'main'"),
+    ({"a": {"main": True}, "b": {"main": True}}, "2 nodes say main = true"),
+    ({"a": {"main": "yes"}}, "expected true or false"),
+    ({"a": {"homography": [[1, 0], [0, 1]]}}, "[nodes.a] homography"),
+])
+def test_nodes_tables_are_checked_with_file_and_table(nodes, message):
+    with pytest.raises(InstallationError) as error:
+        open_source("osc://127.0.0.1:9", nodes=nodes, where="room.toml")
+    assert message in str(error.value) and "room.toml" in str(error.value)
+
+
+def test_a_taken_port_is_a_source_error(room):
+    source, port = room({"a": {}})
+    second = open_source(f"osc://127.0.0.1:{port}", nodes={"a": {}})
+    with pytest.raises(SourceError, match="already in use"):
+        second.open()
+
+
+def test_profile_source_nodes_and_node_tables_are_read(tmp_path):
+    from installation.profile import load_profile
+    path = tmp_path / "room.toml"
+    path.write_text('[source]\nnodes = ["0.0.0.0:9100"]\n\n[nodes.left]\nmain = true\n')
+    profile = load_profile(path)
+    assert profile.source.nodes == ("0.0.0.0:9100",)
+    assert profile.table("nodes") == {"left": {"main": True}}
+    path.write_text('[source]\nnodes = ["0.0.0.0:port"]\n')
+    with pytest.raises(InstallationError, match="bad port"):
+        load_profile(path)
+
+
+# -- one visitor walking from one camera's view into another's --------------------------
+
+def _standing(pid: int, feet_at) -> Person:
+    """A person whose feet are at picture point ``feet_at``, one metre tall-ish."""
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 3] = 1.0
+    pose[:, 0] = feet_at[0]
+    pose[:, 1] = np.linspace(feet_at[1] - 0.2, feet_at[1], 33)
+    pose[27:33, :2] = feet_at
+    return Person(pose, id=pid)
+
+
+def test_a_visitor_walking_across_two_cameras_keeps_one_id_and_lands_in_the_main_view(room):
+    # Camera a sees floor x 0..4 m, camera b x 2..6 m (both 4 m deep): they
+    # overlap from 2 to 4 m.
+    a = FloorCalibration(np.diag([4.0, 4.0, 1.0]))
+    b = FloorCalibration(np.array([[4.0, 0, 2.0], [0, 4.0, 0], [0, 0, 1]]))
+    source, port = room({"a": {"main": True, "homography": a.homography.tolist()},
+                         "b": {"homography": b.homography.tolist()}})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ids, carried = set(), []
+    for step in range(60):
+        x = 0.5 + step * 0.09  # 0.5 m to 5.8 m
+        for name, calibration, pid in (("a", a, 7), ("b", b, 3)):
+            u, v = calibration.to_image([[x, 2.0]])[0]
+            people = (_standing(pid, (u, v)),) if 0.02 < u < 0.98 else ()
+            frame = Frame(index=step, t=0.0, size=(640, 480), people=people, tracked=True)
+            sock.sendto(frame_bundle(name, frame, time.time(), time.time()), ("127.0.0.1", port))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with source._lock:
+                if all(n.frame is not None and n.frame.index == step
+                       for n in source._nodes.values()):
+                    break
+            time.sleep(0.002)
+        merged = source.merge()
+        assert len(merged.people) == 1, (step, source.groups_)
+        person = merged.people[0]
+        ids.add(person.id)
+        assert person.floor == pytest.approx((x, 2.0), abs=1e-3)
+        if x > 4.0:  # seen by b alone: carried to where a would see that floor point
+            carried.append(np.abs(person.pose[27, :2] - a.to_image([[x, 2.0]])[0]).max())
+    sock.close()
+    assert ids == {1}
+    assert carried and max(carried) < 1e-3
+    assert merged.size == (640, 480)
+
+
+# -- real nodes on loopback ------------------------------------------------------------
+
+def test_two_lab_cameras_give_one_visitor_on_nearly_every_frame(takes, lab_nodes, room):
+    source, port = room(lab_nodes)
+    nodes = [_node(takes["cam01"], port, "cam01"), _node(takes["cam02"], port, "cam02")]
+    try:
+        _heard(source, "cam01", "cam02")
+        frames, gap = _read_for(source, 3.0)
+    finally:
+        results = [_stop(n) for n in nodes]
+    both = [(f, g) for _, f, g in frames if {n for grp in g for n, _ in grp} == {"cam01", "cam02"}]
+    assert len(both) > 100
+    one = sum(len(f.people) == 1 for f, _ in both) / len(both)
+    # With the rig's true calibration (floor.py's merge_views, radius 0.6 m).
+    assert one >= 0.95, one
+    assert all(f.size == (1080, 1920) for f, _ in both)
+    assert all(p.floor is not None for f, _ in both for p in f.people)
+    assert len({p.id for f, _ in both for p in f.people}) == 1
+    assert gap < 1.0
+    # SIGTERM ends a node cleanly.
+    for code, out in results:
+        assert code == 0 and re.search(r"node cam0\d: sent \d+ frames", out), out
+
+
+def test_floor_agreement_of_the_two_lab_views(takes, lab_nodes):
+    """The figure for docs/nodes.md: how far apart the two cameras put the
+    one visitor's feet, frame by frame (same-index frames of the two takes)."""
+    from installation.tracking.takes import read_take
+    calibrations = {n: FloorCalibration(np.array(t["homography"])) for n, t in lab_nodes.items()}
+    one = [people for _, people in read_take(takes["cam01"])[1]]
+    two = [people for _, people in read_take(takes["cam02"])[1]]
+    gaps = []
+    for p, q in zip(one, two):
+        if p and q:
+            a = floor_point(p[0], calibrations["cam01"])
+            b = floor_point(q[0], calibrations["cam02"])
+            if a and b:
+                gaps.append(math.dist(a, b))
+    print(f"floor agreement cam01/cam02: median {np.median(gaps) * 100:.0f} cm, "
+          f"p90 {np.percentile(gaps, 90) * 100:.0f} cm over {len(gaps)} frames")
+    assert len(gaps) >= 90 and np.median(gaps) < 0.6
+
+
+def test_junk_spoofed_and_unnamed_packets_are_dropped_and_counted(takes, lab_nodes, room):
+    source, port = room(lab_nodes)
+    node = _node(takes["cam01"], port, "cam01")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        _heard(source, "cam01")
+        rng = np.random.default_rng(3)
+        stranger = Frame(index=1, t=0.0, size=(640, 480), tracked=True,
+                         people=(_person(1, rng, hands=False),))
+        good = frame_bundle("cam01", stranger, time.time(), time.time())
+        junk = [bytes(rng.integers(0, 256, 200, dtype=np.uint8)),  # not OSC
+                good[:-37],  # cut short
+                frame_bundle("intruder", stranger, time.time(), time.time()),  # not named
+                _bundle(_HEAD)]  # a person announced and missing
+        for _ in range(20):
+            for data in junk:
+                sock.sendto(data, ("127.0.0.1", port))
+        # A plain OSC peer (liblo's oscsend) talking to the wrong port.
+        if not subprocess.run(["which", "oscsend"], capture_output=True).returncode:
+            subprocess.run(["oscsend", "127.0.0.1", str(port), "/installation/node/frame", "s",
+                            "cam01"], check=True)
+        frames, gap = _read_for(source, 1.5)
+    finally:
+        sock.close()
+        _stop(node)
+    dropped = source.listeners[0].counts()["dropped"]
+    assert dropped["malformed"] >= 40
+    assert dropped[UNNAMED_NODE] == 20
+    assert dropped[BAD_NODE_PACKET] >= 20
+    assert gap < 1.0 and len(frames) > 20
+    assert all(len(f.people) == 1 for _, f, _ in frames[-10:])
+
+
+def test_a_killed_node_is_dropped_and_back_within_2_s_of_its_restart(takes, lab_nodes, room):
+    source, port = room(lab_nodes)
+    nodes = {"cam01": _node(takes["cam01"], port, "cam01"),
+             "cam02": _node(takes["cam02"], port, "cam02")}
+    try:
+        _heard(source, "cam01", "cam02")
+        nodes["cam02"].kill()
+        nodes["cam02"].wait()
+        gone, gap_down = _read_for(source, 1.6)
+        assert not any(n == "cam02" for grp in gone[-1][2] for n, _ in grp)
+        assert all(len(f.people) == 1 for _, f, _ in gone)  # cam01 still sees them
+        started = time.monotonic()
+        nodes["cam02"] = _node(takes["cam02"], port, "cam02")
+        back, gap_up = _read_for(source, 10.0, until=lambda _: any(
+            n == "cam02" for grp in source.groups_ for n, _ in grp))
+        after = time.monotonic() - started
+    finally:
+        for node in nodes.values():
+            _stop(node)
+    print(f"node restarted: its people back {after:.2f} s after the process was started")
+    assert after < 2.0
+    assert max(gap_down, gap_up) < 1.0  # the piece kept getting frames
+
+
+def test_a_street_node_beside_the_lab_nodes_merges_nothing_of_theirs(takes, lab_nodes, room):
+    # A plausible street camera: looking at a floor 10-20 m from the lab's.
+    street = FloorCalibration.from_points([[0.1, 0.95], [0.9, 0.95], [0.7, 0.55], [0.3, 0.55]],
+                                          [[10, -2], [10, 2], [20, 2], [20, -2]])
+    source, port = room({**lab_nodes, "street": {"homography": street.homography.tolist()}})
+    nodes = [_node(takes[n], port, n) for n in ("cam01", "cam02", "street")]
+    try:
+        _heard(source, "cam01", "cam02", "street")
+        frames, _ = _read_for(source, 2.0)
+    finally:
+        for node in nodes:
+            _stop(node)
+    street_people = 0
+    for _, frame, groups in frames:
+        for group in groups:
+            names = {n for n, _ in group}
+            assert not ("street" in names and names & {"cam01", "cam02"}), groups
+            street_people += names == {"street"}
+        assert len(frame.people) == len(groups)
+    assert street_people > len(frames)  # the street's two people are there as well
+
+
+def test_run_with_a_nodes_source_reports_node_latency_in_the_heartbeat(takes, lab_nodes,
+                                                                       tmp_path):
+    from installation.osc.receiver import OscReceiver
+    port, status_port = _free_port(), _free_port()
+    h = lab_nodes["cam01"]["homography"]
+    profile = tmp_path / "room.toml"
+    profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n'
+                       f'[nodes.cam01]\nmain = true\nhomography = {h}\n\n'
+                       f'[osc]\nstatus_to = ["127.0.0.1:{status_port}"]\nstatus_every = 0.5\n')
+    beats = []
+    with OscReceiver("127.0.0.1", status_port) as receiver:
+        receiver.on("/installation/node/latency", lambda *a: beats.append(a))
+        node = _node(takes["cam01"], port, "cam01")
+        try:
+            run = subprocess.run([sys.executable, "-m", "installation.cli", "run", str(profile),
+                                  "--seconds", "4", "--scene", "mirror"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=60,
+                                 env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+        finally:
+            _stop(node)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "people seen 1" in run.stdout
+    assert beats and beats[-1][0] == "cam01"
+    name, median, p95, people, fps = beats[-1]
+    assert 0 <= median <= p95 and people == 1 and fps > 0
+
+
+def test_node_refuses_a_bad_destination_in_one_line(takes):
+    process = subprocess.run([*NODE, str(takes["cam01"]), "--to", "127.0.0.1:port"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert process.returncode == 2
+    assert process.stderr.strip().splitlines()[-1].startswith("installation: error: --to")
+
+
+def test_service_installs_a_node_unit(tmp_path, capsys):
+    import configparser
+
+    from installation.cli import main
+    take = tmp_path / "left.jsonl.gz"
+    take.write_bytes(b"")
+    assert main(["service", "install", "--node", str(take), "--to", "10.0.0.5:9100",
+                 "--node-name", "left", "--dir", str(tmp_path / "units")]) == 0
+    parsed = configparser.ConfigParser(strict=False, interpolation=None)
+    parsed.read_string((tmp_path / "units" / "installation-node-left.service").read_text())
+    assert parsed["Service"]["ExecStart"].endswith(
+        f"-m installation.cli node {take} --to 10.0.0.5:9100 --name left --wait-for-camera")
+    assert parsed["Install"]["WantedBy"] == "default.target"
+    assert "After" not in parsed["Unit"]
+    assert main(["service", "install", "--node", str(take), "--dir", str(tmp_path)]) == 2
+    assert "--to HOST:PORT" in capsys.readouterr().err
+
+
+def test_doctor_hears_the_nodes_of_a_nodes_profile(takes, lab_nodes, tmp_path):
+    port = _free_port()
+    h = lab_nodes["cam01"]["homography"]
+    profile = tmp_path / "room.toml"
+    profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n'
+                       f'[nodes.cam01]\nmain = true\nhomography = {h}\n')
+
+    def doctor():
+        return subprocess.run([sys.executable, "-m", "installation.cli", "doctor", str(profile),
+                               "--seconds", "3"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+
+    silent = doctor()
+    assert "cam01 silent" in silent.stdout and silent.returncode == 1
+    node = _node(takes["cam01"], port, "cam01")
+    try:
+        heard = doctor()
+    finally:
+        _stop(node)
+    source_row = next(line for line in heard.stdout.splitlines() if line.startswith("source"))
+    assert "PASS" in source_row and "cam01 silent" not in source_row, heard.stdout
+    models_row = next(line for line in heard.stdout.splitlines() if line.startswith("models"))
+    assert "SKIP" in models_row
