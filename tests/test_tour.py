@@ -209,10 +209,10 @@ def test_the_demo_mapper_outputs_move_with_the_bodies():
     """Mirror's bars in the tour come from a mapper trained on the demo take:
     along the take its outputs take many values, not one fixed number."""
     from installation.app.replay import take_frames
-    from installation.commands.run import _demo_mapper
+    from installation.mapping.demo import demo_mapper
     from installation.types import Frame
 
-    mapper = _demo_mapper()
+    mapper = demo_mapper()
     size, _, frames = take_frames(asset_path(DEMO_TAKE))
     outputs = [mapper.outputs(Frame(index=n, t=t, size=size, people=people, tracked=True))
                for n, (t, people) in enumerate(frames[::5])]

@@ -124,9 +124,9 @@ def _run(args, profile, source_settings, signals) -> int:
                                           features=_mapper_features(mapper))
         # The tour shows a newcomer the piece when the demo take stands in for
         # the camera; --tour and --no-tour decide otherwise.
+        demo_mapper = False
         if args.tour or (args.tour is None and demo and args.scene is None):
-            if director.begin_tour(seconds=args.tour_seconds) and mapper is None:
-                mapper = _demo_mapper()
+            demo_mapper = director.begin_tour(seconds=args.tour_seconds) and mapper is None
         listeners = [r for r in (receiver, getattr(mapper, "receiver", None)) if r is not None]
         listeners += getattr(feed.source, "listeners", [])  # a nodes source's ports
         reporter = _status_out(profile, feed, listeners)
@@ -169,6 +169,8 @@ def _run(args, profile, source_settings, signals) -> int:
             schedule=schedule, waiting=feed.waiting, watchers=[reporter],
             menu_actions={"recalibrate": recalibrate}, closed_colour=display.closed_colour)
         signals.loop = loop
+        if demo_mapper:
+            _train_demo_mapper(loop)
         stats = run_supervised(loop, seconds=args.seconds, screenshot=args.screenshot)
         ran_out = feed.finished() and not loop.stop_requested
     finally:
@@ -281,15 +283,23 @@ def _notifier():
     return Notifier()
 
 
-def _demo_mapper():
-    """A small mapper trained on the demo take, so that mirror's bars in the
-    tour show real outputs: posture (hands down, raised, up: a classifier)
-    and lift (how high the higher wrist is: a regressor)."""
+def _train_demo_mapper(loop) -> None:
+    """Give the loop a small mapper trained on the demo take, so that mirror's
+    bars in the tour show real outputs: posture (hands down, raised, up: a
+    classifier) and lift (how high the higher wrist is: a regressor). It is
+    trained beside the running loop (seconds, mostly importing scikit-learn):
+    the tour starts at once and the bars appear when the mapper is ready."""
     from installation.mapping.demo import demo_mapper
 
-    log.info("tour: training a demo mapper on the demo take (posture and lift: "
-             "how high the hands are)")
-    return demo_mapper()
+    def train():
+        try:
+            loop.mapper = demo_mapper()
+            log.info("tour: the demo mapper is ready (posture and lift: how high the hands are)")
+        except Exception:  # noqa: BLE001  the tour plays on without the bars
+            log.exception("tour: the demo mapper could not be trained; mirror shows no bars")
+
+    log.info("tour: training a demo mapper on the demo take")
+    threading.Thread(target=train, name="demo mapper", daemon=True).start()
 
 
 def _load_mapper(profile):
