@@ -17,7 +17,7 @@ import pytest
 
 from installation.assets import asset_path
 from installation.text import Poem, Verse, WordChain, Written, capitalised, closed, read_corpus, read_poems, tokenize
-from test_builtin_scenes import DT, frames_of, load, make, waving
+from test_builtin_scenes import DT, frames_of, load, longest_quote, make, waving
 
 MOODS = ["night", "body"]
 SEEDS = [0, 1, 2]
@@ -41,16 +41,6 @@ def repeated_runs(words, n=3, window=WINDOW) -> list[tuple[int, int]]:
             found.append((j, i))
         last[run] = i
     return found
-
-
-def longest_quote(words, poems) -> int:
-    """The longest run of consecutive generated words found word for word in one poem."""
-    length = 0
-    while True:
-        corpus = {run for poem in poems for run in runs(poem, length + 1)}
-        if not any(run in corpus for run in runs(words, length + 1)):
-            return length
-        length += 1
 
 
 def an_hour(mood: str, seed: int):
