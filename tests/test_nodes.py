@@ -396,6 +396,7 @@ def test_two_lab_cameras_give_one_visitor_on_nearly_every_frame(takes, lab_nodes
     both = [(f, g) for _, f, g in frames if {n for grp in g for n, _ in grp} == {"cam01", "cam02"}]
     assert len(both) > 100
     one = sum(len(f.people) == 1 for f, _ in both) / len(both)
+    print(f"lab cam01 + cam02: one person on {one:.1%} of {len(both)} merged frames")
     # With the rig's true calibration (floor.py's merge_views, radius 0.6 m).
     assert one >= 0.95, one
     assert all(f.size == (1080, 1920) for f, _ in both)
