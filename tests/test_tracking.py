@@ -24,7 +24,8 @@ from installation.errors import ModelError, SourceEnded
 from installation.tracking import landmarkers, models
 from installation.tracking.pipeline import LandmarkPipeline
 from installation.tracking.takes import TakeWriter, read_header, read_take
-from installation.tracking.tracker import Tracker, TrackerSettings, _drop_duplicates
+from installation.tracking.attach import drop_duplicates
+from installation.tracking.tracker import Tracker, TrackerSettings
 from installation.tracking.worker import TrackingWorker
 from installation.types import (
     LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, NOSE, RIGHT_HIP, RIGHT_SHOULDER, RIGHT_WRIST, Frame,
@@ -276,7 +277,7 @@ def test_drop_duplicates_keeps_one_of_a_shifted_copy(lab):
     copy[:, :2] += 0.002
     copy[:, 3] *= 0.9  # slightly less sure: the original is the one to keep
     for order in ([(copy, None), (pose, None)], [(pose, None), (copy, None)]):
-        kept = _drop_duplicates(order)
+        kept = drop_duplicates(order)
         assert len(kept) == 1
         assert kept[0][0] is pose
 
@@ -284,12 +285,12 @@ def test_drop_duplicates_keeps_one_of_a_shifted_copy(lab):
 def test_drop_duplicates_keeps_separate_people(street):
     frame = next(f for f in street.frames if len(f.people) == 2)
     poses = [(p.pose, p.world) for p in frame.people]
-    assert len(_drop_duplicates(poses)) == 2
+    assert len(drop_duplicates(poses)) == 2
     # One real pose and the same body moved a third of the picture away.
     pose = frame.people[0].pose
     moved = pose.copy()
     moved[:, 0] += 0.33
-    assert len(_drop_duplicates([(pose, None), (moved, None)])) == 2
+    assert len(drop_duplicates([(pose, None), (moved, None)])) == 2
 
 
 # -- mirror ---------------------------------------------------------------------------

@@ -25,13 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from installation.tracking import landmarkers, models
+from installation.tracking.attach import attach_faces, attach_hands, drop_duplicates, finite
 from installation.tracking.hands import (
     WRIST_AND_ELBOW, FoundHand, HandFinder, LandmarkModel, hand_region, wrist_region,
 )
 from installation.tracking.palm_detector import PalmDetector
-from installation.tracking.pose_tracker import PoseTracker, same_body
+from installation.tracking.pose_tracker import PoseTracker
 from installation.tracking.wrist_searches import WristSearches
-from installation.types import NOSE, POSE_LEFT_RIGHT_SWAP, Face, Frame, Hand, Person
+from installation.types import POSE_LEFT_RIGHT_SWAP, Frame, Hand, Person
 
 
 POSE_TRACKERS = ("installation", "mediapipe")
@@ -226,7 +227,7 @@ class Tracker:
             masks = [b.mask for b in bodies]
         else:
             result = self.pose_.detect_for_video(image, stamp_ms)
-            poses = _drop_duplicates(landmarkers.pose_arrays(result))
+            poses = drop_duplicates(landmarkers.pose_arrays(result))
             tracks = [-1] * len(poses)
             masks = [None] * len(poses)
         if self.mirror:
@@ -234,7 +235,7 @@ class Tracker:
                      for p, w in poses]
         # A model can answer NaN (a crop of nothing); such a body is not a person.
         people = [Person(pose=p, world=w, id=track, mask=mask)
-                  for (p, w), track, mask in zip(poses, tracks, masks) if _finite(p, w)]
+                  for (p, w), track, mask in zip(poses, tracks, masks) if finite(p, w)]
         stamps["pose"] = time.monotonic()
 
         if self.finder_ is not None:
@@ -250,11 +251,11 @@ class Tracker:
                 if searched is not None and (hand is None or not hand.followed):
                     self._wrists.searched(searched, found=hand is not None)
             self._wrists.end_frame()
-            people = _attach_hands(people, [h for h in found if h is not None], width, height)
+            people = attach_hands(people, [h for h in found if h is not None], width, height)
             stamps["hands"] = time.monotonic()
         if self.face_ is not None:
             faces = landmarkers.face_arrays(self.face_.detect_for_video(image, stamp_ms))
-            people = _attach_faces(people, faces)
+            people = attach_faces(people, faces)
             stamps["face"] = time.monotonic()
         self._before, self._previous = self._previous, (frame.t, tuple(people))
         return frame.replace(people=tuple(people), tracked=True, stamps=stamps)
@@ -343,68 +344,3 @@ class _OneAtATime:
     def detect(self, image):
         with self._lock:
             return self.landmarker.detect(image)
-
-
-def _finite(*arrays) -> bool:
-    return all(a is None or bool(np.isfinite(a).all()) for a in arrays)
-
-
-def _attach_hands(people: list[Person], found: list[FoundHand], width: int,
-                  height: int) -> list[Person]:
-    """Give each hand to the person whose wrist on that side is nearest, within
-    a forearm's length (a hand farther away belongs to someone or something
-    else); each person's side takes one hand, the nearest."""
-    pairs = []
-    scale = np.array([width, height])
-    for h, hand in enumerate(found):
-        wrist, elbow = WRIST_AND_ELBOW[hand.side]
-        for p, person in enumerate(people):
-            wrist_px, elbow_px = person.pose[wrist, :2] * scale, person.pose[elbow, :2] * scale
-            distance = float(np.hypot(*(hand.landmarks[0, :2] * scale - wrist_px)))
-            if distance <= float(np.hypot(*(wrist_px - elbow_px))):
-                pairs.append((distance, h, p))
-    hands: dict[tuple[int, str], Hand] = {}
-    used = set()
-    for _, h, p in sorted(pairs):
-        hand = found[h]
-        if h in used or (p, hand.side) in hands:
-            continue
-        used.add(h)
-        if _finite(hand.landmarks):
-            hands[p, hand.side] = Hand(hand.landmarks, hand.side, hand.score)
-    return [person.replace(**{f"{side}_hand": hands[p, side] for side in ("left", "right")
-                              if (p, side) in hands})
-            for p, person in enumerate(people)]
-
-
-def _drop_duplicates(poses: list) -> list:
-    """Remove second detections of the same body.
-
-    With num_poses > 1 the pose landmarker sometimes reports one person twice
-    (on the street clip, 11 of 230 frames), which would spawn a phantom
-    visitor. The more visible of two poses of one body (see
-    :func:`pose_tracker.same_body`) is kept.
-    """
-    kept: list = []
-    for pose, world in sorted(poses, key=lambda p: -float(p[0][:, 3].mean())):
-        if not any(same_body(pose, other) for other, _ in kept):
-            kept.append((pose, world))
-    return kept
-
-
-def _attach_faces(people: list[Person], faces) -> list[Person]:
-    """Give each face to the person whose pose nose is nearest its nose tip."""
-    taken = set()
-    result = []
-    for person in people:
-        best, best_distance = None, 0.1  # normalised image units
-        for index, (landmarks, _) in enumerate(faces):
-            distance = float(np.hypot(*(landmarks[1, :2] - person.pose[NOSE, :2])))
-            if index not in taken and distance < best_distance:
-                best, best_distance = index, distance
-        if best is None:
-            result.append(person)
-        else:
-            taken.add(best)
-            result.append(person.replace(face=Face(*faces[best])))
-    return result
