@@ -35,6 +35,7 @@ import inspect
 import itertools
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -165,15 +166,31 @@ def render(name: str, stop: int | None = None, video: Path = VIDEO) -> pygame.Su
         frames = _take_frames(video if shot["video"] else None)
     scene.enter(SIZE)
     try:
+        real_time = _dreaming(scene)
         for index, frame in enumerate(frames):
             scene.update(frame, dict(shot.get("outputs", {})), 1 / 30)
             scene.draw(surface)
             if index >= stop:
                 break
+            if real_time:
+                time.sleep(1 / 30)
     finally:
         frames.close()
         scene.exit()
     return surface
+
+
+def _dreaming(scene) -> bool:
+    """The dream scene dreams in a process of its own, in real time: wait
+    until its network is compiled and say so (True), so that the picture
+    is played at the take's pace and shows a dream, not the waking picture.
+    False for every other scene (and for a dream without its network)."""
+    worker = getattr(scene, "worker_", None)
+    if worker is None:
+        return False
+    while not worker.ready:
+        time.sleep(0.05)
+    return True
 
 
 def _take_frames(video: Path | None):
@@ -211,6 +228,15 @@ def render_tour(names) -> dict[str, pygame.Surface]:
     pictures = {}
     with loop.run_test() as pilot:
         for moment, name in moments:
+            if TOUR_SHOTS[name][0] == "dream":
+                # Up to its coming on stage; then real time, as it dreams in it.
+                pilot.advance(moment - TOUR_SHOTS[name][1] - clock.now())
+                while director.current != "dream" and clock.now() < moment:
+                    pilot.step(1)
+                if _dreaming(director.stage.scene):
+                    while clock.now() < moment - 1 / TOUR_FPS:
+                        pilot.step(1)
+                        time.sleep(1 / TOUR_FPS)
             pilot.advance(moment - clock.now())
             pictures[name] = pilot.screen.copy()
     return pictures

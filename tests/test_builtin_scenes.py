@@ -300,17 +300,20 @@ def test_mirror_tints_each_silhouette_in_the_persons_colour():
 
 
 def test_dream_grows_from_the_mask_not_the_landmarks():
-    def halo(silhouettes):
+    def body(silhouettes):
+        # The picture the network dreams from, at the working size.
         scene = make("dream", silhouettes=silhouettes)
         play(scene, frames_of(lambda n: masked(n)[:1], count=5))
-        h, w = scene.halo_.shape
-        box = scene.halo_[round(0.15 * h):round(0.4 * h), round(0.06 * w):round(0.17 * w)]
-        body = scene.halo_[round(0.35 * h):round(0.6 * h), round(0.45 * w):round(0.55 * w)]
-        return box.mean(), body.mean()
-    box, body = halo(True)
-    assert box > 0.3 > 0.05 > body  # the visions grow in the mask's box
-    box, body = halo(False)
-    assert body > 0.3 > 0.05 > box  # from the landmarks' figure without it
+        light = scene.base_.max(axis=2)
+        scene.exit()
+        h, w = light.shape
+        box = light[round(0.15 * h):round(0.4 * h), round(0.06 * w):round(0.17 * w)]
+        figure = light[round(0.35 * h):round(0.6 * h), round(0.45 * w):round(0.55 * w)]
+        return box.mean(), figure.mean()
+    box, figure = body(True)
+    assert box > 0.3 > 0.15 > figure  # the body is the mask's box
+    box, figure = body(False)
+    assert figure > 0.3 > 0.15 > box  # the landmarks' figure without it
 
 
 # -- poetry: the word chain -------------------------------------------------------------------
@@ -475,68 +478,7 @@ def test_poetry_unknown_mood_says_what_exists():
 # -- dream -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("layer", [0, 1, 2])
-def test_dream_gradient_matches_finite_differences(layer):
-    dream = load("dream")
-    bank = dream.feature_banks()[layer]
-    rng = np.random.default_rng(layer)
-    image = rng.random((40, 44, 3))
-    grad = dream.gradient(image, bank)
-    # Exact where the reflected border plays no part: two kernel radii inside.
-    margin = 2 * (max(k.shape[0] for k in bank.kernels) // 2)
-    for _ in range(10):
-        y = int(rng.integers(margin, 40 - margin))
-        x = int(rng.integers(margin, 44 - margin))
-        c = int(rng.integers(0, 3))
-        step = np.zeros_like(image)
-        step[y, x, c] = 1e-5
-        numeric = (dream.objective(image + step, bank) - dream.objective(image - step, bank)) / 2e-5
-        assert grad[y, x, c] == pytest.approx(numeric, rel=1e-4, abs=1e-9)
-
-
-@pytest.mark.parametrize("layer", [0, 1, 2])
-def test_dream_step_climbs_the_objective(layer):
-    dream = load("dream")
-    bank = dream.feature_banks()[layer]
-    image = street_image(96, 54).astype(np.float32) / 255
-    before = dream.objective(image, bank)
-    for _ in range(5):
-        grad = dream.gradient(image, bank)
-        image = image + 0.01 * grad / np.abs(grad).mean()
-    assert dream.objective(image, bank) > before * 1.05
-
-
-def test_dream_grows_visions_from_a_still_camera_image():
-    scene = make("dream")
-    image = street_image()
-    first = play(scene, frames_of(still, count=2, size=(320, 180), image=image))
-    first = pixels(first)
-    later = pixels(play(scene, frames_of(still, count=40, size=(320, 180), image=image), enter=False))
-    assert np.abs(later - first).mean() > 1.0  # the picture keeps changing on a still image
-    assert np.abs(scene.detail_).max() > 0.05
-
-
-def test_dream_body_energy_sets_the_intensity():
-    def detail(people_at):
-        scene = make("dream")
-        play(scene, frames_of(people_at, count=40))
-        return float(np.abs(scene.detail_).mean())
-    assert detail(waving) > 1.2 * detail(still)
-
-
-def test_dream_hands_steer_the_drift():
-    def steer(arms, tilt=0.0):
-        def people(n):
-            person = stick_figure(arms=arms)
-            pose = person.pose.copy()
-            pose[15, 1] -= tilt  # raise one hand: the line between the hands tilts
-            return [person.replace(pose=pose, left_hand=None, right_hand=None)]
-        scene = make("dream")
-        play(scene, frames_of(people, count=40))
-        return scene.steer_
-    wide, down = steer("wide"), steer("down")
-    assert wide[0] > 0 > down[0]  # arms spread: zoom in; hands together: zoom out
-    assert steer("wide", tilt=0.2)[1] != pytest.approx(wide[1], abs=1.0)  # tilting turns
+# Dreaming through the network, its steering and its process: tests/test_dream_scene.py.
 
 
 def test_dream_without_camera_paints_the_bodies():

@@ -30,7 +30,7 @@ CAPTIONS = {
     "mirror": "Each body gets a skeleton and a number; a mapper turns it into the bars",
     "particles": "Light circles your hands: arms wide spread it, hands high turn it blue",
     "poetry": "Your hands write a poem word by word; the more you move, the faster it comes",
-    "dream": "Visions grow out of your body: move to feed them, spread your hands to zoom in",
+    "dream": "A network dreams bodies into the room: stand still for more, spread your hands to zoom in",
 }
 STEP_SECONDS = 20.0
 CAPTION_FADE = 1.0  # seconds of fade in and out (at most a quarter of a step)

@@ -4,9 +4,9 @@
   regressor on the ``pose`` and ``arms`` features, trained on the demo
   take) in under 1 ms at the 99th percentile.
 - **Scene draw** at 1280x720: each built-in scene's ``draw`` under 8 ms at
-  the 99th percentile; dream does its work (the gradient steps) in
-  ``update``, so its budget is its whole frame, update and draw, within one
-  60 Hz frame (16.7 ms).
+  the 99th percentile; dream builds the picture for its dream process in
+  ``update`` and carries the newest dream on in ``draw``, so its budget is
+  its whole frame, update and draw, within one 60 Hz frame (16.7 ms).
 
 Both run on the demo take shipped with the package, so they need no camera,
 models or clips.

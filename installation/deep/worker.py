@@ -25,6 +25,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,9 @@ class DreamWorker:
         self._process = context.Process(target=_run, args=(settings, shared),
                                         name="installation-dream", daemon=True)
         self._process.start()
+        # A worker dropped without stop() (a scene that never left the stage
+        # cleanly) must not leave its process dreaming.
+        self._ending = weakref.finalize(self, _end, self._process, self._stop, self._ready)
 
     @property
     def pid(self) -> int | None:
@@ -150,11 +154,8 @@ class DreamWorker:
         """Ask the process to end, and end it if it does not."""
         if self._process is None:
             return
-        self._stop.set()
-        self._process.join(timeout)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout)
+        self._ending.detach()
+        _end(self._process, self._stop, self._ready, timeout)
         self._process = None
 
     def _check(self) -> None:
@@ -167,6 +168,18 @@ class DreamWorker:
         if self._process is not None and not self._process.is_alive():
             raise InstallationError("the dream process ended unexpectedly",
                                     fix=f"exit code {self._process.exitcode}; see the log")
+
+
+def _end(process, stop, ready, timeout: float = 5.0) -> None:
+    stop.set()
+    if not ready.is_set():
+        # Still loading or compiling: it would only look at the stop signal
+        # seconds from now, and holds nothing worth a clean end.
+        process.kill()
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout)
 
 
 def warp(picture: np.ndarray, steer: Steer) -> np.ndarray:
@@ -189,6 +202,7 @@ def _run(settings: dict, shared) -> None:
     core = settings["core"] if settings["core"] is not None else allowed[-1]
     os.sched_setaffinity(0, {core})
     os.nice(settings["nice"])
+    parent = os.getppid()
     try:
         from installation.deep.network import Network
 
@@ -203,7 +217,8 @@ def _run(settings: dict, shared) -> None:
     _give_back_freed_memory()
     ready.set()
     dream, share = None, settings["share"]
-    while not stop.is_set():
+    # An orphan (the piece was killed) ends instead of dreaming for nobody.
+    while not stop.is_set() and os.getppid() == parent:
         start, cpu_start = time.perf_counter(), time.process_time()
         with lock_in:
             count = seq_in.value
