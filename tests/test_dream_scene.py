@@ -202,17 +202,23 @@ def test_moving_brings_the_room_back(dream):
     assert moving.blend > 1.5 * still.blend
 
 
-# -- starting, failing and ending -------------------------------------------------------------
-
-
-def test_while_the_network_compiles_the_room_is_alive_and_the_process_ends_on_exit(dream):
+def _entered_with_its_own_process(dream):
+    """A small dream scene entered with a dream process of its own (not the lent one)."""
     scene = dream.cls(size=64)
-    # Its own process, not the lent one: it must still be compiling.
     dream.module.start_worker, lent = dream.real, dream.module.start_worker
     try:
         scene.enter(SIZE)
     finally:
         dream.module.start_worker = lent
+    return scene
+
+
+# -- starting, failing and ending -------------------------------------------------------------
+
+
+def test_while_the_network_compiles_the_room_is_alive_and_the_process_ends_on_exit(dream):
+    # Its own process, not the lent one: it must still be compiling.
+    scene = _entered_with_its_own_process(dream)
     pid = scene.worker_.pid
     surface = pygame.Surface(SIZE)
     pictures = []
@@ -278,12 +284,7 @@ def test_settings_out_of_range_are_one_line_before_any_process_starts(dream, set
 
 
 def test_a_scene_dropped_without_exit_leaves_no_process(dream):
-    scene = dream.cls(size=64)
-    dream.module.start_worker, lent = dream.real, dream.module.start_worker
-    try:
-        scene.enter(SIZE)
-    finally:
-        dream.module.start_worker = lent
+    scene = _entered_with_its_own_process(dream)
     pid = scene.worker_.pid
     assert _wait(lambda: scene.worker_.ready)  # dreaming, past its start
     del scene  # never exited (its owner crashed, say)
