@@ -290,3 +290,24 @@ def test_a_scene_dropped_without_exit_leaves_no_process(dream):
     del scene  # never exited (its owner crashed, say)
     gc.collect()
     assert _wait(lambda: gone(pid), 10)
+
+
+def test_the_piece_dreams_with_the_models_folder_of_its_profile(models_dir, tmp_path):
+    """`installation run` with the models only in the profile's folder (no
+    INSTALLATION_MODELS, an empty cache): dream finds its network there too."""
+    import subprocess
+    import sys
+
+    profile = tmp_path / "piece.toml"
+    profile.write_text(f'[tracking]\nmodels = "{models_dir}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "INSTALLATION_MODELS"}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), SDL_VIDEODRIVER="dummy")
+    from installation.assets import DEMO_TAKE, asset_path
+
+    run = subprocess.run([sys.executable, "-m", "installation.cli", "run", str(profile),
+                          "--source", str(asset_path(DEMO_TAKE)), "--scene", "dream",
+                          "--seconds", "3"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "dream" in run.stderr  # the scene came on stage
+    assert "models fetch" not in run.stderr, run.stderr[-2000:]

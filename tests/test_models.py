@@ -114,6 +114,27 @@ def test_search_dirs_order(monkeypatch, tmp_path):
 
 
 @needs_models
+def test_the_pieces_folder_is_searched_when_no_folder_is_given(monkeypatch, tmp_path):
+    """What `installation run` sets from the profile, so a scene that loads a
+    network of its own (dream) finds it where tracking does."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    piece = place(HAND, tmp_path / "piece")
+    with pytest.raises(ModelError):
+        resolve("hands")
+    models.use_folder(tmp_path / "piece")
+    try:
+        assert resolve("hands") == piece
+        assert search_dirs()[0] == ("profile", tmp_path / "piece")
+        with pytest.raises(ModelError):  # a folder given outright is the profile's own
+            resolve("hands", tmp_path / "other")
+    finally:
+        models.use_folder(None)
+    with pytest.raises(ModelError):
+        resolve("hands")
+
+
+@needs_models
 def test_resolution_order_profile_env_cache(monkeypatch, tmp_path):
     prof = place(HAND, tmp_path / "prof")
     env = place(HAND, tmp_path / "env")

@@ -110,6 +110,9 @@ def _run(args, profile, source_settings, signals) -> int:
     # a typo in the profile is a one-line error at once.
     config = scenes_config(profile)
     catalog = discover_scenes(config.folder)
+    # Scenes that load a network of their own (dream) look where tracking does.
+    from installation.tracking import models
+    models.use_folder(args.models or profile.models)
     director = TourDirector(catalog, config, first=args.scene)
     mapper = _load_mapper(profile)
 

@@ -151,9 +151,22 @@ def cache_dir() -> Path:
     return base / "installation" / "models"
 
 
+# The running piece's models folder (its profile's [tracking] models, or
+# --models), for code that has no profile at hand: a scene resolving the
+# network it dreams through. Set by `installation run` (use_folder).
+_piece_folder: Path | None = None
+
+
+def use_folder(folder: str | Path | None) -> None:
+    """Make ``folder`` the first place searched when no folder is given."""
+    global _piece_folder
+    _piece_folder = Path(folder).expanduser() if folder else None
+
+
 def search_dirs(models_dir: str | Path | None = None) -> list[tuple[str, Path]]:
     """The folders searched for bundles, first wins, each with its label."""
     dirs: list[tuple[str, Path]] = []
+    models_dir = models_dir or _piece_folder
     if models_dir:
         dirs.append(("profile", Path(models_dir).expanduser()))
     env = os.environ.get(ENV_VAR, "").strip()
