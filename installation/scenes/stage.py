@@ -25,6 +25,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
+from installation.errors import InstallationError
+
 log = logging.getLogger("installation.scenes")
 
 
@@ -103,6 +105,11 @@ class Stage:
         try:
             getattr(self.scene, hook)(*args)
             return True
+        except InstallationError as error:
+            # A mistake the user can fix (a setting, a missing file): its one
+            # line says what to do; a traceback would only bury it.
+            self.fail(hook, error.message)
+            return False
         except (Exception, SystemExit) as error:  # noqa: BLE001  whatever a scene does, the show goes on
             self.fail(hook, f"{type(error).__name__}: {error}", traceback.format_exc())
             return False
