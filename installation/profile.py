@@ -106,6 +106,11 @@ class SourceSettings:
         if self.fps is not None and not 0 < self.fps <= MAX_FPS:
             raise ValueError(f"fps must be above 0 and at most {MAX_FPS:g}, got {self.fps}")
 
+    @property
+    def open_spec(self) -> str:
+        """What to open: the tracking nodes to listen for (``osc://...``), or ``spec``."""
+        return "osc://" + ",".join(self.nodes) if self.nodes else self.spec
+
 
 def _colour(value) -> tuple[int, int, int]:
     """[r, g, b] (0-255) or "#rrggbb" -> (r, g, b)."""

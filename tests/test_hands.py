@@ -51,15 +51,19 @@ def test_a_hand_region_turns_the_fingers_up_and_covers_the_hand():
     assert 215 < region.centre[0] < 230 and abs(region.centre[1] - 150) < 3
 
 
-def test_a_bundle_without_the_landmark_model_is_a_model_error(tmp_path):
+@pytest.mark.parametrize("model, member, other", [
+    (LandmarkModel, "hand_landmarks_detector.tflite", "hand_detector.tflite"),
+    (PalmDetector, "hand_detector.tflite", "hand_landmarks_detector.tflite")])
+def test_a_bundle_without_one_of_its_models_is_a_model_error(model, member, other, tmp_path):
     import zipfile
 
     bundle = tmp_path / "hand_landmarker.task"
     with zipfile.ZipFile(bundle, "w") as archive:
-        archive.writestr("hand_detector.tflite", b"not a model")
+        archive.writestr(other, b"not a model")
     with pytest.raises(ModelError) as error:
-        LandmarkModel(bundle).open()
-    assert str(bundle) in str(error.value) and "models fetch hands" in str(error.value)
+        model(bundle).open()
+    message = str(error.value)
+    assert str(bundle) in message and member in message and "models fetch hands" in message
 
 
 @pytest.fixture(scope="module")
@@ -159,17 +163,6 @@ def test_a_palm_gives_an_upright_hand_square_shifted_toward_the_fingers():
     square = hand_square(box, points)
     assert square.angle == pytest.approx(math.pi / 2)
     assert square.centre == pytest.approx((120 + 20, 120))
-
-
-def test_a_bundle_without_the_palm_detector_is_a_model_error(tmp_path):
-    import zipfile
-
-    bundle = tmp_path / "hand_landmarker.task"
-    with zipfile.ZipFile(bundle, "w") as archive:
-        archive.writestr("hand_landmarks_detector.tflite", b"not a model")
-    with pytest.raises(ModelError) as error:
-        PalmDetector(bundle).open()
-    assert "hand_detector.tflite" in str(error.value) and "models fetch hands" in str(error.value)
 
 
 def test_the_palm_search_finds_the_hands_mediapipes_hand_landmarker_finds(lab_detected,

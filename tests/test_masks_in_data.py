@@ -6,8 +6,6 @@ put back into the image (see tests/data/README.md).
 """
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import sys
 from pathlib import Path
 
@@ -19,24 +17,16 @@ import pytest
 from installation import Frame, Scene
 from installation.tracking.takes import TakeWriter, read_take
 from installation.types import Face, Hand, Person
+from test_builtin_scenes import scene_class
 
 DATA = Path(__file__).parent / "data"
 MASK_TAKE = DATA / "lab_cam01_masks.jsonl.gz"
-SCENES = Path(__file__).resolve().parents[1] / "scenes"
 SIZE = (640, 360)
 TORSO = [11, 12, 23, 24]
 
 
 def scene(name: str, **settings) -> Scene:
-    module_name = f"builtin_scene_{name}"
-    if module_name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(module_name, SCENES / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    cls = next(obj for obj in vars(sys.modules[module_name]).values()
-               if inspect.isclass(obj) and issubclass(obj, Scene) and obj is not Scene)
-    return cls(**settings)
+    return scene_class(name)(**settings)
 
 
 @pytest.fixture(scope="module")

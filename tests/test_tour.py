@@ -219,3 +219,15 @@ def test_the_demo_mapper_outputs_move_with_the_bodies():
     lift = [out["lift"] for out in outputs if out]
     assert len(lift) > 30 and max(lift) - min(lift) > 0.3
     assert {out["posture"] for out in outputs if out} <= {1.0, 2.0, 3.0}
+
+
+def test_the_help_names_the_tours_own_step_length():
+    """run's --tour-seconds help states the tour's default without importing
+    the tour at start-up; the two must not drift apart."""
+    from installation.app.tour import STEP_SECONDS
+    from installation.cli import build_parser
+
+    parser = build_parser()
+    run = next(a for a in parser._subparsers._group_actions[0].choices["run"]._actions
+               if "--tour-seconds" in a.option_strings)
+    assert f"default {STEP_SECONDS:g}" in run.help

@@ -66,16 +66,17 @@ class TourDirector(Director):
         return self.step_index < len(self.tour)
 
     def begin_tour(self, captions: dict[str, str] | None = None,
-                   seconds: float = STEP_SECONDS) -> list[str]:
+                   seconds: float | None = None) -> list[str]:
         """Open the show with a tour of ``captions`` (default :data:`CAPTIONS`),
-        ``seconds`` a scene; call before the show starts. Returns the scenes
-        it will show (those that exist here)."""
+        ``seconds`` a scene (default :data:`STEP_SECONDS`); call before the
+        show starts. Returns the scenes it will show (those that exist here)."""
         captions = CAPTIONS if captions is None else captions
+        seconds = STEP_SECONDS if seconds is None else float(seconds)
         missing = [name for name in captions if name not in self.catalog]
         if missing:
             log.info("tour: no scene %s here; left out", ", ".join(missing))
         self.tour = [(name, line) for name, line in captions.items() if name in self.catalog]
-        self.step_seconds, self.step_index = float(seconds), 0
+        self.step_seconds, self.step_index = seconds, 0
         if self.tour:
             log.info("tour: %s, %g s each, then the playlist (installation run --no-tour "
                      "skips it)", ", ".join(name for name, _ in self.tour), seconds)

@@ -94,7 +94,7 @@ def _check_nodes(profile, args):
     from installation.capture import open_source
 
     s = profile.source
-    source = open_source("osc://" + ",".join(s.nodes), nodes=profile.table("nodes"),
+    source = open_source(s.open_spec, nodes=profile.table("nodes"),
                          where=str(profile.path or "profile"))
     source.open()  # a port in use is the user's one-line error
     try:

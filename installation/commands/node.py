@@ -105,14 +105,20 @@ class NodeStreamer:
     (any thread, a signal handler too) ends :meth:`run` after the current frame."""
 
     def __init__(self, name: str, destinations, notifier=None):
-        self.name, self.destinations = name, list(destinations)
+        from installation.osc.sender import OscSender
+
+        self.name = name
         self.notifier = notifier  # systemd's READY and watchdog pings, as the piece sends
         self.frames = 0
-        self.errors: Counter = Counter()
         self.stopped = threading.Event()
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.setblocking(False)  # a full buffer drops a frame, never waits
+        # Never waits: a full buffer or a piece not up yet drops a frame, counted.
+        self.sender = OscSender(list(destinations), name=f"node {name}")
         self._sent_times: list[float] = []
+
+    @property
+    def errors(self) -> Counter:
+        """Packets that could not be sent, by destination and reason."""
+        return self.sender.errors
 
     def stop(self) -> None:
         self.stopped.set()
@@ -138,31 +144,20 @@ class NodeStreamer:
             if frame is not None and frame.index != seen:
                 seen = frame.index
                 capture = frame.stamps.get("capture", frame.t)
-                self._send(frame_bundle(self.name, frame, capture + to_unix, time.time()))
+                self.sender.send_packet(frame_bundle(self.name, frame, capture + to_unix, time.time()))
                 self.frames += 1
                 self._sent_times = [t for t in self._sent_times if now - t < 1.0] + [now]
             if now >= next_alive:
                 next_alive = now + ALIVE_EVERY
-                self._send(alive_message(self.name, time.time(), len(self._sent_times),
+                self.sender.send_packet(alive_message(self.name, time.time(), len(self._sent_times),
                                          self.frames))
             if seconds is not None and now - start >= seconds:
                 break
             if feed.finished():
                 break
 
-    def _send(self, data: bytes) -> None:
-        for destination in self.destinations:
-            try:
-                self._socket.sendto(data, destination)
-            except OSError as error:  # the piece not up yet, a full buffer, a bad host
-                first = not self.errors
-                self.errors[error.strerror or str(error)] += 1
-                if first:
-                    log.warning("node %s: cannot send to %s:%d (%s); counting from now on",
-                                self.name, *destination, error.strerror or error)
-
     def close(self) -> None:
         if self.notifier is not None:
             self.notifier.stopping()
             self.notifier.close()
-        self._socket.close()
+        self.sender.close()

@@ -9,7 +9,6 @@ import os
 import signal
 import threading
 
-from installation.app.tour import STEP_SECONDS
 from installation.assets import DEMO_TAKE, asset_path
 from installation.commands import MODELS_HELP, is_take, window_size
 
@@ -54,8 +53,10 @@ def add_parser(commands) -> None:
                            "no --scene is given)")
     tour.add_argument("--no-tour", dest="tour", action="store_const", const=False,
                       help="go straight to the playlist")
-    run.add_argument("--tour-seconds", type=_seconds, default=STEP_SECONDS, metavar="N",
-                     help=f"seconds of each scene in the tour (default {STEP_SECONDS:g})")
+    # The default is the tour's own (installation/app/tour.py), read when the
+    # tour starts: importing the tour here would slow every command's start.
+    run.add_argument("--tour-seconds", type=_seconds, default=None, metavar="N",
+                     help="seconds of each scene in the tour (default 20)")
     run.set_defaults(handler=run_command)
 
 
@@ -360,8 +361,7 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
     options = dict(stall_timeout=s.stall_timeout, backoff_start=s.backoff_start,
                    backoff_max=s.backoff_max)
     # [source] nodes: tracking nodes heard over OSC instead of a camera.
-    spec = "osc://" + ",".join(s.nodes) if s.nodes else s.spec
-    source = open_source(spec, mirror=s.mirror, loop=s.loop, realtime=True,
+    source = open_source(s.open_spec, mirror=s.mirror, loop=s.loop, realtime=True,
                          width=s.width, height=s.height, fps=s.fps,
                          nodes=profile.table("nodes"), where=str(profile.path or "profile"))
     if is_take(source):

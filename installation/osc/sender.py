@@ -79,7 +79,10 @@ class OscSender:
         builder = OscMessageBuilder(address)
         for value in args:
             builder.add_arg(value)
-        data = builder.build().dgram
+        self.send_packet(builder.build().dgram)
+
+    def send_packet(self, data: bytes) -> None:
+        """Send one ready-made OSC packet (a message or a bundle) to every destination."""
         for destination in self.destinations:
             try:
                 self._sock().sendto(data, destination)

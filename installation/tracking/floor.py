@@ -65,6 +65,10 @@ class FloorCalibration:
         h = h / weight
         h.setflags(write=False)
         object.__setattr__(self, "homography", h)
+        # Kept: the nodes source maps floor points into a picture every frame.
+        inverse = np.linalg.inv(h)
+        inverse.setflags(write=False)
+        object.__setattr__(self, "_inverse", inverse)
         if self.points is not None:
             points = np.array(self.points, dtype=np.float64).reshape(-1, 4)
             points.setflags(write=False)
@@ -76,7 +80,7 @@ class FloorCalibration:
 
     def to_image(self, points) -> np.ndarray:
         """(N, 2) floor points in metres -> (N, 2) picture points (NaN behind the camera)."""
-        return _apply(np.linalg.inv(self.homography), points)
+        return _apply(self._inverse, points)
 
     @classmethod
     def from_points(cls, image_points, floor_points) -> "FloorCalibration":
