@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from installation.errors import InstallationError
-from installation.tracking.floor import FloorCalibration, floor_point, merge_views
-from installation.tracking.floor_learning import learn_between, learn_homography
-from installation.tracking.rig import read_qca
-from installation.tracking.takes import read_take
+from installation.room.floor import FloorCalibration, floor_point, merge_views
+from installation.room.floor_learning import learn_between, learn_homography
+from installation.room.rig import read_qca
+from installation.takes.io import read_take
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MEDIA = SHARED / "media"

@@ -40,7 +40,7 @@ def free_port() -> int:
 
 
 def main() -> int:
-    from installation.capture.open import open_source
+    from installation.capture.sources import open_source
 
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
     spec = sys.argv[2] if len(sys.argv) > 2 else str(STREET)

@@ -60,7 +60,7 @@ def load(cam: str, media: Path):
     take's people on them."""
     from installation.capture import open_source
     from installation.errors import SourceEnded
-    from installation.tracking.takes import read_take
+    from installation.takes.io import read_take
 
     _, take = read_take(DATA / f"lab_{cam}.jsonl.gz")
     people = [p for _, p in take]
@@ -117,7 +117,7 @@ def main() -> int:
     from sklearn.preprocessing import StandardScaler
 
     from installation.features.image import ImageStage, open_network
-    from installation.mapping.models import CLASSIFIERS
+    from installation.mapping.estimators import CLASSIFIERS
 
     network = open_network(args.model, args.models)
     print(f"network: {network.path.name}, vector of {network.width_} "

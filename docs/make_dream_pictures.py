@@ -10,7 +10,7 @@ screen after ``--updates`` dream updates as docs/screenshots/dream_pose.png
 and dream_imagenet.png. Nobody steers: the dream zooms slowly in and turns,
 as it does with nobody in view.
 
-The ImageNet picture is made with whatever ``installation.tracking.models``
+The ImageNet picture is made with whatever ``installation.models``
 finds for ``image_classifier``: on development machines that is the stand-in
 ``imagenet_dev_mobilenet_v2.tflite`` from INSTALLATION_MODELS (never
 shipped), on a user's machine the fetched official network.

@@ -46,7 +46,7 @@ import pygame
 
 from installation import Frame, Person, Scene
 from installation.assets import DEMO_TAKE, asset_path
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "media" / "street_two_people.mp4"
@@ -113,10 +113,10 @@ def followed_frames(video: Path = LAB_VIDEO, count: int | None = None, models_di
     region, then each frame's landmarks place the next; the detector looks
     again only when the person is lost. Each person carries a mask at the
     tracker's working size (a quarter of each side)."""
-    from installation.tracking import models
-    from installation.tracking.masks import working_size
-    from installation.tracking.pose_detector import PoseDetector, region_from_detection
-    from installation.tracking.pose_landmarks import PoseLandmarkModel, region_from_landmarks
+    from installation import models
+    from installation.tracking.pose.masks import working_size
+    from installation.tracking.pose.detector import PoseDetector, region_from_detection
+    from installation.tracking.pose.landmarks import PoseLandmarkModel, region_from_landmarks
 
     bundle = models.resolve("pose_full", models_dir)
     detector, landmarks = PoseDetector(bundle).open(), PoseLandmarkModel(bundle).open()
@@ -140,7 +140,7 @@ def followed_frames(video: Path = LAB_VIDEO, count: int | None = None, models_di
 
 def write_mask_take(path: Path, frames) -> int:
     """Write ``frames`` (images dropped) as a take with masks; returns the frame count."""
-    from installation.tracking.takes import TakeWriter
+    from installation.takes.io import TakeWriter
 
     frames = iter(frames)
     first = next(frames)  # the take's size is the first frame's
@@ -258,7 +258,7 @@ def save(surface: pygame.Surface, path: Path) -> int:
 def _pose_models_missing() -> str | None:
     """Why the pose models cannot be found, or None when they can."""
     from installation.errors import InstallationError
-    from installation.tracking import models
+    from installation import models
 
     try:
         models.resolve("pose_full")

@@ -32,7 +32,7 @@ from make_screenshots import SHOTS, VIDEO, load_scene, video_frames
 from installation import Frame
 from installation.assets import DEMO_TAKE, asset_path
 from installation.bench.budgets import scene_times
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 
 SIZE = (1280, 720)
 

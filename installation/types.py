@@ -118,7 +118,7 @@ class Person:
     not give one: float32 (height, width), 0 (not this person) .. 1 (this
     person), covering the whole image at a small working size (a quarter of the
     frame, or less from a take). Its size is not the image's: scale it to
-    yours (``installation.tracking.masks``).
+    yours (``installation.tracking.pose.masks``).
 
     ``floor`` is where the person stands on the room's floor, (x, y) in
     metres in the room's own frame, or None where no camera is calibrated.

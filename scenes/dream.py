@@ -56,7 +56,7 @@ IDLE_STEER = np.array([0.03, 1.0, 0.0, 0.0], np.float32)
 PERSON_TINTS = np.array([(1.0, 0.55, 0.2), (0.25, 0.75, 1.0), (1.0, 0.3, 0.6),
                          (0.45, 1.0, 0.5), (0.7, 0.45, 1.0)], np.float32)
 
-# network -> (model name for installation.tracking.models, member of a bundle,
+# network -> (model name for installation.models, member of a bundle,
 # pixel range it was trained on, the layer dreamt through by default). The
 # default layers are those whose dreams were best on the street clip.
 NETWORKS = {
@@ -114,7 +114,7 @@ class Dream(Scene):
                 f"size {self.size}, steps {self.steps}, blend {self.blend}, share {self.share} "
                 "out of range", where,
                 fix="size 16..1024 pixels, steps 1..20, blend 0..1, share above 0 up to 1")
-        from installation.tracking import models
+        from installation import models
 
         model, member, value_range, default_layer = NETWORKS[self.network]
         try:

@@ -19,7 +19,7 @@ import pytest
 
 from installation import Frame, Hand, Person, Scene
 from installation.assets import DEMO_TAKE, asset_path
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 
 SCENES_DIR = Path(__file__).resolve().parents[1] / "scenes"
 NAMES = ["poetry", "dream", "mirror", "particles"]

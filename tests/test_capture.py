@@ -244,11 +244,11 @@ def test_open_source_missing_path(tmp_path):
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("installation.capture.take") is None, reason="take replay not present"
+    importlib.util.find_spec("installation.capture.take_source") is None, reason="take replay not present"
 )
 @pytest.mark.parametrize("name", ["show.jsonl", "show.jsonl.gz"])
 def test_open_source_take(tmp_path, name):
-    from installation.capture.take import TakeSource
+    from installation.capture.take_source import TakeSource
 
     path = tmp_path / name
     path.write_bytes(b"")

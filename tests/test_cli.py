@@ -20,7 +20,7 @@ import pytest
 
 from installation.assets import DEMO_TAKE, asset_path
 from installation.cli import build_parser, main
-from installation.tracking.takes import read_header, read_take
+from installation.takes.io import read_header, read_take
 
 LAB = "lab_one_person_cam01.mp4"
 LAB2 = "lab_one_person_cam02.mp4"

@@ -7,7 +7,7 @@ import pytest
 
 from installation.scenes.draw import BACKGROUND, colour_for, draw_frame, fit_rect
 from installation.assets import DEMO_TAKE, asset_path
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 from installation.types import Frame
 
 

@@ -11,7 +11,7 @@ from installation.assets import DEMO_TAKE, asset_path
 from installation.features import FeatureSet
 from installation.mapping import GestureOutput, Mapper, MappingError, Project
 from installation.mapping.dtw import dtw_distance
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 from installation.types import Frame
 
 DATA = Path(__file__).parent / "data"

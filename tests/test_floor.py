@@ -14,9 +14,9 @@ import pytest
 from installation.errors import InstallationError
 from installation.mapping.toml import loads
 from installation.profile_tables import ProfileError
-from installation.tracking.floor import FloorCalibration, floor_point, group_floor, merge_views
-from installation.tracking.floor_learning import learn_between, learn_homography
-from installation.tracking.takes import read_take
+from installation.room.floor import FloorCalibration, floor_point, group_floor, merge_views
+from installation.room.floor_learning import learn_between, learn_homography
+from installation.takes.io import read_take
 from installation.types import Person
 
 DATA = Path(__file__).parent / "data"
@@ -204,7 +204,7 @@ def test_merge_is_deterministic():
 def rig():
     if not RIG.exists():
         pytest.skip(f"the rig's calibration is not at {RIG} (see ../shared/media/README.md)")
-    from installation.tracking.rig import read_qca
+    from installation.room.rig import read_qca
     cameras = read_qca(RIG)
     return cameras, {name: cameras[name].floor_calibration(VIDEO) for name in ("cam01", "cam02")}
 

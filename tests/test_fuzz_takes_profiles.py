@@ -28,11 +28,11 @@ import numpy as np
 import pytest
 
 from installation.assets import DEMO_TAKE, asset_path
-from installation.capture.take import TakeSource
+from installation.capture.take_source import TakeSource
 from installation.cli import main
 from installation.errors import InstallationError, SourceEnded
 from installation.profile import load_profile
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 
 if sys.version_info >= (3, 11):
     import tomllib

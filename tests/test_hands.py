@@ -10,9 +10,9 @@ import pytest
 
 from installation.capture import open_source
 from installation.errors import ModelError
-from installation.tracking import models
-from installation.tracking.hands import HandFinder, LandmarkModel, Region, hand_region, wrist_region
-from installation.tracking.palm_detector import PalmDetector, hand_square
+from installation import models
+from installation.tracking.hands.finder import HandFinder, LandmarkModel, Region, hand_region, wrist_region
+from installation.tracking.hands.palm_detector import PalmDetector, hand_square
 from installation.tracking.tracker import Tracker, TrackerSettings
 
 LAB = "lab_one_person_cam01.mp4"

@@ -18,7 +18,7 @@ from installation.errors import ModelError
 from installation.features import FeatureSet
 from installation.features.image import (COLUMNS, ImageNetwork, ImageStage, open_network,
                                          person_box, square, stage_for)
-from installation.tracking import models
+from installation import models
 from installation.types import Frame, Person
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

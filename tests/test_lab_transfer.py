@@ -12,7 +12,7 @@ import pytest
 
 from installation.commands.record import take_vectors
 from installation.mapping import ClassifierOutput, Project
-from installation.mapping.models import CLASSIFIERS
+from installation.mapping.estimators import CLASSIFIERS
 
 DATA = Path(__file__).parent / "data"
 FEATURES = ["pose", "arms"]

@@ -17,7 +17,7 @@ from installation.mapping import (ClassifierOutput, GestureOutput, Mapper, Mappi
                                   RegressorOutput)
 from installation import files
 from installation.mapping import store
-from installation.mapping.models import CLASSIFIERS, REGRESSORS, build, compile_predictor
+from installation.mapping.estimators import CLASSIFIERS, REGRESSORS, build, compile_predictor
 from installation.mapping.project import PROJECT_FILE
 
 INPUTS = ("a", "b", "c")

@@ -15,7 +15,7 @@ import pygame
 import pytest
 
 from installation import Frame, Scene
-from installation.tracking.takes import TakeWriter, read_take
+from installation.takes.io import TakeWriter, read_take
 from installation.types import Face, Hand, Person
 from test_builtin_scenes import scene_class
 
@@ -160,7 +160,7 @@ def test_mirror_without_masks_draws_as_before(take):
 
 
 def test_dream_grows_inside_the_silhouette(take):
-    from installation.tracking.masks import mask_iou
+    from installation.tracking.pose.masks import mask_iou
 
     header, frames = take
     dream = scene("dream", seed=1)

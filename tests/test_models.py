@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from installation.errors import ModelError
-from installation.tracking import models
-from installation.tracking.models import (
+from installation import models
+from installation.models import (
     BUNDLES, ENV_VAR, check_bundle, fetch, list_models, resolve, search_dirs, sha256_of,
 )
 

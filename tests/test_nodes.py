@@ -5,7 +5,7 @@ The nodes replay takes recorded here from the real clips with the real
 models (`installation track`), so the tests are about the network, not the
 models' speed. The two lab clips are two cameras of a calibrated rig: their
 true floor homographies come from the rig's calibration file
-(installation.tracking.rig).
+(installation.room.rig).
 """
 from __future__ import annotations
 
@@ -21,13 +21,13 @@ import time
 import numpy as np
 import pytest
 
-from installation.capture.nodes_room import NodeClock
-from installation.capture.open import open_source
+from installation.room.merge import NodeClock
+from installation.capture.sources import open_source
 from installation.errors import InstallationError, SourceError
 from installation.osc.nodes import (BAD_NODE_PACKET, MAX_BUNDLE, NOT_A_NODE_PACKET, UNNAMED_NODE,
                                     NodeListener, NodePacketError, _message, alive_message, decode,
                                     frame_bundle)
-from installation.tracking.floor import FloorCalibration, floor_point
+from installation.room.floor import FloorCalibration, floor_point
 from installation.types import Frame, Hand, Person
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,7 +109,7 @@ def takes(media, models_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def lab_nodes(media):
     """[nodes] tables of the two lab cameras, with their true homographies."""
-    from installation.tracking.rig import read_qca
+    from installation.room.rig import read_qca
     rig = read_qca(media / "lab_calibration.qca.txt")
     true = {n: rig[n].floor_calibration((1080, 1920)).homography.tolist() for n in ("cam01", "cam02")}
     return {"cam01": {"main": True, "homography": true["cam01"]},
@@ -397,7 +397,7 @@ def test_two_lab_cameras_give_one_visitor_on_nearly_every_frame(takes, lab_nodes
     assert len(both) > 100
     one = sum(len(f.people) == 1 for f, _ in both) / len(both)
     print(f"lab cam01 + cam02: one person on {one:.1%} of {len(both)} merged frames")
-    # With the rig's true calibration (floor.py's merge_views, radius 0.6 m).
+    # With the rig's true calibration (room/floor.py's merge_views, radius 0.6 m).
     assert one >= 0.95, one
     assert all(f.size == (1080, 1920) for f, _ in both)
     assert all(p.floor is not None for f, _ in both for p in f.people)
@@ -411,7 +411,7 @@ def test_two_lab_cameras_give_one_visitor_on_nearly_every_frame(takes, lab_nodes
 def test_floor_agreement_of_the_two_lab_views(takes, lab_nodes):
     """The figure for docs/nodes.md: how far apart the two cameras put the
     one visitor's feet, frame by frame (same-index frames of the two takes)."""
-    from installation.tracking.takes import read_take
+    from installation.takes.io import read_take
     calibrations = {n: FloorCalibration(np.array(t["homography"])) for n, t in lab_nodes.items()}
     one = [people for _, people in read_take(takes["cam01"])[1]]
     two = [people for _, people in read_take(takes["cam02"])[1]]

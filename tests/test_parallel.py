@@ -9,7 +9,7 @@ import numpy as np
 
 from installation.app.feed import Feed
 from installation.capture import open_source
-from installation.tracking.hands import HandFinder
+from installation.tracking.hands.finder import HandFinder
 from installation.tracking.pipeline import LandmarkPipeline
 from installation.tracking.tracker import POOL_THREADS, Tracker, TrackerSettings
 

@@ -20,10 +20,11 @@ import pytest
 from installation.errors import ModelError
 from installation.tracking import landmarkers
 from installation.tracking.litert import LiteRTModel
-from installation.tracking.pose_detector import (
-    BOXES, INPUT, Detection, PoseDetector, decode, merge, overlap, region_from_detection,
-    ssd_anchors, tiles, weighted_suppression, window_square,
+from installation.tracking.pose.detector import (
+    BOXES, INPUT, STRIDES, Detection, PoseDetector, merge, region_from_detection, tiles,
+    window_square,
 )
+from installation.tracking.ssd import decode, overlap, ssd_anchors, weighted_suppression
 from installation.tracking.regions import Square
 
 LAB = "lab_one_person_cam01.mp4"
@@ -82,7 +83,7 @@ def hip_centre(pose: np.ndarray) -> np.ndarray:
 
 
 def test_anchors_count_and_grids():
-    anchors = ssd_anchors()
+    anchors = ssd_anchors(INPUT, STRIDES)
     assert anchors.shape == (BOXES, 2) == (2254, 2)
     # Stride 8: a 28x28 grid, 2 anchors a cell; 16: 14x14, 2; the three
     # stride-32 layers share a 7x7 grid, 6 anchors a cell.
@@ -109,7 +110,7 @@ def raw_outputs(rows: dict[int, tuple[list[float], float]]):
 
 
 def test_decode_boxes_keypoints_and_scores():
-    anchors = ssd_anchors()
+    anchors = ssd_anchors(INPUT, STRIDES)
     row = 2000                       # a stride-32 anchor
     ax, ay = anchors[row]
     # x, y, w, h, then 4 keypoints (x, y), all in input pixels from the anchor.
@@ -117,7 +118,7 @@ def test_decode_boxes_keypoints_and_scores():
     with warnings.catch_warnings():
         warnings.simplefilter("error")      # no overflow from huge logits
         scores, boxes, points = decode(*raw_outputs({row: (values, 2.0), 5: (values, 1e9)}),
-                                       anchors, min_score=0.5)
+                                       anchors, min_score=0.5, input_size=INPUT, keypoint_count=4)
     assert len(scores) == 2
     assert scores[0] == pytest.approx(1.0)   # clipped at 100 before the sigmoid
     assert scores[1] == pytest.approx(1 / (1 + math.exp(-2.0)))
@@ -128,12 +129,13 @@ def test_decode_boxes_keypoints_and_scores():
 
 
 def test_decode_drops_low_scores_and_boxes_of_negative_size():
-    anchors = ssd_anchors()
+    anchors = ssd_anchors(INPUT, STRIDES)
     good = [0, 0, 10, 10] + [0] * 8
     flipped = [0, 0, -10, 10] + [0] * 8
     logit_half = 0.0                 # sigmoid: exactly 0.5, kept at min_score 0.5
     scores, boxes, _ = decode(*raw_outputs({1: (good, logit_half), 2: (good, -0.01),
-                                            3: (flipped, 5.0)}), anchors, min_score=0.5)
+                                            3: (flipped, 5.0)}), anchors, min_score=0.5,
+                              input_size=INPUT, keypoint_count=4)
     assert scores.tolist() == [0.5]
     np.testing.assert_allclose(boxes[0, 2] - boxes[0, 0], 10 / INPUT, rtol=1e-5)
 

@@ -19,10 +19,10 @@ import pytest
 
 from installation.errors import ModelError
 from installation.tracking import landmarkers
-from installation.tracking.masks import (
+from installation.tracking.pose.masks import (
     decode_mask, encode_mask, mask_in_image, mask_iou, working_size,
 )
-from installation.tracking.pose_landmarks import (
+from installation.tracking.pose.landmarks import (
     INPUT, MIN_PRESENCE, PoseLandmarkModel, decode, refine_from_heatmap, region_from_landmarks,
 )
 from installation.tracking.regions import Square

@@ -1,4 +1,4 @@
-"""Our pose tracker (pose_tracker.py) through the whole Tracker on the real
+"""Our pose tracker (installation/tracking/pose/tracker.py) through the whole Tracker on the real
 clips, against MediaPipe's PoseLandmarker: agreement, masks, the detector's
 schedule, dropped duplicates, far visitors, ids; and the PoseLandmarker path
 kept for comparison.
@@ -23,9 +23,9 @@ from installation.capture import VideoFileSource
 from installation.errors import ModelError, SourceEnded
 from installation.tracking import landmarkers
 from installation.tracking.identity import IdentityTracker
-from installation.tracking.masks import mask_iou, working_size
-from installation.tracking.pose_detector import Detection
-from installation.tracking.pose_tracker import (
+from installation.tracking.pose.masks import mask_iou, working_size
+from installation.tracking.pose.detector import Detection
+from installation.tracking.pose.tracker import (
     PoseTracker, TrackedBody, _is_followed, _one_track_per_body, same_body,
 )
 from installation.tracking.tracker import Tracker, TrackerSettings
@@ -182,7 +182,7 @@ def test_a_detection_of_someone_followed_is_known_by_hips_or_face():
 
 
 def test_two_tracks_on_one_body_keep_the_one_followed_longer():
-    from installation.tracking.pose_landmarks import BodyResult
+    from installation.tracking.pose.landmarks import BodyResult
     from installation.tracking.regions import Square
 
     def tracked(track, frames, pose, presence=0.9):
@@ -240,7 +240,7 @@ def test_searches_follow_the_schedule_and_cycle_the_windows(lab):
     assert all(len(s) <= 1 for s in lab.searches)
     assert frames == list(range(0, len(lab.searches), every))
     width, height = lab.size
-    from installation.tracking.pose_detector import tiles
+    from installation.tracking.pose.detector import tiles
     cycle = [None, *tiles(width, height, TrackerSettings().search_tiles)]
     assert windows == [cycle[k % len(cycle)] for k in range(len(windows))]
     # A big person gets no closer look: only the scheduled calls.

@@ -20,7 +20,7 @@ from installation.mapping import ClassifierOutput, Mapper, MappingError, Project
 from installation.mapping import lock
 from installation.osc import OscSender
 from installation.profile import load_profile
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 from installation.types import Frame
 
 TAKE = Path(__file__).parent / "data" / "lab_cam01.jsonl.gz"

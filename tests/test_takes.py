@@ -8,9 +8,9 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from installation.capture.take import TakeSource
+from installation.capture.take_source import TakeSource
 from installation.errors import SourceEnded, SourceError, TakeError
-from installation.tracking.takes import TakeWriter, read_header, read_take
+from installation.takes.io import TakeWriter, read_header, read_take
 from installation.types import Frame, Hand, Person
 
 MODELS = {"pose": "pose_landmarker_full", "hands": "hand_landmarker"}
@@ -167,7 +167,7 @@ def masked_frames(count=6):
 
 @pytest.mark.parametrize("name", ["take.jsonl", "take.jsonl.gz"])
 def test_masks_round_trip_small(tmp_path, name):
-    from installation.tracking.masks import mask_iou
+    from installation.tracking.pose.masks import mask_iou
 
     frames = masked_frames()
     path = tmp_path / name

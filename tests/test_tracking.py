@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 
 from installation.capture import Capture, VideoFileSource
-from installation.capture.take import TakeSource
+from installation.capture.take_source import TakeSource
 from installation.errors import ModelError, SourceEnded
-from installation.tracking import landmarkers, models
+from installation import models
+from installation.tracking import landmarkers
 from installation.tracking.pipeline import LandmarkPipeline
-from installation.tracking.takes import TakeWriter, read_header, read_take
+from installation.takes.io import TakeWriter, read_header, read_take
 from installation.tracking.attach import drop_duplicates
 from installation.tracking.tracker import Tracker, TrackerSettings
 from installation.tracking.worker import TrackingWorker

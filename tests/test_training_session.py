@@ -14,7 +14,7 @@ from installation.errors import InstallationError
 from installation.mapping import ClassifierOutput, GestureOutput, Project, RegressorOutput
 from installation.osc import OscSender
 from installation.profile import load_profile
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 from installation.types import Frame
 
 DATA = Path(__file__).parent / "data"

@@ -185,7 +185,7 @@ def test_wait_for_camera_starts_without_the_camera(tmp_path, use_models):
 def one_frame_take(path):
     import numpy as np
 
-    from installation.tracking.takes import TakeWriter
+    from installation.takes.io import TakeWriter
     from installation.types import Frame, Person
 
     pose = np.tile(np.array([0.5, 0.5, 0.0, 1.0], np.float32), (33, 1))

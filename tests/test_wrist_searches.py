@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from installation.tracking.hands import Region
-from installation.tracking.wrist_searches import WristSearches
+from installation.tracking.hands.finder import Region
+from installation.tracking.hands.searches import WristSearches
 
 
 def wrist(x=100.0, side="right", person=0, size=80.0) -> Region:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-from installation.tracking.takes import read_take
+from installation.takes.io import read_take
 from installation.types import Frame
 
 

@@ -240,7 +240,7 @@ def run(config: LoopConfig) -> dict:
 
 def _counters(tracker) -> Callable[[], dict[str, float]] | None:
     """Our pose tracker's model calls and their CPU seconds, cumulative."""
-    from installation.tracking.pose_tracker import PoseTracker
+    from installation.tracking.pose.tracker import PoseTracker
 
     pose = tracker.pose_
     if not isinstance(pose, PoseTracker):

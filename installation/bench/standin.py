@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from installation.capture.base import Source
-from installation.capture.open import open_source
+from installation.capture.sources import open_source
 from installation.errors import SourceEnded
 from installation.types import Frame
 

@@ -7,7 +7,7 @@ stream URL, a video file, a folder of images or a recorded take;
 from installation.capture.base import Pacer, Source
 from installation.capture.camera import CameraSource, StreamSource
 from installation.capture.images import ImageFolderSource
-from installation.capture.open import open_source
+from installation.capture.sources import open_source
 from installation.capture.thread import Capture
 from installation.capture.video import VideoFileSource
 
@@ -28,7 +28,7 @@ def __getattr__(name):
     # TakeSource lives with take replay; import it only when asked for, so
     # the video sources work without it.
     if name == "TakeSource":
-        from installation.capture.take import TakeSource
+        from installation.capture.take_source import TakeSource
 
         return TakeSource
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,7 @@ brings something new (at most ``max_rate`` a second, and at least every
 ``idle`` seconds, so an empty room still moves the piece on):
 
 - people seen by several cameras at one floor place become one person
-  (:func:`~installation.tracking.floor.merge_views`), with ``Person.floor``;
+  (:func:`~installation.room.floor.merge_views`), with ``Person.floor``;
 - every visitor keeps one room id while they walk from one camera's view
   into another's (:class:`RoomIds`);
 - the frame's size and image coordinates are the main node's; someone the
@@ -28,7 +28,7 @@ import numpy as np
 
 from installation.capture.base import Source
 from installation.errors import InstallationError, SourceEnded, SourceError
-from installation.capture.nodes_room import NodeClock, RoomIds, into_view
+from installation.room.merge import NodeClock, RoomIds, into_view
 from installation.osc.nodes import NodeAlive, NodeFrame, NodeListener
 from installation.types import Frame, Person
 
@@ -167,7 +167,7 @@ class NodesSource(Source):
 
     def merge(self) -> Frame:
         """One frame from the newest frame of every node heard lately."""
-        from installation.tracking.floor import group_floor, merge_views
+        from installation.room.floor import group_floor, merge_views
 
         now, unix = time.monotonic(), time.time()
         with self._lock:
@@ -217,7 +217,7 @@ class NodesSource(Source):
         points are within ``keep_radius``: two cameras' foot points wander
         apart for a frame or two (a raised foot, a hidden heel), and one
         visitor must not flicker into two."""
-        from installation.tracking.floor import floor_point
+        from installation.room.floor import floor_point
 
         previous = {m: k["id"] for k in self.ids.tracks_ for m in k["members"]}
         places = {}
@@ -285,7 +285,7 @@ class NodesSource(Source):
 def _read_nodes(nodes: dict, where: str):
     """The [nodes.NAME] tables: each node's floor calibration, and the main node."""
     from installation.profile_tables import ProfileError, close_match, short
-    from installation.tracking.floor import FloorCalibration
+    from installation.room.floor import FloorCalibration
 
     calibrations, mains = {}, []
     for name, table in nodes.items():

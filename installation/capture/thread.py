@@ -5,7 +5,7 @@ newest frame and get it, or time out and carry on. A live source that
 stalls, fails or freezes is closed and reopened with back-off while they keep
 running; a technician finds one log line per loss and per recovery. Every
 open runs on a thread of its own and is waited for at most the source's
-``open_deadline`` (see capture/opener.py), so a stream that never answers
+``open_deadline`` (see capture/timed_open.py), so a stream that never answers
 holds up nobody.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from installation.capture.base import Source
-from installation.capture.opener import Opener, OpenStopped
+from installation.capture.timed_open import Opener, OpenStopped
 from installation.errors import SourceEnded
 from installation.types import Frame
 

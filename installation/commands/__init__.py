@@ -31,5 +31,5 @@ def positive_int(text: str) -> int:
 
 
 def is_take(source) -> bool:
-    from installation.capture.take import TakeSource
+    from installation.capture.take_source import TakeSource
     return isinstance(source, TakeSource)

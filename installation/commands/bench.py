@@ -132,7 +132,7 @@ def _check_inputs(args) -> None:
     now, not a child's traceback."""
     from installation.capture import open_source
     from installation.scenes.discovery import discover_scenes
-    from installation.tracking import models
+    from installation import models
     from installation.tracking.tracker import TrackerSettings
 
     source = open_source(args.source)

@@ -18,7 +18,7 @@ import numpy as np
 
 from installation.commands import window_size
 from installation.errors import InstallationError
-from installation.tracking.floor import FloorCalibration
+from installation.room.floor import FloorCalibration
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -55,7 +55,7 @@ def calibrate_command(args) -> int:
         if args.points is not None:
             rows = parse_points(args.points, (image.shape[1], image.shape[0]))
         else:
-            from installation.commands.calibrate_window import pick_points
+            from installation.app.calibration import pick_points
 
             rows = pick_points(image, args.fit, f"calibrate {args.node}")
             if rows is None:
@@ -115,7 +115,7 @@ def first_picture(spec: str) -> np.ndarray:
     import cv2
 
     from installation.capture.images import IMAGE_SUFFIXES
-    from installation.capture.open import TAKE_SUFFIXES, open_source
+    from installation.capture.sources import TAKE_SUFFIXES, open_source
     from installation.errors import SourceEnded
 
     if str(spec).lower().endswith(TAKE_SUFFIXES):

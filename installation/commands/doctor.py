@@ -64,7 +64,7 @@ def check_source(profile, args):
         return _check_nodes(profile, args)
     source = open_source(s.spec, mirror=s.mirror, width=s.width, height=s.height, fps=s.fps)
     if is_take(source):
-        from installation.tracking.takes import read_take
+        from installation.takes.io import read_take
         header, frames = read_take(source.path)
         count = sum(1 for _ in frames)
         return "PASS", f"take {Path(s.spec).name}: {count} frames, {header.size[0]}x{header.size[1]}"

@@ -28,7 +28,7 @@ def add_parser(commands) -> None:
 
 
 def models_command(args) -> int:
-    from installation.tracking import models
+    from installation import models
 
     if args.action == "list":
         print("looking in: " + "; ".join(f"{label} {path}" for label, path in

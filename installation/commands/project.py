@@ -102,7 +102,7 @@ def input_names(values) -> tuple[str, ...]:
 
 def new_command(args) -> int:
     from installation.mapping import Project
-    from installation.mapping.models import check_model
+    from installation.mapping.estimators import check_model
     from installation.mapping.project import PROJECT_FILE
 
     folder = Path(args.dir)

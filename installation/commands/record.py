@@ -28,7 +28,7 @@ def take_vectors(project, take, start=0.0, end=math.inf):
     """``[(t, vector)]`` of a take's frames between start and end."""
     from installation.features import FeatureSet
     from installation.mapping.spec import MappingError
-    from installation.tracking.takes import read_take
+    from installation.takes.io import read_take
     from installation.types import Frame
 
     if not project.features:

@@ -112,7 +112,7 @@ def _run(args, profile, source_settings, signals) -> int:
     config = scenes_config(profile)
     catalog = discover_scenes(config.folder)
     # Scenes that load a network of their own (dream) look where tracking does.
-    from installation.tracking import models
+    from installation import models
     models.use_folder(args.models or profile.models)
     director = TourDirector(catalog, config, first=args.scene)
     mapper = _load_mapper(profile)
@@ -414,7 +414,7 @@ def _start_live(source_settings, profile, models_dir, *, fallback: bool, wait: b
 def _check_take(path) -> None:
     """Read a whole take before playing it: damage in the middle is the
     user's one-line error now, not a piece that stops halfway with a log line."""
-    from installation.tracking.takes import read_take
+    from installation.takes.io import read_take
 
     _, frames = read_take(path)
     for _ in frames:

@@ -41,7 +41,7 @@ def track_command(args) -> int:
     from installation.tracking.pipeline import LandmarkPipeline, SmoothingSettings
     from installation.tracking.quiet import silence_native_logs
     from installation.tracking.summary import TrackSummary
-    from installation.tracking.takes import TakeWriter
+    from installation.takes.io import TakeWriter
     from installation.tracking.tracker import Tracker, TrackerSettings
 
     source = open_source(args.source, mirror=args.mirror, realtime=False)

@@ -37,7 +37,7 @@ def add_parser(commands) -> None:
 
 def make_project(args):
     from installation.mapping import ClassifierOutput, GestureOutput, Project, RegressorOutput
-    from installation.mapping.models import check_model
+    from installation.mapping.estimators import check_model
     from installation.mapping.project import PROJECT_FILE
     from installation.mapping.spec import MappingError
 

@@ -187,7 +187,7 @@ def _normalisation(data: bytes):
 class ImageNetwork:
     """An image network that turns one RGB picture into one vector.
 
-    ``path``: a ``.tflite`` file (:func:`installation.tracking.models.resolve`
+    ``path``: a ``.tflite`` file (:func:`installation.models.resolve`
     finds one by name). ``open`` reads it and refuses, with one line, a file
     that is not an image network.
     """
@@ -227,7 +227,7 @@ class ImageNetwork:
 
 def open_network(name: str = DEFAULT_MODEL, models_dir=None) -> ImageNetwork:
     """The named image network (see ``installation models list``), opened."""
-    from installation.tracking import models
+    from installation import models
 
     return ImageNetwork(models.resolve(name, models_dir), name=name).open()
 

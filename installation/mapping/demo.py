@@ -13,7 +13,7 @@ import numpy as np
 def demo_frames():
     """The demo take's frames (landmarks only), as the tracker gave them."""
     from installation.assets import DEMO_TAKE, asset_path
-    from installation.tracking.takes import read_take
+    from installation.takes.io import read_take
     from installation.types import Frame
 
     header, frames = read_take(asset_path(DEMO_TAKE))

@@ -20,7 +20,7 @@ from pathlib import Path
 from installation.mapping import toml
 from installation.mapping.dataset import Examples, Templates
 from installation.mapping.lock import folder_error, write_lock
-from installation.mapping.models import check_loaded
+from installation.mapping.estimators import check_loaded
 from installation.mapping.spec import MappingError
 from installation.mapping.store import (MODELS_FORMAT, ModelFileError, atomic_write,
                                         clean_temporaries, dump_model, load_model, read_manifest)

@@ -197,7 +197,7 @@ OUTPUT_TYPES: dict[str, type] = {
 
 def output_from_table(name: str, table: dict, where: str) -> OutputSpec:
     """One ``[outputs.NAME]`` table, checked key by key."""
-    from installation.mapping.models import check_model
+    from installation.mapping.estimators import check_model
 
     check_name(name, "output", where)
     if not isinstance(table, dict):

@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from installation.files import atomic_write  # noqa: F401  (re-exported for project.py)
-from installation.mapping.models import TRUSTED_TYPES
+from installation.mapping.estimators import TRUSTED_TYPES
 from installation.mapping.spec import MappingError
 
 MODELS_FORMAT = "installation-mapper-models"

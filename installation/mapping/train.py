@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from installation.mapping.models import build, compile_predictor
+from installation.mapping.estimators import build, compile_predictor
 from installation.mapping.spec import ClassifierOutput, MappingError
 
 

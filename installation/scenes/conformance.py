@@ -103,7 +103,7 @@ def demo_frames(take=None, frames: int = 60):
     """(size, [(t, people), ...]): the first ``frames`` frames of a take
     (default: the shipped demo take) that have people in them, in order."""
     from installation.assets import DEMO_TAKE, asset_path
-    from installation.tracking.takes import read_take
+    from installation.takes.io import read_take
 
     header, items = read_take(take or asset_path(DEMO_TAKE))
     chosen = []

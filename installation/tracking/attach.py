@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from installation.tracking.hands import WRIST_AND_ELBOW, FoundHand
-from installation.tracking.pose_tracker import same_body
+from installation.tracking.hands.finder import WRIST_AND_ELBOW, FoundHand
+from installation.tracking.pose.tracker import same_body
 from installation.types import NOSE, Face, Hand, Person
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..types import POSE_LEFT_RIGHT_SWAP, Person
+from installation.types import POSE_LEFT_RIGHT_SWAP, Person
 
 # Landmarks the model is at least this sure of decide whether sides swapped...
 VISIBLE = 0.5

@@ -1,16 +1,16 @@
 """From an image to the landmarks of everyone in it.
 
 Pose: by default our own tracker over the pose bundle's two models
-(pose_tracker.py): each person followed by the landmark model alone, the
+(pose/tracker.py): each person followed by the landmark model alone, the
 detector only to find newcomers, on the whole frame and on tiles for
 visitors far away. ``pose_tracker = "mediapipe"`` runs MediaPipe's
 PoseLandmarker (VIDEO mode) instead, kept for comparison.
 
 Hands are found on crops around each pose wrist and then followed from
 their own landmarks, with a search at the wrist when a followed hand is
-lost (see hands.py). The hand crops for a frame are placed from the
-previous frame's result, so the hand search does not wait for this frame's
-pose. With ``parallel`` a pool of two threads runs each hand region and each
+lost (hands/finder.py). The hand crops for a frame are placed from the
+previous frame's result (hands/planner.py), so the hand search does not wait
+for this frame's pose. With ``parallel`` a pool of two threads runs each hand region and each
 person's landmark model side by side (MediaPipe and LiteRT release the GIL,
 so they use both cores); the answers are the same as one after the other.
 """
@@ -24,15 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.tracking import landmarkers, models
+from installation import models
+from installation.tracking import landmarkers
 from installation.tracking.attach import attach_faces, attach_hands, drop_duplicates, finite
-from installation.tracking.hands import (
-    WRIST_AND_ELBOW, FoundHand, HandFinder, LandmarkModel, hand_region, wrist_region,
-)
-from installation.tracking.palm_detector import PalmDetector
-from installation.tracking.pose_tracker import PoseTracker
-from installation.tracking.wrist_searches import WristSearches
-from installation.types import POSE_LEFT_RIGHT_SWAP, Frame, Hand, Person
+from installation.tracking.hands.finder import FoundHand, HandFinder, LandmarkModel
+from installation.tracking.hands.palm_detector import PalmDetector
+from installation.tracking.hands.planner import HandPlanner
+from installation.tracking.pose.tracker import PoseTracker
+from installation.types import POSE_LEFT_RIGHT_SWAP, Frame, Person
 
 
 POSE_TRACKERS = ("installation", "mediapipe")
@@ -64,11 +63,11 @@ class TrackerSettings:
     follow_hands: bool = True
     min_follow_presence: float = 0.1
     # A wrist searched in vain waits 1, 2, 4 ... frames before the next
-    # search, at most this many (see wrist_searches.py).
+    # search, at most this many (see hands/searches.py).
     hand_search_wait: int = 4
     # Hands and each person's pose on two threads (same answers, sooner).
     parallel: bool = True
-    # "installation": our pose tracker (pose_tracker.py); "mediapipe":
+    # "installation": our pose tracker (pose/tracker.py); "mediapipe":
     # MediaPipe's PoseLandmarker, kept for comparison.
     pose_tracker: str = "installation"
     # While fewer than max_people are followed, one detector call every
@@ -118,11 +117,10 @@ class Tracker:
         self._last_ms = -1
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()  # each pool thread's own hand finder
-        # The last two frames' (time, people), for the hand crops: where each
-        # hand was, and how fast it was moving.
-        self._previous: tuple[float, tuple[Person, ...]] = (0.0, ())
-        self._before: tuple[float, tuple[Person, ...]] = (0.0, ())
-        self._wrists = WristSearches(settings.hand_search_wait)
+        self._planner = HandPlanner(crop_scale=settings.hand_crop_scale,
+                                    min_wrist_visibility=settings.min_wrist_visibility,
+                                    follow=settings.follow_hands,
+                                    search_wait=settings.hand_search_wait)
 
     # -- lifecycle -------------------------------------------------------
     def open(self) -> "Tracker":
@@ -195,8 +193,7 @@ class Tracker:
 
     def forget(self) -> None:
         """Start the next frame afresh: nobody and no hands followed from before."""
-        self._previous = self._before = (0.0, ())
-        self._wrists.forget()
+        self._planner.forget()
         if isinstance(self.pose_, PoseTracker):
             self.pose_.forget()
 
@@ -216,7 +213,7 @@ class Tracker:
         stamp_ms = self._video_timestamp(frame.t) if mediapipe else None
         stamps = dict(frame.stamps)
 
-        regions = self._hand_regions(frame.t, width, height) if self.finder_ is not None else []
+        regions = self._planner.regions(frame.t, width, height) if self.finder_ is not None else []
         # Started before pose, on the pool when there is one.
         hands = self._start_hands(rgb, regions) if self._pool is not None else None
 
@@ -246,18 +243,14 @@ class Tracker:
                         found[index] = hand
             else:
                 found = self.finder_.find(rgb, regions) if regions else []
-            for region, hand in zip(regions, found):
-                searched = region.fallback or (None if region.follow else region)
-                if searched is not None and (hand is None or not hand.followed):
-                    self._wrists.searched(searched, found=hand is not None)
-            self._wrists.end_frame()
+            self._planner.found(regions, found)
             people = attach_hands(people, [h for h in found if h is not None], width, height)
             stamps["hands"] = time.monotonic()
         if self.face_ is not None:
             faces = landmarkers.face_arrays(self.face_.detect_for_video(image, stamp_ms))
             people = attach_faces(people, faces)
             stamps["face"] = time.monotonic()
-        self._before, self._previous = self._previous, (frame.t, tuple(people))
+        self._planner.saw(frame.t, tuple(people))
         return frame.replace(people=tuple(people), tracked=True, stamps=stamps)
 
     def _start_hands(self, rgb: np.ndarray, regions: list) -> list:
@@ -291,47 +284,6 @@ class Tracker:
         stamp = max(int(t * 1000), self._last_ms + 1)
         self._last_ms = stamp
         return stamp
-
-    def _hand_regions(self, t: float, width: int, height: int) -> list:
-        """Where to look for hands in the frame at ``t``, from the last
-        frame's people: follow each hand seen there (moved on as far as it was
-        moving), search at each visible wrist without one."""
-        s = self.settings
-        regions = []
-        last_t, people = self._previous
-        for person in people:
-            for side, hand in person.hands.items():
-                at_wrist = None
-                if person.pose[WRIST_AND_ELBOW[side][0], 3] >= s.min_wrist_visibility:
-                    at_wrist = wrist_region(person.pose, side, width, height, s.hand_crop_scale,
-                                            person.id)
-                if hand is not None and s.follow_hands:
-                    moved = self._hand_motion(hand, t - last_t)
-                    regions.append(hand_region(hand.landmarks + moved, side, width, height,
-                                               at_wrist))
-                elif at_wrist is not None and self._wrists.due(at_wrist):
-                    regions.append(at_wrist)
-        return regions
-
-    def _hand_motion(self, hand: Hand, ahead: float) -> np.ndarray:
-        """How far ``hand`` (last frame) moves in ``ahead`` seconds at the speed
-        it had since the frame before (x, y, z offsets; none when it was not
-        seen there). Fast arms leave a crop placed where the hand was."""
-        last_t, _ = self._previous
-        before_t, people = self._before
-        wrist = hand.landmarks[0]
-        earlier = [p.hands[hand.side].landmarks[0] for p in people
-                   if p.hands[hand.side] is not None]
-        if not earlier or last_t <= before_t:
-            return np.zeros(3, np.float32)
-        nearest = min(earlier, key=lambda w: float(np.hypot(*(w[:2] - wrist[:2]))))
-        # Within twice the hand's size: the same hand, not someone else's.
-        size = float(np.ptp(hand.landmarks[:, :2], axis=0).max())
-        if np.hypot(*(nearest[:2] - wrist[:2])) > 2 * size:
-            return np.zeros(3, np.float32)
-        velocity = (wrist - nearest) / (last_t - before_t)
-        velocity[2] = 0.0
-        return (velocity * min(ahead, 0.2)).astype(np.float32)
 
 
 class _OneAtATime:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from installation.capture.base import Source
 from installation.errors import SourceEnded, SourceError, TakeError
-from installation.tracking.takes import read_header, read_take
+from installation.takes.io import read_header, read_take
 from installation.types import Frame
 
 

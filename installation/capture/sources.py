@@ -84,7 +84,7 @@ def _choose(spec, *, mirror, loop, realtime, width, height, fps) -> Source:
     if path.name.lower().endswith(TAKE_SUFFIXES):
         # Imported here: takes belong to a sibling module that capture's
         # other sources do not need.
-        from installation.capture.take import TakeSource
+        from installation.capture.take_source import TakeSource
 
         return TakeSource(path, realtime=realtime, loop=loop)
     return VideoFileSource(path, loop=loop, realtime=realtime, mirror=mirror)

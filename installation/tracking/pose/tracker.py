@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.tracking.masks import WORKING_SCALE, working_size
-from installation.tracking.pose_detector import (
+from installation.tracking.pose.masks import WORKING_SCALE, working_size
+from installation.tracking.pose.detector import (
     HIP_CENTRE, Detection, PoseDetector, region_from_detection, tiles,
 )
-from installation.tracking.pose_landmarks import (
+from installation.tracking.pose.landmarks import (
     BodyResult, PoseLandmarkModel, region_from_landmarks,
 )
 from installation.tracking.regions import Square

@@ -33,9 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.errors import ModelError
-from installation.tracking.litert import LiteRTModel
-from installation.tracking.pose_detector import decode, ssd_anchors, weighted_suppression
+from installation.tracking.ssd import decode, open_detector, ssd_anchors, weighted_suppression
 from installation.tracking.regions import Square
 
 MEMBER = "hand_detector.tflite"
@@ -81,13 +79,8 @@ class PalmDetector:
 
     def open(self) -> "PalmDetector":
         """Load the model; a bundle without it, or another model, is a ModelError."""
-        model = LiteRTModel.from_bundle(
-            self.bundle_path, MEMBER, fix=FIX, threads=self.threads,
-            expect={"Identity": (1, BOXES, 4 + 2 * KEYPOINTS), "Identity_1": (1, BOXES, 1)})
-        if model.input_size != (INPUT, INPUT):
-            raise ModelError(f"expected a {INPUT}x{INPUT} input, the model takes "
-                             f"{model.input_size[1]}x{model.input_size[0]}",
-                             where=model.where, fix=FIX)
+        model = open_detector(self.bundle_path, MEMBER, input_side=INPUT, rows=BOXES,
+                              values=4 + 2 * KEYPOINTS, fix=FIX, threads=self.threads)
         self.model_ = model
         self.anchors_ = ssd_anchors(INPUT, STRIDES)
         return self

@@ -30,7 +30,7 @@ import numpy as np
 
 from installation.tracking import landmarkers
 from installation.tracking.litert import LiteRTModel
-from installation.tracking.palm_detector import PalmDetector
+from installation.tracking.hands.palm_detector import PalmDetector
 from installation.tracking.regions import Square
 from installation.types import LEFT_ELBOW, LEFT_WRIST, RIGHT_ELBOW, RIGHT_WRIST
 

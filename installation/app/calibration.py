@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from installation.errors import InstallationError
-from installation.tracking.floor import FloorCalibration
+from installation.room.floor import FloorCalibration
 
 BAR = 64  # pixels of text under the picture
 MARK = (255, 60, 200)

@@ -49,98 +49,18 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.errors import ModelError
-from installation.tracking.litert import LiteRTModel
+from installation.tracking.ssd import decode, open_detector, ssd_anchors, weighted_suppression
 from installation.tracking.regions import Square
 
 MEMBER = "pose_detector.tflite"
 INPUT = 224                      # the detector's input side, pixels
 BOXES = 2254                     # anchors = rows of the detector's output
 STRIDES = (8, 16, 32, 32, 32)
-ANCHORS_PER_LAYER = 2            # aspect ratio 1.0, plus one at the interpolated scale
-SCORE_CLIP = 100.0
 REGION_SCALE = 1.25
 FIX = "delete the file and run `installation models fetch pose_full`"
 
 # Which keypoint is which, in Detection.keypoints.
 HIP_CENTRE, BODY_POINT, SHOULDER_CENTRE, UPPER_BODY_POINT = range(4)
-
-
-def ssd_anchors(input_size: int = INPUT, strides=STRIDES) -> np.ndarray:
-    """(N, 2) anchor centres (x, y) in 0..1, in the order of the model's output
-    rows. All anchors are 1x1 (``fixed_anchor_size``), so only centres matter."""
-    centres = []
-    layer = 0
-    while layer < len(strides):
-        # Consecutive layers of one stride share a grid: each cell gets all
-        # their anchors together, layer after layer.
-        same = 1
-        while layer + same < len(strides) and strides[layer + same] == strides[layer]:
-            same += 1
-        cells = math.ceil(input_size / strides[layer])
-        grid = (np.arange(cells) + 0.5) / cells
-        ys, xs = np.meshgrid(grid, grid, indexing="ij")
-        cell_centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
-        centres.append(np.repeat(cell_centres, same * ANCHORS_PER_LAYER, axis=0))
-        layer += same
-    return np.concatenate(centres).astype(np.float32)
-
-
-def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray,
-           min_score: float, *, input_size: int = INPUT,
-           keypoint_count: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The model's rows -> (scores (K,), boxes (K, 4) xmin, ymin, xmax, ymax,
-    keypoints (K, ``keypoint_count``, 2)), normalised to the model's input square,
-    for the rows scoring at least ``min_score``. Each row is x, y, w, h of
-    the box, then x, y of each keypoint, in input pixels from the anchor."""
-    raw_boxes = raw_boxes.reshape(len(anchors), 4 + 2 * keypoint_count)
-    # float64: exp(100) overflows float32.
-    logits = np.clip(raw_scores.reshape(len(anchors)).astype(np.float64),
-                     -SCORE_CLIP, SCORE_CLIP)
-    scores = 1.0 / (1.0 + np.exp(-logits))
-    keep = scores >= min_score
-    rows, centres, scores = raw_boxes[keep] / input_size, anchors[keep], scores[keep]
-    middle = rows[:, 0:2] + centres
-    half = rows[:, 2:4] / 2
-    boxes = np.concatenate([middle - half, middle + half], axis=1)
-    keypoints = rows[:, 4:].reshape(-1, keypoint_count, 2) + centres[:, None, :]
-    # MediaPipe drops boxes of negative or undefined size.
-    sound = (half >= 0).all(axis=1)
-    return scores[sound], boxes[sound], keypoints[sound]
-
-
-def overlap(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box with each of ``boxes`` (xmin, ymin, xmax, ymax)."""
-    width = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
-    height = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
-    common = np.clip(width, 0, None) * np.clip(height, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - common
-    return np.where(union > 0, common / np.where(union > 0, union, 1), 0.0)
-
-
-def weighted_suppression(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
-                         threshold: float) -> list[tuple[float, np.ndarray, np.ndarray]]:
-    """MediaPipe's weighted non-max suppression: the best remaining detection
-    takes every one overlapping it by more than ``threshold`` and becomes
-    their score-weighted mean (box and keypoints), keeping its own score.
-    Returns (score, box, keypoints), best first."""
-    order = np.argsort(-scores, kind="stable")
-    scores, boxes, keypoints = scores[order], boxes[order], keypoints[order]
-    found = []
-    left = np.arange(len(scores))
-    while len(left):
-        best = left[0]
-        group = overlap(boxes[best], boxes[left]) > threshold
-        group[0] = True      # even a box of no area stands for itself
-        members = left[group]
-        weights = scores[members][:, None]
-        box = (boxes[members] * weights).sum(axis=0) / weights.sum()
-        points = (keypoints[members] * weights[:, :, None]).sum(axis=0) / weights.sum()
-        found.append((float(scores[best]), box, points))
-        left = left[~group]
-    return found
 
 
 # eq=False: keypoints are an array, and detections are compared by place, not ==.
@@ -236,15 +156,10 @@ class PoseDetector:
 
     def open(self) -> "PoseDetector":
         """Load the model; a bundle without it, or another model, is a ModelError."""
-        model = LiteRTModel.from_bundle(
-            self.bundle_path, MEMBER, fix=FIX, value_range=(-1.0, 1.0), threads=self.threads,
-            expect={"Identity": (1, BOXES, 12), "Identity_1": (1, BOXES, 1)})
-        if model.input_size != (INPUT, INPUT):
-            raise ModelError(f"expected a {INPUT}x{INPUT} input, the model takes "
-                             f"{model.input_size[1]}x{model.input_size[0]}",
-                             where=model.where, fix=FIX)
+        model = open_detector(self.bundle_path, MEMBER, input_side=INPUT, rows=BOXES, values=12,
+                              fix=FIX, threads=self.threads, value_range=(-1.0, 1.0))
         self.model_ = model
-        self.anchors_ = ssd_anchors()
+        self.anchors_ = ssd_anchors(INPUT, STRIDES)
         return self
 
     def detect(self, rgb: np.ndarray, window=None) -> list[Detection]:
@@ -256,7 +171,8 @@ class PoseDetector:
         square = window_square((0, 0, width, height) if window is None else window)
         outputs = self.model_(square.crop(rgb, INPUT))
         scores, boxes, keypoints = decode(outputs["Identity"], outputs["Identity_1"],
-                                          self.anchors_, self.min_score)
+                                          self.anchors_, self.min_score, input_size=INPUT,
+                                          keypoint_count=4)
         found = weighted_suppression(scores, boxes, keypoints, self.suppression)
         size = np.array([width, height], dtype=np.float64)
         detections = []

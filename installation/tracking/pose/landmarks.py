@@ -50,9 +50,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from installation.tracking import models
+from installation import models
 from installation.tracking.litert import LiteRTModel
-from installation.tracking.masks import mask_in_image
+from installation.tracking.pose.masks import mask_in_image
 from installation.tracking.regions import Square
 from installation.types import POSE_LANDMARKS
 

@@ -16,8 +16,8 @@ import zlib
 
 import numpy as np
 
-from ..types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
-from .masks import decode_mask
+from installation.types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
+from installation.tracking.pose.masks import decode_mask
 
 # Landmarks are fractions of the image (x, y), a relative depth (z) and a
 # visibility; a real one lies within a few image sizes. A value past this is

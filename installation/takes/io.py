@@ -27,7 +27,7 @@ cut by a crash is read the same way: every frame flushed before the cut
 comes through, then a warning. Anything broken before the end is an error.
 
 The reader is the boundary for numbers from a file: every number it hands
-on is finite and of a size a scene can draw (see take_values), frame times
+on is finite and of a size a scene can draw (see values.py), frame times
 never go back, a take holds at least one frame, and no line, however deep
 or long, can exhaust the reader.
 """
@@ -44,10 +44,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TakeError
-from ..types import Frame, Person
-from .masks import encode_mask
-from .take_values import MAX_FPS, MAX_SIZE, finite, is_int, parse_frame, usable
+from installation.errors import TakeError
+from installation.types import Frame, Person
+from installation.tracking.pose.masks import encode_mask
+from installation.takes.values import MAX_FPS, MAX_SIZE, finite, is_int, parse_frame, usable
 
 log = logging.getLogger("installation.takes")
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from installation.errors import InstallationError
-from installation.tracking.floor import FloorCalibration
+from installation.room.floor import FloorCalibration
 
 SENSOR_UNITS_PER_PIXEL = 64.0
 _PICTURE_AXES = np.diag([1.0, -1.0, -1.0])

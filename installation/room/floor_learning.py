@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from installation.errors import InstallationError
-from installation.tracking.floor import FloorCalibration
+from installation.room.floor import FloorCalibration
 
 # Pairs further apart in time than this are not the same moment (seconds).
 MAX_GAP = 0.1
