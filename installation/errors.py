@@ -6,6 +6,9 @@ it as one line and exits non-zero; a traceback is for programming errors only.
 """
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class InstallationError(Exception):
     """A problem the user can fix: bad input, a missing file, a busy device."""
@@ -18,6 +21,19 @@ class InstallationError(Exception):
     def message(self) -> str:
         text = f"{self.where}: {self.what}" if self.where else self.what
         return f"{text} ({self.fix})" if self.fix else text
+
+
+def did_you_mean(word, choices: Iterable, *, otherwise: str | None = None,
+                 shown: str = "'{}'") -> str:
+    """The fix for a misspelt name: "did you mean 'speed'?" naming the
+    closest of ``choices``, or, with none close, ``otherwise`` (by default
+    "expected one of: ..." listing them all). ``shown`` wraps the name
+    ("[{}]" for a table)."""
+    names = [str(choice) for choice in choices]
+    close = difflib.get_close_matches(str(word), names, n=1)
+    if close:
+        return f"did you mean {shown.format(close[0])}?"
+    return otherwise if otherwise is not None else f"expected one of: {', '.join(names)}"
 
 
 class SourceError(InstallationError):

@@ -15,11 +15,10 @@ dark and tracking pauses, so the machine idles.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from dataclasses import dataclass
 
-from installation.errors import InstallationError
+from installation.errors import InstallationError, did_you_mean
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
@@ -42,10 +41,9 @@ class OpeningHours:
         keys = ("every_day", *DAYS)
         for key, value in table.items():
             if key not in keys:
-                close = difflib.get_close_matches(key, keys, n=1)
                 raise InstallationError(f"unknown key '{key}'", where=where,
-                                        fix=f"did you mean '{close[0]}'?" if close else
-                                        f"use one of: {', '.join(keys)}")
+                                        fix=did_you_mean(key, keys,
+                                                         otherwise=f"use one of: {', '.join(keys)}"))
             if not isinstance(value, str):
                 raise InstallationError(f"'{key}' must be text like \"10:00-18:00\", got {value!r}",
                                         where=where)

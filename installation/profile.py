@@ -21,7 +21,6 @@ from the command line.
 """
 from __future__ import annotations
 
-import difflib
 import math
 import re
 import sys
@@ -33,7 +32,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from installation.errors import InstallationError
+from installation.errors import InstallationError, did_you_mean
 from installation.hours import OpeningHours
 from installation.logs import MAX_KEEP
 from installation.profile_tables import (ProfileError, Where, build_settings, check_finite,
@@ -271,11 +270,10 @@ def profile_from_dict(data: dict, where: Where | str = "profile",
     known = (*_TABLES, "hours", *OWNED_TABLES)
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
             # A misspelt table would otherwise be silently ignored.
             raise ProfileError(f"unknown table [{key}]", where=where.top(key),
-                               fix=f"did you mean [{close[0]}]?" if close else
-                               f"this version knows: {', '.join(known)}")
+                               fix=did_you_mean(key, known, shown="[{}]",
+                                                otherwise=f"this version knows: {', '.join(known)}"))
         if not isinstance(data[key], dict):
             raise ProfileError(f"[{key}] must be a table, got {short(data[key])}",
                                where=where.top(key),

@@ -9,12 +9,11 @@ setting can use; :class:`Where` finds the line a table or key is on.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 from pathlib import Path
 
-from installation.errors import InstallationError
+from installation.errors import InstallationError, did_you_mean
 
 
 class ProfileError(InstallationError):
@@ -67,8 +66,7 @@ class Where:
 
 def close_match(key: str, valid) -> str:
     """Advice for an unknown key: the closest valid one, or all of them."""
-    close = difflib.get_close_matches(key, list(valid), n=1)
-    return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(valid)}"
+    return did_you_mean(key, valid, otherwise=f"valid keys: {', '.join(valid)}")
 
 
 def build_settings(cls, table: dict, where: Where, name: str, extra: tuple[str, ...] = ()):

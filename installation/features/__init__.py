@@ -23,11 +23,10 @@ a frame's features come from is :class:`PersonPicker`'s rule.
 """
 from __future__ import annotations
 
-import difflib
 
 import numpy as np
 
-from installation.errors import InstallationError
+from installation.errors import InstallationError, did_you_mean
 from installation.features.base import Extractor, Subject
 from installation.features.body import (AngleFeatures, ArmsFeatures, Body, PoseFeatures,
                                         PositionFeatures)
@@ -65,10 +64,9 @@ def expand(names, where: str = "features") -> tuple[str, ...]:
             parts = (name,)
         else:
             known = [*EXTRACTORS, *ALIASES]
-            close = difflib.get_close_matches(str(name), known, n=1)
             raise FeatureError(f"unknown feature group {name!r}", where,
-                               f"did you mean {close[0]!r}?" if close else
-                               f"known groups: {', '.join(known)}")
+                               did_you_mean(name, known,
+                                            otherwise=f"known groups: {', '.join(known)}"))
         out.extend(p for p in parts if p not in out)
     return tuple(out)
 
