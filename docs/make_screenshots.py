@@ -208,6 +208,7 @@ def render_tour(names) -> dict[str, pygame.Surface]:
     """The screen at each tour picture of ``names`` (keys of TOUR_SHOTS), from
     one run of the tour as ``installation run`` plays it on the demo take."""
     from installation.app.loop import FakeClock, RenderLoop
+    from installation.profile import DisplaySettings
     from installation.app.replay import FramePlayer
     from installation.app.tour import STEP_SECONDS, TourDirector
     from installation.mapping.demo import demo_mapper
@@ -224,7 +225,7 @@ def render_tour(names) -> dict[str, pygame.Surface]:
                      for name in names)
     player = FramePlayer.from_take(asset_path(DEMO_TAKE), clock)
     loop = RenderLoop(player, director, mapper=demo_mapper(), clock=clock, size=SIZE,
-                      fps=TOUR_FPS)
+                      display=DisplaySettings(fps=TOUR_FPS))
     pictures = {}
     with loop.run_test() as pilot:
         for moment, name in moments:

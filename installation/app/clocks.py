@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pygame
 
 if TYPE_CHECKING:
-    from installation.app.loop import RenderLoop
+    from installation.app.loop import RenderLoop  # for type checkers only
 
 
 class RealClock:

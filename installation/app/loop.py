@@ -36,19 +36,20 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pygame
 
 from installation.app.clocks import FakeClock, Pilot, RealClock
 from installation.app.hud import DIM, Hud, draw_problems, draw_text_box
 from installation.app.kiosk import TechMenu, is_menu_combo
+from installation.app.upkeep import Upkeep
+from installation.profile import DisplaySettings
 from installation.scenes.stage import machine_wait
 from installation.types import Frame
 
 log = logging.getLogger("installation.app")
 
-__all__ = ["FakeClock", "LoopStats", "Pilot", "RealClock", "RenderLoop"]
+__all__ = ["FakeClock", "LoopStats", "Pilot", "RealClock", "RenderLoop", "Upkeep"]
 
 
 @dataclass
@@ -70,42 +71,37 @@ class RenderLoop:
     :class:`installation.app.replay.FramePlayer`). Optional parts:
     ``mapper`` (``outputs(frame)``, ``handle_key(event)``,
     ``draw_overlay(surface)``), ``reloader`` (a SceneReloader: scene files
-    saved while running are reloaded), ``finished`` (a callable telling
-    that the source ended for good), ``status`` (a callable giving a line for
-    the HUD), ``notifier`` (an app.notify.Notifier: READY and watchdog pings),
-    ``schedule`` (an app.schedule.Schedule: opening hours), ``waiting`` (a
-    callable giving a message while the camera is gone, else None),
-    ``watchers`` (objects with ``tick(loop, now)``, called once a frame),
-    ``menu_actions`` (extra technician-menu actions, see app/kiosk.py).
-    ``screen``: which monitor (counting from 0). ``kiosk``: fullscreen
-    without frame or cursor; visitors' keys and closing the window do
-    nothing (Ctrl+Shift+M opens the menu; the service stops it by signal).
+    saved while running are reloaded), ``display`` (the profile's
+    ``[display]``: size, rate, screen, fullscreen, kiosk, closed colour;
+    ``size`` overrides its size), ``upkeep`` (see :class:`Upkeep`).
+    Kiosk: fullscreen without frame or cursor; visitors' keys and closing
+    the window do nothing (Ctrl+Shift+M opens the menu; the service stops it
+    by signal). ``display_where`` names the display settings in errors.
     """
 
     #: Keys that toggle the HUD and the mapper's training overlay.
     hud_keys = (pygame.K_h, pygame.K_F1)
     training_keys = (pygame.K_t,)
 
-    def __init__(self, source, director, *, mapper=None, reloader=None, size=(1280, 720),
-                 fps: float = 60, title: str = "installation", clock=None,
-                 finished: Callable[[], bool] | None = None,
-                 status: Callable[[], str] | None = None, notifier=None,
-                 fullscreen: bool = False, kiosk: bool = False, hud: bool = False,
-                 screen: int = 0, schedule=None, waiting: Callable[[], str | None] | None = None,
-                 watchers=(), menu_actions: dict | None = None,
-                 closed_colour=(0, 0, 0), closed_fps: float = 5.0,
-                 display_where: str = "[display] screen"):
+    def __init__(self, source, director, *, mapper=None, reloader=None, clock=None,
+                 display: DisplaySettings = DisplaySettings(), size: tuple[int, int] | None = None,
+                 title: str = "installation", hud: bool = False, upkeep: Upkeep | None = None,
+                 display_where: str = "[display] screen", closed_fps: float = 5.0):
+        upkeep = upkeep or Upkeep()
         self.source, self.director, self.mapper = source, director, mapper
-        self.reloader, self.finished, self.status, self.notifier = reloader, finished, status, notifier
-        self.size, self.fps, self.title = tuple(size), fps, title
+        self.reloader, self.finished = reloader, upkeep.finished
+        self.status, self.notifier = upkeep.status, upkeep.notifier
+        self.size = tuple(size or (display.width, display.height))
+        self.fps, self.title = display.fps, title
         # Kiosk: fullscreen, no mouse cursor, and no visitor key does
         # anything (a visitor at a keyboard cannot end the show; the service
         # stops it, a technician uses the menu).
-        self.kiosk = kiosk
-        self.fullscreen = fullscreen or kiosk
-        self.screen_index, self.display_where = screen, display_where
-        self.schedule, self.waiting, self.watchers = schedule, waiting, list(watchers)
-        self.closed_colour, self.closed_fps = tuple(closed_colour), closed_fps
+        self.kiosk = display.kiosk
+        self.fullscreen = display.fullscreen or display.kiosk
+        self.screen_index, self.display_where = display.screen, display_where
+        self.schedule, self.waiting = upkeep.schedule, upkeep.waiting
+        self.watchers = list(upkeep.watchers)
+        self.closed_colour, self.closed_fps = tuple(display.closed_colour), closed_fps
         self.is_open = True
         self.stop_requested = False
         self.restarts = 0  # set by app.supervisor when the loop is run again after a failure
@@ -114,7 +110,7 @@ class RenderLoop:
                    "quit": self.stop}
         if callable(getattr(mapper, "retrain", None)):
             actions["retrain"] = mapper.retrain
-        actions.update(menu_actions or {})
+        actions.update(upkeep.menu_actions)
         self.menu = TechMenu(actions)
         self._hud_before_menu = False
         self._card_font = None

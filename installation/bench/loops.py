@@ -188,6 +188,8 @@ def run(config: LoopConfig) -> dict:
     """Run one loop as configured; its figures."""
     from installation.app.feed import Feed
     from installation.app.loop import RealClock, RenderLoop
+    from installation.app.upkeep import Upkeep
+    from installation.profile import DisplaySettings
     from installation.mapping.demo import demo_mapper
     from installation.bench.standin import CameraStandIn
     from installation.scenes.config import DirectorSettings, ScenesConfig
@@ -222,9 +224,10 @@ def run(config: LoopConfig) -> dict:
             frames = PlainSource(source, pipeline)
         else:
             feed = frames = Feed(source, pipeline).start()
-        loop = RenderLoop(frames, director, mapper=demo_mapper(), clock=clock,
-                          size=config.window, fps=config.fps, watchers=[measurement],
-                          finished=feed.finished if feed is not None else None)
+        upkeep = Upkeep(watchers=[measurement],
+                        finished=feed.finished if feed is not None else None)
+        loop = RenderLoop(frames, director, mapper=demo_mapper(), clock=clock, size=config.window,
+                          display=DisplaySettings(fps=config.fps), upkeep=upkeep)
         loop.run(seconds=config.warmup + config.seconds)
         result = measurement.result(loop, clock.now())
         result["camera_fps"] = source.fps

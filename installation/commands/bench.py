@@ -7,7 +7,7 @@ import subprocess
 import sys
 from dataclasses import asdict
 
-from installation.commands import MODELS_HELP, is_take, positive_int, window_size
+from installation.commands.options import add_models, add_seconds, positive_int, window_size
 from installation.errors import InstallationError
 
 log = logging.getLogger("installation")
@@ -34,8 +34,7 @@ def add_parser(commands) -> None:
     bench.add_argument("source", help="a video file (or a folder of images)")
     bench.add_argument("--size", type=window_size, default=(640, 480),
                        help="the images tracked, e.g. 640x480 (default)")
-    bench.add_argument("--seconds", type=float, default=20.0,
-                       help="seconds measured per loop, after the warm-up (20)")
+    add_seconds(bench, default=20.0, help="seconds measured per loop, after the warm-up (20)")
     bench.add_argument("--warmup", type=float, default=3.0,
                        help="seconds run before measuring, per loop (3)")
     bench.add_argument("--scene", default="particles", help="the scene drawn (particles)")
@@ -60,7 +59,7 @@ def add_parser(commands) -> None:
     bench.add_argument("--budget-frames", type=positive_int, default=600,
                        help="frames each scene draws for its budget (600)")
     bench.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
-    bench.add_argument("--models", help=MODELS_HELP)
+    add_models(bench)
     bench.set_defaults(handler=bench_command)
 
 
@@ -130,6 +129,7 @@ def pose_tracker_name(pose_tracker: str, tiles: int, every: int) -> str:
 def _check_inputs(args) -> None:
     """A missing file, a take, an unknown scene or a missing model: one line
     now, not a child's traceback."""
+    from installation.app.live import is_take
     from installation.capture import open_source
     from installation.scenes.discovery import discover_scenes
     from installation import models
@@ -138,7 +138,7 @@ def _check_inputs(args) -> None:
     source = open_source(args.source)
     if is_take(source) or source.live:
         raise InstallationError("the benchmark plays a recorded clip", where=args.source,
-                                fix="give a video file, e.g. ../shared/media/street_two_people.mp4")
+                                fix="give a video file of people moving, or a folder of images")
     source.open()
     source.close()
     discover_scenes().get(args.scene, where="--scene")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.commands import window_size
+from installation.commands.options import window_size
 from installation.errors import InstallationError
 from installation.room.floor import FloorCalibration
 

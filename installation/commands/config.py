@@ -1,6 +1,8 @@
 """`installation config show PROFILE`: the profile as the piece will use it."""
 from __future__ import annotations
 
+from installation.commands.options import add_profile
+
 
 def add_parser(commands) -> None:
     config = commands.add_parser(
@@ -9,9 +11,7 @@ def add_parser(commands) -> None:
                     "every default, with relative paths made absolute.")
     actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print the resolved profile as TOML")
-    show.add_argument("profile", help="installation profile (TOML)")
-    show.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override a value, e.g. --set source.mirror=true (repeatable)")
+    add_profile(show, required=True)
     config.set_defaults(handler=config_command)
 
 

@@ -10,6 +10,7 @@ import socket
 import time
 from pathlib import Path
 
+from installation.commands.options import add_models, add_profile, add_seconds, models_folder
 from installation.errors import InstallationError
 
 # Free disk below this fails (logs and takes need room to be written).
@@ -26,11 +27,9 @@ def add_parser(commands) -> None:
                     "delivers frames at the asked size and rate, the model bundles load, the "
                     "mapper project and scenes load, the display opens, OSC ports are free, "
                     "there is disk for logs. Exit status 1 when a check fails.")
-    doctor.add_argument("profile", help="installation profile (TOML)")
-    doctor.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a value, e.g. --set source.spec=1 (repeatable)")
-    doctor.add_argument("--seconds", type=float, default=2.0,
-                        help="how long to measure the camera's frame rate (2)")
+    add_profile(doctor, required=True)
+    add_models(doctor)
+    add_seconds(doctor, default=2.0, help="how long to measure the camera's frame rate (2)")
     doctor.set_defaults(handler=doctor_command)
 
 
@@ -56,17 +55,15 @@ def doctor_command(args) -> int:
 
 
 def check_source(profile, args):
+    from installation.app.live import check_take, is_take
     from installation.capture import open_source
-    from installation.commands import is_take
 
     s = profile.source
     if s.nodes:
         return _check_nodes(profile, args)
     source = open_source(s.spec, mirror=s.mirror, width=s.width, height=s.height, fps=s.fps)
     if is_take(source):
-        from installation.takes.io import read_take
-        header, frames = read_take(source.path)
-        count = sum(1 for _ in frames)
+        header, count = check_take(source.path)
         return "PASS", f"take {Path(s.spec).name}: {count} frames, {header.size[0]}x{header.size[1]}"
     source.open()
     try:
@@ -107,19 +104,15 @@ def _check_nodes(profile, args):
 
 
 def check_models(profile, args):
-    from installation.commands import is_take
+    from installation.app.live import is_take, open_tracker
     from installation.capture import open_source
 
     if profile.source.nodes:
         return "SKIP", "the people come from tracking nodes: no models needed here"
     if is_take(open_source(profile.source.spec)):
         return "SKIP", "the source is a take: no models needed"
-    from installation.tracking.quiet import silence_native_logs
-    from installation.tracking.tracker import Tracker
-
-    silence_native_logs()
-    tracker = Tracker(profile.tracking, models_dir=profile.models)
-    tracker.open()  # resolves, checks and loads each bundle in MediaPipe
+    # Resolves, checks and loads each bundle, where `run` would find it.
+    tracker = open_tracker(profile, models_folder(args, profile))
     try:
         return "PASS", ", ".join(f"{k} {v}" for k, v in tracker.model_files_.items()) + " loaded"
     finally:

@@ -2,7 +2,7 @@
 the image networks."""
 from __future__ import annotations
 
-from installation.commands import MODELS_HELP
+from installation.commands.options import add_models
 
 
 def add_parser(commands) -> None:
@@ -14,7 +14,7 @@ def add_parser(commands) -> None:
                                              "needed by projects with image features.")
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="each bundle: found where, checked, sha256")
-    listing.add_argument("--models", help=MODELS_HELP)
+    add_models(listing)
     fetch = actions.add_parser("fetch", help="download the official bundles (needs internet)")
     fetch.add_argument("names", nargs="*",
                        help="models to fetch (default: pose_full hands face; "
@@ -23,12 +23,12 @@ def add_parser(commands) -> None:
     fetch.add_argument("--force", action="store_true", help="download again even if present")
     path = actions.add_parser("path", help="print the file each bundle resolves to")
     path.add_argument("names", nargs="*", help="bundles (default: pose_full hands)")
-    path.add_argument("--models", help=MODELS_HELP)
+    add_models(path)
     models.set_defaults(handler=models_command)
 
 
 def models_command(args) -> int:
-    from installation import models
+    from installation import model_fetch, models
 
     if args.action == "list":
         print("looking in: " + "; ".join(f"{label} {path}" for label, path in
@@ -43,6 +43,6 @@ def models_command(args) -> int:
         return 0
     names = args.names or ["pose_full", "hands", "face"]
     for name in names:
-        path = models.fetch(name, args.to, force=args.force)
+        path = model_fetch.fetch(name, args.to, force=args.force)
         print(f"{name}: {path}  sha256 {models.sha256_of(path)}")
     return 0

@@ -12,7 +12,10 @@ import threading
 import time
 from collections import Counter
 
-from installation.commands import MODELS_HELP
+from installation.app.live import Signals, StoppedEarly, setup_logs, source_ended, start_live
+from installation.commands.options import (
+    add_models, add_profile, add_seconds, models_folder, profile_from,
+)
 
 log = logging.getLogger("installation")
 
@@ -37,20 +40,18 @@ def add_arguments(node) -> None:
                       help="where the piece listens (its [source] nodes); repeatable")
     node.add_argument("--name", help="this node's name, as the piece's [nodes.NAME] table "
                                      "calls it (default: the machine's host name)")
-    node.add_argument("--profile", help="profile for [tracking] and [source] settings "
-                                        "(the source given here replaces its [source] spec)")
-    node.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                      help="override a profile value (repeatable)")
+    add_profile(node, positional=False,
+                help="profile for [tracking] and [source] settings (the source given here "
+                     "replaces its [source] spec)")
     node.add_argument("--mirror", action="store_true", help="flip the image like a mirror")
-    node.add_argument("--models", help=MODELS_HELP)
-    node.add_argument("--seconds", type=float, help="stop after this many seconds")
+    add_models(node)
+    add_seconds(node)
     node.add_argument("--wait-for-camera", action="store_true",
                       help="a camera that is not there at start is waited for (the service "
                            "uses this)")
 
 
 def node_command(args) -> int:
-    from installation.commands.run import _profile, _setup_logs, _Signals, _StoppedEarly
     from installation.errors import InstallationError
     from installation.osc.nodes import MAX_NAME
     from installation.osc.sender import parse_destination
@@ -61,25 +62,23 @@ def node_command(args) -> int:
         raise InstallationError(f"a node name has 1 to {MAX_NAME} characters, got {name!r}",
                                 where="--name", fix="give a short name, e.g. --name left")
     destinations = [parse_destination(d, where="--to") for d in args.to]
-    profile = _profile(args)
-    _setup_logs(profile, verbose=getattr(args, "verbose", False))
+    profile = profile_from(args)
+    setup_logs(profile, verbose=getattr(args, "verbose", False))
     # The profile's [source] nodes are the piece's, never a node's own source.
     settings = SourceSettings(**{**vars(profile.source), "spec": args.source, "nodes": (),
                                  "mirror": args.mirror or profile.source.mirror})
-    signals = _Signals()
+    signals = Signals()
     try:
         with signals.installed():
             return _serve(args, name, destinations, profile, settings, signals)
-    except _StoppedEarly:
+    except StoppedEarly:
         log.info("stopped before the first frame")
         return 0
 
 
 def _serve(args, name, destinations, profile, settings, signals) -> int:
-    from installation.commands.run import _start_live, _source_ended
-
-    feed, tracker, _ = _start_live(settings, profile, args.models, fallback=False,
-                                   wait=args.wait_for_camera)
+    feed, tracker, _ = start_live(settings, profile, models_folder(args, profile),
+                                  fallback=False, wait=args.wait_for_camera)
     from installation.app.notify import Notifier
 
     streamer = NodeStreamer(name, destinations, notifier=Notifier())
@@ -96,7 +95,7 @@ def _serve(args, name, destinations, profile, settings, signals) -> int:
           f"{', '.join(f'{h}:{p}' for h, p in destinations)}"
           + (f"; {sum(streamer.errors.values())} could not be sent" if streamer.errors else ""))
     if feed.finished() and not streamer.stopped.is_set():
-        raise _source_ended(feed)
+        raise source_ended(feed)
     return 0
 
 

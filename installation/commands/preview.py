@@ -5,7 +5,7 @@ import logging
 import os
 from pathlib import Path
 
-from installation.commands import window_size
+from installation.commands.options import add_models, add_seconds, window_size
 
 log = logging.getLogger("installation")
 
@@ -18,7 +18,8 @@ def add_parser(commands) -> None:
                     "for --seconds (10 by default) and says how the scene did.")
     preview.add_argument("scene", help="a scene name, or a scene file (.py)")
     preview.add_argument("--take", help="the take to play (default: the demo take)")
-    preview.add_argument("--seconds", type=float, help="stop after this many seconds")
+    add_seconds(preview)
+    add_models(preview)
     preview.add_argument("--screenshot", help="write the last drawn frame to this PNG")
     preview.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="a setting of the scene (TOML value), may be repeated")
@@ -61,6 +62,7 @@ def preview_command(args) -> int:
 
     from installation.app.loop import RealClock, RenderLoop
     from installation.app.replay import FramePlayer
+    from installation.app.upkeep import Upkeep
     from installation.scenes.director import Director
     from installation.scenes.reload import SceneReloader
 
@@ -69,7 +71,7 @@ def preview_command(args) -> int:
     player = FramePlayer.from_take(take, clock)
     loop = RenderLoop(player, director, reloader=SceneReloader(catalog), size=args.size,
                       title=f"installation preview: {name}", clock=clock, hud=args.hud,
-                      status=lambda: f"take {take.name}")
+                      upkeep=Upkeep(status=lambda: f"take {take.name}"))
     stats = loop.run(seconds=args.seconds, screenshot=args.screenshot)
     times = [t for stage in (director.stage,) if stage is not None for t in stage.frame_times]
     print(f"previewed {name} on {take.name}: drew {stats.drawn} frames in {stats.seconds:.1f} s "

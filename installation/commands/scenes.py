@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from installation.commands.options import add_seconds
 from installation.errors import InstallationError
 
 
@@ -30,7 +31,7 @@ def add_parser(commands) -> None:
                     "check fails.")
     check.add_argument("scene", nargs="?", help="a scene name, or a scene file (.py)")
     check.add_argument("--take", help="the take to run it on (default: the demo take)")
-    check.add_argument("--seconds", type=float, default=2.0, help="seconds of the take (2)")
+    add_seconds(check, default=2.0, help="seconds of the take (2)")
     check.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="a setting of the scene (TOML value), may be repeated")
     _where_options(check)

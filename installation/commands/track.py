@@ -5,7 +5,8 @@ import logging
 import sys
 import time
 
-from installation.commands import MODELS_HELP, is_take, positive_int
+from installation.app.live import is_take
+from installation.commands.options import add_models, add_seconds, positive_int
 from installation.errors import InstallationError, SourceEnded
 
 log = logging.getLogger("installation")
@@ -31,8 +32,8 @@ def add_parser(commands) -> None:
     track.add_argument("--masks", action="store_true",
                        help="also record each person's body mask (about 0.5 KB a person a "
                             "frame; our pose tracker only)")
-    track.add_argument("--seconds", type=float, help="stop after this many seconds")
-    track.add_argument("--models", help=MODELS_HELP)
+    add_seconds(track)
+    add_models(track)
     track.set_defaults(handler=track_command)
 
 

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from installation.commands import positive_int
+from installation.commands.options import add_seconds, positive_int
 
 
 def add_parser(commands) -> None:
@@ -31,7 +31,7 @@ def add_parser(commands) -> None:
                      help="where to listen (default 127.0.0.1:6448; 0.0.0.0 for every network)")
     wek.add_argument("--send", action="append", metavar="HOST:PORT",
                      help="where to send /wek/outputs (default 127.0.0.1:12000; repeat for more)")
-    wek.add_argument("--seconds", type=float, help="stop after this many seconds")
+    add_seconds(wek)
     wek.set_defaults(handler=wekinator_command)
 
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from installation.errors import InstallationError, did_you_mean
-from installation.features.base import Extractor, Subject
+from installation.errors import did_you_mean
+from installation.features.base import Extractor, FeatureError, Subject
 from installation.features.body import (AngleFeatures, ArmsFeatures, Body, PoseFeatures,
                                         PositionFeatures)
 from installation.features.hands import HandFeatures
@@ -48,10 +48,6 @@ EXTRACTORS = {
 }
 # Names that stand for several extractors.
 ALIASES = {"hands": ("left_hand", "right_hand")}
-
-
-class FeatureError(InstallationError):
-    """Features asked for that do not exist."""
 
 
 def expand(names, where: str = "features") -> tuple[str, ...]:

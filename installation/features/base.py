@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from installation.errors import InstallationError
 from installation.types import Person
+
+
+class FeatureError(InstallationError):
+    """Features asked for that do not exist, or that cannot go together."""
 
 
 @dataclass(frozen=True)

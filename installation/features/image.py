@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from installation.errors import ModelError
-from installation.features.base import Extractor, Subject
+from installation.features.base import Extractor, FeatureError, Subject
 from installation.tracking.litert import LiteRTModel
 from installation.types import Frame, Person
 
@@ -308,9 +308,7 @@ def _finite(vector: np.ndarray) -> np.ndarray | None:
 def stage_for(feature_names, models_dir=None, model: str = DEFAULT_MODEL) -> ImageStage | None:
     """The image stage a project with these feature groups needs, its model
     opened; None (nothing loaded) when it uses no image group."""
-    from installation.features import FeatureError, expand
-
-    used = [name for name in expand(feature_names) if name in GROUPS]
+    used = [name for name in dict.fromkeys(feature_names) if name in GROUPS]
     if not used:
         return None
     if len(used) > 1:
