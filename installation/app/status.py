@@ -87,9 +87,6 @@ class StatusReporter:
             self.sender.send(ENTER_ADDRESS if event.kind == "enter" else LEAVE_ADDRESS,
                              int(event.person_id))
 
-    def note_error(self, text: str) -> None:
-        self.last_error = text
-
     # -- once a frame -----------------------------------------------------------------
 
     def tick(self, loop, now: float) -> None:

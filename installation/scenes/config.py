@@ -29,11 +29,11 @@ playlist, ``attract`` or ``switch_map`` must exist.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from installation.errors import did_you_mean
 from installation.scenes.settings import SceneError, check_settings, convert, scene_settings
 
 
@@ -99,10 +99,10 @@ class ScenesConfig:
         kwargs = {}
         for name, table in self.tables.items():
             if name not in catalog:
-                close = difflib.get_close_matches(name, DIRECTOR_KEYS, n=1)
-                if close and name not in catalog.problems_by_stem():
+                hint = did_you_mean(name, DIRECTOR_KEYS, otherwise="")
+                if hint and name not in catalog.problems_by_stem():
                     raise SceneError(f"unknown key '{name}'", where=self.where_for(),
-                                     fix=f"did you mean '{close[0]}'? A table [scenes.{name}] "
+                                     fix=f"{hint} A table [scenes.{name}] "
                                          "holds the settings of a scene of that name")
             info = catalog.get(name, where=self.where_for(name))
             kwargs[name] = check_settings(info.cls, table, self.where_for(name), scene_name=name)
@@ -127,8 +127,8 @@ def read_scenes_table(table: dict, where: str = "profile", base: Path | None = N
         elif isinstance(value, dict):
             tables[key] = value
         else:
-            close = difflib.get_close_matches(key, DIRECTOR_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(DIRECTOR_KEYS)}"
+            hint = did_you_mean(key, DIRECTOR_KEYS,
+                                otherwise=f"valid keys: {', '.join(DIRECTOR_KEYS)}")
             raise SceneError(f"unknown key '{key}'", where=where_table,
                              fix=f"{hint}; a scene's settings go in a table [scenes.NAME]")
     if "playlist" in values:

@@ -28,6 +28,7 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from installation.errors import did_you_mean
 from installation.scenes.base import Scene
 from installation.scenes.settings import SceneError, Setting, scene_settings
 
@@ -106,15 +107,12 @@ class SceneCatalog:
         (or the load problem of the file that would have defined it)."""
         if name in self.scenes:
             return self.scenes[name]
-        import difflib
-
         broken = self.problems_by_stem().get(name)
         if broken:
             raise SceneError(f"scene '{name}' could not be loaded: {broken}", where=where,
                              fix="fix the scene file; `installation scenes list` shows every problem")
-        close = difflib.get_close_matches(name, self.names(), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else \
-            f"known scenes: {', '.join(self.names()) or 'none'}"
+        hint = did_you_mean(name, self.names(),
+                            otherwise=f"known scenes: {', '.join(self.names()) or 'none'}")
         raise SceneError(f"no scene named '{name}'", where=where,
                          fix=f"{hint}; `installation scenes list` shows them all")
 

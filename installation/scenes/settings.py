@@ -20,7 +20,6 @@ parameter's line is its help text::
 from __future__ import annotations
 
 import ast
-import difflib
 import inspect
 import io
 import textwrap
@@ -29,7 +28,7 @@ import types as pytypes
 import typing
 from dataclasses import dataclass
 
-from installation.errors import InstallationError
+from installation.errors import InstallationError, did_you_mean
 
 _ANY = object  # a setting whose type cannot be told: any value passes
 
@@ -255,11 +254,10 @@ def check_settings(cls, table: dict, where: str, *, scene_name: str | None = Non
     values = {}
     for key, value in table.items():
         if key not in settings:
-            close = difflib.get_close_matches(key, list(settings), n=1)
             known = ", ".join(settings) or "none"
-            hint = f"did you mean '{close[0]}'? " if close else ""
+            hint = did_you_mean(key, settings, otherwise="")
             raise SceneError(f"unknown key '{key}'", where=where,
-                             fix=f"{hint}the settings of {name}: {known}; "
+                             fix=f"{hint + ' ' if hint else ''}the settings of {name}: {known}; "
                                  f"defined at {_where(cls, cls.__init__)}")
         values[key] = convert(settings[key], value, where)
     return values
@@ -279,8 +277,8 @@ def _problem(setting: Setting, value) -> str | None:
     if setting.choices is not None:
         if value in setting.choices and type(value) in {type(c) for c in setting.choices}:
             return None
-        close = difflib.get_close_matches(str(value), [str(c) for c in setting.choices], n=1)
-        return f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(value, setting.choices, otherwise="")
+        return f" ({hint})" if hint else ""
     if not _fits(value, setting.types):
         return ""
     if isinstance(value, (list, tuple)) and setting.items:
@@ -318,7 +316,3 @@ def _widen(setting: Setting, value):
         return tuple(value)
     return value
 
-
-def current_settings(scene) -> dict:
-    """The settings a scene instance holds (its attributes named after them)."""
-    return {name: getattr(scene, name) for name in scene_settings(type(scene)) if hasattr(scene, name)}
