@@ -1,4 +1,19 @@
-"""`installation bench SOURCE`: the plain loop against the pipeline, and the budgets."""
+"""`installation bench SOURCE`: the plain loop against the pipeline, and the budgets.
+
+Play a video file (looping, at its own rate, cut and scaled to --size) through
+the plain sequential loop (read, pose, hands, draw, repeat; hands searched
+with the whole hand landmarker every frame) and through the real pipeline
+(hands followed, beside pose), each in its own process with the real models,
+and print tracking and render fps, per-stage and end-to-end latency (median,
+p95), CPU use and peak memory for both, with the pipeline's gain. Then checks
+the budgets: mapper predict under 1 ms and each built-in scene's draw under 8
+ms (p99, 1280x720; dream: its whole frame within 16.7 ms). Both loops use the
+same pose tracker: ours (default; the report adds its detector's and landmark
+model's share of the CPU) or MediaPipe's PoseLandmarker. Exit status 1 when a
+budget is over. A benchmark: run it on an otherwise idle machine. Memory
+growth is given for runs of two minutes and more; `--only pipeline --seconds
+600` is a soak test.
+"""
 from __future__ import annotations
 
 import json
@@ -7,7 +22,9 @@ import subprocess
 import sys
 from dataclasses import asdict
 
-from installation.commands.options import add_models, add_seconds, positive_int, window_size
+from installation.commands.options import (
+    add_models, add_seconds, description, positive_int, window_size,
+)
 from installation.errors import InstallationError
 
 log = logging.getLogger("installation")
@@ -16,21 +33,7 @@ log = logging.getLogger("installation")
 def add_parser(commands) -> None:
     bench = commands.add_parser(
         "bench", help="measure the pipeline against the plain loop, and the per-frame budgets",
-        description="Play a video file (looping, at its own rate, cut and scaled to --size) "
-                    "through the plain sequential loop (read, pose, hands, draw, repeat; "
-                    "hands searched with the whole hand landmarker every frame) and "
-                    "through the real pipeline (hands followed, beside pose), each in its own "
-                    "process with the real models, "
-                    "and print tracking and render fps, per-stage and end-to-end latency "
-                    "(median, p95), CPU use and peak memory for both, with the pipeline's "
-                    "gain. Then checks the budgets: mapper predict under 1 ms and each "
-                    "built-in scene's draw under 8 ms (p99, 1280x720; dream: its whole frame "
-                    "within 16.7 ms). Both loops use the same pose tracker: ours (default; "
-                    "the report adds its detector's and landmark model's share of the CPU) "
-                    "or MediaPipe's PoseLandmarker. Exit status 1 when a budget is over. "
-                    "A benchmark: "
-                    "run it on an otherwise idle machine. Memory growth is given for runs of "
-                    "two minutes and more; `--only pipeline --seconds 600` is a soak test.")
+        description=description(__doc__))
     bench.add_argument("source", help="a video file (or a folder of images)")
     bench.add_argument("--size", type=window_size, default=(640, 480),
                        help="the images tracked, e.g. 640x480 (default)")
@@ -129,10 +132,10 @@ def pose_tracker_name(pose_tracker: str, tiles: int, every: int) -> str:
 def _check_inputs(args) -> None:
     """A missing file, a take, an unknown scene or a missing model: one line
     now, not a child's traceback."""
+    from installation import models
     from installation.app.live import is_take
     from installation.capture import open_source
     from installation.scenes.discovery import discover_scenes
-    from installation import models
     from installation.tracking.tracker import TrackerSettings
 
     source = open_source(args.source)

@@ -1,10 +1,12 @@
 """`installation calibrate SOURCE --node NAME`: a camera's floor calibration.
 
-The technician marks four or more points on the floor with tape, measures
+Show the camera's picture; click four or more marked floor points and type
+where each is on the floor (x y in metres, Enter). The technician marks four or more points on the floor with tape, measures
 where each lies (metres, in one frame for the whole room), then clicks each
 in the camera's picture and types its position. The result is written as
 the ``[nodes.NAME]`` table of the profile (``points`` and ``homography``);
-the rest of the file is kept as it was, comments and all.
+the rest of the file is kept as it was, comments and all. Without
+``--profile`` the table is printed.
 
 For scripts: ``--points "u,v,x,y;..."`` gives the points without a window,
 u, v in pixels of the camera's picture (``--normalised``: 0..1 of it).
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from installation.commands.options import window_size
+from installation.commands.options import description, window_size
 from installation.errors import InstallationError
 from installation.room.floor import FloorCalibration
 
@@ -26,9 +28,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 def add_parser(commands) -> None:
     calibrate = commands.add_parser(
         "calibrate", help="map a camera's picture to the floor, from four marked points",
-        description="Show the camera's picture; click four or more marked floor points and "
-                    "type where each is on the floor (x y in metres, Enter). Writes the "
-                    "[nodes.NAME] table of the profile, or prints it without --profile.")
+        description=description(__doc__))
     calibrate.add_argument("source", help="camera index, video file, image or stream URL")
     calibrate.add_argument("--node", required=True, metavar="NAME",
                            help="the camera's name in the profile ([nodes.NAME])")

@@ -1,14 +1,17 @@
-"""`installation config show PROFILE`: the profile as the piece will use it."""
+"""`installation config show PROFILE`: the profile as the piece will use it.
+
+Print the resolved profile: the file's values, --set overrides and every
+default, with relative paths made absolute.
+"""
 from __future__ import annotations
 
-from installation.commands.options import add_profile
+from installation.commands.options import add_profile, description
 
 
 def add_parser(commands) -> None:
     config = commands.add_parser(
         "config", help="show a profile with every default filled in",
-        description="Print the resolved profile: the file's values, --set overrides and "
-                    "every default, with relative paths made absolute.")
+        description=description(__doc__))
     actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
     show = actions.add_parser("show", help="print the resolved profile as TOML")
     add_profile(show, required=True)

@@ -1,7 +1,11 @@
 """`installation doctor PROFILE`: check a setup without starting the show.
 
-Each check prints one row, PASS / WARN / FAIL / SKIP with what it found; the
-exit status is 1 when any check fails, so a setup script can stop on it.
+Check everything a profile needs without starting the show: the source
+delivers frames at the asked size and rate, the model bundles load (found
+where `run` finds them), the mapper project and scenes load, the display
+opens, OSC ports are free, there is disk for logs. Each check prints one row,
+PASS / WARN / FAIL / SKIP with what it found; the exit status is 1 when any
+check fails, so a setup script can stop on it.
 """
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import socket
 import time
 from pathlib import Path
 
-from installation.commands.options import add_models, add_profile, add_seconds, models_folder
+from installation.commands.options import (
+    add_models, add_profile, add_seconds, description, models_folder,
+)
 from installation.errors import InstallationError
 
 # Free disk below this fails (logs and takes need room to be written).
@@ -23,10 +29,7 @@ MIN_RATE_SHARE = 0.8
 def add_parser(commands) -> None:
     doctor = commands.add_parser(
         "doctor", help="check a profile's camera, models, display, ports and disk",
-        description="Check everything a profile needs without starting the show: the source "
-                    "delivers frames at the asked size and rate, the model bundles load, the "
-                    "mapper project and scenes load, the display opens, OSC ports are free, "
-                    "there is disk for logs. Exit status 1 when a check fails.")
+        description=description(__doc__))
     add_profile(doctor, required=True)
     add_models(doctor)
     add_seconds(doctor, default=2.0, help="how long to measure the camera's frame rate (2)")

@@ -1,17 +1,18 @@
 """`installation models`: list, fetch or locate the MediaPipe model bundles and
-the image networks."""
+the image networks.
+
+MediaPipe model bundles and image networks: where they are found, and
+downloading the official ones. The image networks (image_embedder,
+image_classifier) are only needed by projects with image features.
+"""
 from __future__ import annotations
 
-from installation.commands.options import add_models
+from installation.commands.options import add_models, description
 
 
 def add_parser(commands) -> None:
     models = commands.add_parser("models", help="list, fetch or locate the model bundles",
-                                 description="MediaPipe model bundles and image networks: "
-                                             "where they are found, and downloading the "
-                                             "official ones. The image networks "
-                                             "(image_embedder, image_classifier) are only "
-                                             "needed by projects with image features.")
+                                 description=description(__doc__))
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="each bundle: found where, checked, sha256")
     add_models(listing)

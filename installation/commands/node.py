@@ -1,8 +1,9 @@
 """`installation node`: a tracking node with no window, streaming people to a piece.
 
-The node runs capture, tracking and smoothing exactly as `run` does and
-sends each tracked frame as one OSC bundle (docs/nodes.md), plus a
-heartbeat once a second. SIGTERM (systemctl stop) ends it cleanly.
+Run capture, tracking and smoothing as `run` does, without a window, and send
+everyone seen to a piece's nodes source, each tracked frame as one OSC bundle
+(docs/nodes.md), with a heartbeat once a second. A take replays its
+landmarks. SIGTERM (systemctl stop) or Ctrl-C ends it cleanly.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections import Counter
 
 from installation.app.live import Signals, StoppedEarly, setup_logs, source_ended, start_live
 from installation.commands.options import (
-    add_models, add_profile, add_seconds, models_folder, profile_from,
+    add_models, add_profile, add_seconds, description, models_folder, profile_from,
 )
 
 log = logging.getLogger("installation")
@@ -26,10 +27,7 @@ ALIVE_EVERY = 1.0
 def add_parser(commands) -> None:
     node = commands.add_parser(
         "node", help="track a camera and stream its people to a piece over OSC (no window)",
-        description="Run capture, tracking and smoothing as `run` does, without a window, and "
-                    "send everyone seen to a piece's nodes source as OSC bundles "
-                    "(docs/nodes.md), with a heartbeat once a second. A take replays its "
-                    "landmarks. SIGTERM or Ctrl-C stops it.")
+        description=description(__doc__))
     add_arguments(node)
     node.set_defaults(handler=node_command)
 

@@ -62,7 +62,12 @@ def add_seconds(parser, *, default: float | None = None,
 def profile_from(args):
     """The profile the command line names (with its ``--set`` overrides), or
     the defaults changed by ``--set`` alone, or the defaults."""
-    from installation.profile import Profile, apply_overrides, load_profile, profile_from_dict
+    from installation.profile import (
+        Profile,
+        apply_overrides,
+        load_profile,
+        profile_from_dict,
+    )
 
     if getattr(args, "profile", None):
         return load_profile(args.profile, args.set)
@@ -79,3 +84,10 @@ def models_folder(args, profile=None):
     if given:
         return given
     return getattr(profile, "models", None)
+
+
+def description(doc: str) -> str:
+    """A command's ``--help`` description: its module docstring after the
+    first line (which names the command for a reader of the code), without
+    the docstring's code quotes."""
+    return (doc.partition("\n\n")[2].strip() or doc.strip()).replace("``", "")

@@ -1,11 +1,16 @@
-"""`installation preview NAME`: one scene on a recorded take, no camera needed."""
+"""`installation preview NAME`: one scene on a recorded take, no camera needed.
+
+Play a scene on a take (default: the demo take shipped with the package).
+Saving the scene's file reloads it. Without a display it runs headless for
+--seconds (10 by default) and says how the scene did.
+"""
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
 
-from installation.commands.options import add_models, add_seconds, window_size
+from installation.commands.options import add_models, add_seconds, description, window_size
 
 log = logging.getLogger("installation")
 
@@ -13,9 +18,7 @@ log = logging.getLogger("installation")
 def add_parser(commands) -> None:
     preview = commands.add_parser(
         "preview", help="show one scene on a recorded take (no camera or models needed)",
-        description="Play a scene on a take (default: the demo take shipped with the package). "
-                    "Saving the scene's file reloads it. Without a display it runs headless "
-                    "for --seconds (10 by default) and says how the scene did.")
+        description=description(__doc__))
     preview.add_argument("scene", help="a scene name, or a scene file (.py)")
     preview.add_argument("--take", help="the take to play (default: the demo take)")
     add_seconds(preview)
@@ -67,7 +70,7 @@ def preview_command(args) -> int:
     from installation.scenes.reload import SceneReloader
 
     clock = RealClock()
-    director = Director(catalog, config, clock=clock.now)
+    director = Director(catalog, config, clock=clock.now, models_dir=getattr(args, "models", None))
     player = FramePlayer.from_take(take, clock)
     loop = RenderLoop(player, director, reloader=SceneReloader(catalog), size=args.size,
                       title=f"installation preview: {name}", clock=clock, hud=args.hud,

@@ -47,8 +47,14 @@ def add_parser(commands) -> None:
 
 def parse_output(text: str, model: str | None = None):
     """One --output SPEC -> an OutputSpec."""
-    from installation.mapping.spec import (ClassifierOutput, GestureOutput, MappingError,
-                                           RegressorOutput, check_name, close_hint)
+    from installation.mapping.spec import (
+        ClassifierOutput,
+        GestureOutput,
+        MappingError,
+        RegressorOutput,
+        check_name,
+        close_hint,
+    )
 
     where = f"--output {text}"
     name, sep, rest = text.partition("=")

@@ -1,15 +1,20 @@
-"""`installation record`: a take, or a segment of it, becomes examples."""
+"""`installation record`: a take, or a segment of it, becomes examples.
+
+Compute the project's features on every frame of a take between --from and
+--to, and record them as examples with the output values given. For a dtw
+output the segment becomes one example of the gesture given.
+"""
 from __future__ import annotations
 
 import math
+
+from installation.commands.options import description
 
 
 def add_parser(commands) -> None:
     record = commands.add_parser(
         "record", help="turn a take (or a segment of it) into examples of a mapper project",
-        description="Compute the project's features on every frame of a take between --from "
-                    "and --to, and record them as examples with the output values given. For a "
-                    "dtw output the segment becomes one example of the gesture given.",
+        description=description(__doc__),
         epilog="example: installation record poses --take lab.jsonl.gz --from 0.6 --to 1.1 "
                "--output posture=raised")
     record.add_argument("project", help="the project folder")

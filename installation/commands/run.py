@@ -1,4 +1,13 @@
-"""`installation run`: the piece, from source to window."""
+"""`installation run`: the piece, from source to window.
+
+Run the installation. With no profile it uses camera 0, or, when there is no
+camera, the demo take shipped with the package, opening with a tour: each
+scene for --tour-seconds with its name and what the body does to it, then the
+playlist. Without a display it runs headless for --seconds (10 by default).
+Keys: H the HUD, T the training overlay, 1-9 and the arrows switch scenes,
+Escape quits, Ctrl+Shift+M the technician menu (in kiosk mode the only key
+that does anything). docs/running.md tells how to leave it running for weeks.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,7 +16,8 @@ import threading
 
 from installation.app.live import Signals, StoppedEarly, setup_logs, source_ended, start_live
 from installation.commands.options import (
-    add_models, add_profile, add_seconds, models_folder, profile_from, seconds, window_size,
+    add_models, add_profile, add_seconds, description, models_folder, profile_from, seconds,
+    window_size,
 )
 
 log = logging.getLogger("installation")
@@ -16,15 +26,7 @@ log = logging.getLogger("installation")
 def add_parser(commands) -> None:
     run = commands.add_parser(
         "run", help="run the piece: source -> landmarks -> scenes on screen",
-        description="Run the installation. With no profile it uses camera 0, or, "
-                    "when there is no camera, the demo take shipped with the package, "
-                    "opening with a tour: each scene for --tour-seconds with its name and "
-                    "what the body does to it, then the playlist. "
-                    "Without a display it runs headless for --seconds (10 by default). "
-                    "Keys: H the HUD, T the training overlay, 1-9 and the arrows switch "
-                    "scenes, Escape quits, Ctrl+Shift+M the technician menu (in kiosk mode "
-                    "the only key that does anything). docs/running.md tells how to leave "
-                    "it running for weeks.")
+        description=description(__doc__))
     add_profile(run)
     run.add_argument("--source", help="override the profile's source: camera index, video, "
                                       "folder, stream URL or take")
@@ -86,9 +88,8 @@ def _run(args, profile, source_settings, signals) -> int:
     config = scenes_config(profile)
     catalog = discover_scenes(config.folder)
     # Scenes that load a network of their own (dream) look where tracking does.
-    from installation import models
-    models.use_folder(args.models or profile.models)
-    director = TourDirector(catalog, config, first=args.scene)
+    director = TourDirector(catalog, config, first=args.scene,
+                            models_dir=models_folder(args, profile))
     mapper = _load_mapper(profile)
 
     receiver = feed = tracker = reporter = None

@@ -1,4 +1,8 @@
-"""`installation track`: landmarks of a clip or camera, as a take."""
+"""`installation track`: landmarks of a clip or camera, as a take.
+
+Track every frame of a video file or folder (a camera until Ctrl-C or
+--seconds), print a summary, and write the landmarks as a take.
+"""
 from __future__ import annotations
 
 import logging
@@ -6,7 +10,7 @@ import sys
 import time
 
 from installation.app.live import is_take
-from installation.commands.options import add_models, add_seconds, positive_int
+from installation.commands.options import add_models, add_seconds, description, positive_int
 from installation.errors import InstallationError, SourceEnded
 
 log = logging.getLogger("installation")
@@ -15,8 +19,7 @@ log = logging.getLogger("installation")
 def add_parser(commands) -> None:
     track = commands.add_parser(
         "track", help="find everyone's landmarks in a source and record them as a take",
-        description="Track every frame of a video file or folder (a camera until Ctrl-C or "
-                    "--seconds), print a summary, and write the landmarks as a take.")
+        description=description(__doc__))
     track.add_argument("source", help="camera index, video file, folder of images or stream URL")
     track.add_argument("--out", help="write the take here (.jsonl, or .jsonl.gz compressed)")
     track.add_argument("--show", action="store_true", help="show each tracked frame in a window")
@@ -39,10 +42,10 @@ def add_parser(commands) -> None:
 
 def track_command(args) -> int:
     from installation.capture import open_source
+    from installation.takes.io import TakeWriter
     from installation.tracking.pipeline import LandmarkPipeline, SmoothingSettings
     from installation.tracking.quiet import silence_native_logs
     from installation.tracking.summary import TrackSummary
-    from installation.takes.io import TakeWriter
     from installation.tracking.tracker import Tracker, TrackerSettings
 
     source = open_source(args.source, mirror=args.mirror, realtime=False)
@@ -121,6 +124,7 @@ class _TrackWindow:
 
     def show(self, frame) -> bool:
         import pygame
+
         from installation.scenes.draw import draw_frame
         if any(e.type == pygame.QUIT for e in pygame.event.get()):
             return False

@@ -1,15 +1,20 @@
-"""`installation train`: train a mapper project's outputs from its examples."""
+"""`installation train`: train a mapper project's outputs from its examples.
+
+Train each output of a mapper project from its examples, print a cross-
+validated score per output (accuracy, or RMS error for regressors) and save
+the models beside the examples.
+"""
 from __future__ import annotations
 
 import sys
+
+from installation.commands.options import description
 
 
 def add_parser(commands) -> None:
     train = commands.add_parser(
         "train", help="train a mapper project's outputs and save the models",
-        description="Train each output of a mapper project from its examples, print a "
-                    "cross-validated score per output (accuracy, or RMS error for regressors) "
-                    "and save the models beside the examples.")
+        description=description(__doc__))
     train.add_argument("project", help="the project folder")
     train.add_argument("--output", action="append", metavar="NAME",
                        help="train only this output (repeat for more)")

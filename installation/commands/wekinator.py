@@ -1,5 +1,11 @@
 """`installation wekinator`: a Wekinator stand-in, driven by Wekinator's own
-OSC messages (see installation.osc.wekinator)."""
+OSC messages (see installation.osc.wekinator).
+
+Listen for /wek/inputs and Wekinator's /wekinator/control/... messages;
+record, train and run as Wekinator does, and send /wek/outputs while running.
+Patches written for Wekinator work unchanged. With --project the examples and
+models are kept in that folder (created if needed).
+"""
 from __future__ import annotations
 
 import signal
@@ -7,16 +13,13 @@ import threading
 import time
 from pathlib import Path
 
-from installation.commands.options import add_seconds, positive_int
+from installation.commands.options import add_seconds, description, positive_int
 
 
 def add_parser(commands) -> None:
     wek = commands.add_parser(
         "wekinator", help="listen for Wekinator's OSC messages and act as Wekinator",
-        description="Listen for /wek/inputs and Wekinator's /wekinator/control/... messages; "
-                    "record, train and run as Wekinator does, and send /wek/outputs while "
-                    "running. Patches written for Wekinator work unchanged. With --project the "
-                    "examples and models are kept in that folder (created if needed).")
+        description=description(__doc__))
     wek.add_argument("--inputs", type=positive_int, help="number of inputs (named inputs-1 ...)")
     wek.add_argument("--outputs", type=positive_int, default=1,
                      help="number of outputs (dtw: number of gestures); default 1")
@@ -36,7 +39,12 @@ def add_parser(commands) -> None:
 
 
 def make_project(args):
-    from installation.mapping import ClassifierOutput, GestureOutput, Project, RegressorOutput
+    from installation.mapping import (
+        ClassifierOutput,
+        GestureOutput,
+        Project,
+        RegressorOutput,
+    )
     from installation.mapping.estimators import check_model
     from installation.mapping.project import PROJECT_FILE
     from installation.mapping.spec import MappingError
