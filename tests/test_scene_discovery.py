@@ -237,3 +237,13 @@ def test_a_new_file_is_picked_up(folder):
     write(folder / "later.py", scene_source("later", (9, 9, 9)))
     assert reloader.poll(1.0) == ["later"]
     assert "later" in catalog
+
+
+def test_the_fixture_scene_is_the_tutorials_example():
+    """tests/fixtures/scenes/ripples.py links to examples/scenes/ripples.py (the
+    tutorial of docs/scenes.md), so the tests that use the fixture run the very
+    file the guide shows; a copy could drift from it again."""
+    fixture = ROOT / "tests" / "fixtures" / "scenes" / "ripples.py"
+    example = ROOT / "examples" / "scenes" / "ripples.py"
+    assert fixture.is_symlink() and fixture.resolve() == example.resolve()
+    assert load_scene_file(fixture).file == example.resolve()
