@@ -30,6 +30,7 @@ import pygame
 
 from installation import Frame
 from installation.scenes.discovery import default_scenes_folder, discover_scenes
+from installation.scenes.props import Props
 
 HERE = Path(__file__).resolve().parent
 CLIP = HERE.parents[1] / "shared" / "media" / "street_two_people.mp4"
@@ -56,6 +57,7 @@ def dream_picture(network: str, frames, fps: float, updates: int, out: Path) -> 
     """Play the clip into the dream scene until ``updates`` dreams came; save the screen."""
     scene = discover_scenes(default_scenes_folder(), entry_points=False).get("dream").make(
         network=network)
+    scene.props = Props(scene="dream")  # as a stage hands it: the network from INSTALLATION_MODELS
     surface = pygame.Surface(SIZE)
     scene.enter(SIZE)
     started = time.monotonic()
@@ -74,6 +76,7 @@ def dream_picture(network: str, frames, fps: float, updates: int, out: Path) -> 
         pygame.image.save(surface, str(out))
     finally:
         scene.exit()
+        scene.props.close()  # ends the dream process, as the stage does
     print(f"wrote {out} ({network}: {updates} dream updates, {time.monotonic() - started:.0f} s)")
 
 

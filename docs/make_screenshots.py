@@ -211,7 +211,7 @@ def render_tour(names) -> dict[str, pygame.Surface]:
     from installation.profile import DisplaySettings
     from installation.app.replay import FramePlayer
     from installation.app.tour import STEP_SECONDS, TourDirector
-    from installation.mapping.demo import demo_mapper
+    from installation.app.training import demo_mapper
     from installation.scenes.config import DirectorSettings, ScenesConfig
     from installation.scenes.discovery import discover_scenes
 

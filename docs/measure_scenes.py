@@ -32,6 +32,7 @@ from make_screenshots import SHOTS, VIDEO, load_scene, video_frames
 from installation import Frame
 from installation.assets import DEMO_TAKE, asset_path
 from installation.bench.budgets import scene_times
+from installation.scenes.props import Props
 from installation.takes.io import read_take
 
 SIZE = (1280, 720)
@@ -56,6 +57,7 @@ def loop_fps(name: str, frames: list[Frame], seconds: float, outputs: dict) -> f
     pygame.display.init()
     screen = pygame.display.set_mode(SIZE)
     scene = load_scene(name)()
+    scene.props = props = Props(scene=name)  # as on stage: a dreamer from $INSTALLATION_MODELS
     scene.enter(SIZE)
     clock_start, n, last = time.perf_counter(), 0, time.perf_counter()
     while time.perf_counter() - clock_start < seconds:
@@ -68,6 +70,7 @@ def loop_fps(name: str, frames: list[Frame], seconds: float, outputs: dict) -> f
         pygame.display.flip()
         n += 1
     scene.exit()
+    props.close()
     return n / (time.perf_counter() - clock_start)
 
 

@@ -1,15 +1,19 @@
-"""Find, check and download the MediaPipe Tasks model bundles (``.task`` files)
-and the plain TFLite image networks (``.tflite``) the ``image`` features use.
+"""Where the model files are, and whether they are sound: the MediaPipe
+Tasks bundles (``.task`` files) and the plain TFLite image networks
+(``.tflite``) the ``image`` features and the dream use.
 
-A bundle is looked for, in order, in the profile's models folder, the folder
-named by ``$INSTALLATION_MODELS`` and the user cache. Machines without internet
+A model is looked for, in order, in the piece's models folder (the
+profile's ``[tracking] models`` or ``--models``, passed down by whoever
+loads a model: nothing here remembers it), the folder named by
+``$INSTALLATION_MODELS`` and the user cache. Machines without internet
 (CI, many galleries) point one of the first two at a folder of copied files.
 
 A bundle is checked by what it must be, an uncompressed zip holding the
 expected ``.tflite`` members, not by a fixed checksum: the exact bytes Google
-serves are not pinned here. What ``fetch`` installed is recorded with its
-sha256 in ``installed.json`` next to it, so a changed file can be noticed.
-Whether the landmarker can actually load a bundle is checked by the tracker.
+serves are not pinned here. What :mod:`installation.model_fetch` installed is
+recorded with its sha256 in ``installed.json`` next to it, so a changed file
+can be noticed. Whether the landmarker can actually load a bundle is checked
+by the tracker.
 
 An image network may have a development stand-in: a file that is never
 fetched nor shipped, accepted from the profile's folder or
@@ -18,25 +22,15 @@ without internet cannot fetch the official one).
 """
 from __future__ import annotations
 
-import datetime
-import difflib
 import hashlib
 import json
 import logging
 import os
-import sys
-import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
-from http.client import HTTPException
 from pathlib import Path
 
-from tqdm import tqdm
-
-from installation.errors import ModelError
-from installation.files import atomic_write, sync_folder
+from installation.errors import ModelError, did_you_mean
 
 log = logging.getLogger("installation.models")
 
@@ -63,6 +57,11 @@ class Bundle:
     def single(self) -> bool:
         """A plain ``.tflite`` network, not a zip bundle."""
         return self.filename.endswith(".tflite")
+
+    @property
+    def kind(self) -> str:
+        """What it is, in words for an error message."""
+        return "TFLite network" if self.single else "MediaPipe model bundle"
 
 
 def _official(task: str, model: str) -> str:
@@ -137,10 +136,9 @@ def get_bundle(name: str) -> Bundle:
         return ALL_MODELS[name]
     except KeyError:
         pass
-    valid = ", ".join(ALL_MODELS)
-    close = difflib.get_close_matches(str(name), ALL_MODELS, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ModelError(f"unknown model {name!r}", fix=f"{hint}valid names: {valid}")
+    hint = did_you_mean(name, ALL_MODELS, otherwise="")
+    raise ModelError(f"unknown model {name!r}",
+                     fix=f"{hint} valid names: {', '.join(ALL_MODELS)}".lstrip())
 
 
 def cache_dir() -> Path:
@@ -151,22 +149,11 @@ def cache_dir() -> Path:
     return base / "installation" / "models"
 
 
-# The running piece's models folder (its profile's [tracking] models, or
-# --models), for code that has no profile at hand: a scene resolving the
-# network it dreams through. Set by `installation run` (use_folder).
-_piece_folder: Path | None = None
-
-
-def use_folder(folder: str | Path | None) -> None:
-    """Make ``folder`` the first place searched when no folder is given."""
-    global _piece_folder
-    _piece_folder = Path(folder).expanduser() if folder else None
-
-
 def search_dirs(models_dir: str | Path | None = None) -> list[tuple[str, Path]]:
-    """The folders searched for bundles, first wins, each with its label."""
+    """The folders searched for bundles, first wins, each with its label:
+    ``models_dir`` (the piece's folder, None: none), ``$INSTALLATION_MODELS``,
+    the user cache."""
     dirs: list[tuple[str, Path]] = []
-    models_dir = models_dir or _piece_folder
     if models_dir:
         dirs.append(("profile", Path(models_dir).expanduser()))
     env = os.environ.get(ENV_VAR, "").strip()
@@ -214,7 +201,7 @@ def resolve(name: str, models_dir: str | Path | None = None) -> Path:
     )
 
 
-def _bundle_problem(path: Path, bundle: Bundle) -> str | None:
+def bundle_problem(path: Path, bundle: Bundle) -> str | None:
     """Why *path* is not a usable bundle, or None if it is."""
     if not path.is_file():
         return "file not found"
@@ -258,17 +245,13 @@ def _network_problem(path: Path) -> str | None:
     return None
 
 
-def _kind(bundle: Bundle) -> str:
-    return "TFLite network" if bundle.single else "MediaPipe model bundle"
-
-
 def check_bundle(path: Path, name: str) -> None:
     """Raise ModelError unless *path* is a sound bundle for model *name*."""
     bundle = get_bundle(name)
-    problem = _bundle_problem(Path(path), bundle)
+    problem = bundle_problem(Path(path), bundle)
     if problem:
         raise ModelError(
-            f"not a {_kind(bundle)} ({problem})",
+            f"not a {bundle.kind} ({problem})",
             where=str(path),
             fix=f"delete it and run `installation models fetch {name}`",
         )
@@ -283,7 +266,8 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _read_manifest(folder: Path) -> dict:
+def read_manifest(folder: Path) -> dict:
+    """The record of what fetch installed in ``folder`` (``installed.json``)."""
     path = folder / MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -296,93 +280,6 @@ def _read_manifest(folder: Path) -> dict:
         raise ModelError("record of installed models is not a JSON object", where=str(path),
                          fix="delete it; `installation models fetch --force` writes it again")
     return data
-
-
-def _write_manifest(folder: Path, data: dict) -> None:
-    """Write installed.json atomically: readers see the old or the new file."""
-    atomic_write(folder / MANIFEST, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-
-
-def _download(url: str, out, desc: str, progress: bool, timeout: float) -> tuple[int, int | None]:
-    """Stream *url* into the open file *out*; return (bytes read, announced size)."""
-    request = urllib.request.Request(url, headers={"User-Agent": "installation-models"})
-    with urllib.request.urlopen(request, timeout=timeout) as resp:
-        length = resp.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        show = progress and sys.stderr is not None and sys.stderr.isatty()
-        received = 0
-        with tqdm(total=total, desc=desc, unit="B", unit_scale=True,
-                  unit_divisor=1024, disable=not show) as bar:
-            for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                out.write(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-    return received, total
-
-
-def fetch(name: str, dest_dir: str | Path | None = None, *, url: str | None = None,
-          progress: bool = True, timeout: float = 30, force: bool = False) -> Path:
-    """Download bundle *name* into *dest_dir* (default: the cache) and record it.
-
-    The file appears under its final name only once complete and checked. A
-    valid file already there is kept unless *force* is true.
-    """
-    bundle = get_bundle(name)
-    url = url or bundle.url
-    dest = Path(dest_dir).expanduser() if dest_dir else cache_dir()
-    final = dest / bundle.filename
-    if final.is_file() and not force and _bundle_problem(final, bundle) is None:
-        return final
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelError(f"cannot create the models folder: {exc.strerror or exc}",
-                         where=str(dest), fix="choose a writable folder")
-    manifest = _read_manifest(dest)   # fail before downloading, not after
-
-    offline_fix = (f"if this machine has no internet, download {url} elsewhere, copy "
-                   f"{bundle.filename} into a folder here and set {ENV_VAR} to it")
-    fd, tmp = tempfile.mkstemp(dir=dest, prefix=f".{bundle.filename}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                received, total = _download(url, out, bundle.filename, progress, timeout)
-            except urllib.error.HTTPError as exc:
-                raise ModelError(f"download failed: HTTP {exc.code} {exc.reason}",
-                                 where=url, fix=offline_fix) from None
-            except urllib.error.URLError as exc:
-                raise ModelError(f"download failed: {exc.reason}",
-                                 where=url, fix=offline_fix) from None
-            except (OSError, HTTPException) as exc:
-                # Timeouts, resets and broken responses mid-stream.
-                raise ModelError(f"download failed: {str(exc) or type(exc).__name__}",
-                                 where=url, fix=offline_fix) from None
-            out.flush()
-            os.fsync(out.fileno())
-        if total is not None and received != total:
-            raise ModelError(f"download incomplete: got {received} of {total} bytes",
-                             where=url, fix=f"try again; {offline_fix}")
-        problem = _bundle_problem(Path(tmp), bundle)
-        if problem:
-            raise ModelError(f"the server sent something that is not a "
-                             f"{_kind(bundle)} ({problem})", where=url,
-                             fix=f"check the URL; {offline_fix}")
-        digest = sha256_of(tmp)
-        os.replace(tmp, final)
-        sync_folder(dest)
-    finally:
-        # Covers errors and Ctrl-C alike: no half file is left behind.
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-    manifest[bundle.filename] = {
-        "sha256": digest,
-        "size": final.stat().st_size,
-        "url": url,
-        "fetched": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-    _write_manifest(dest, manifest)
-    return final
 
 
 def list_models(models_dir: str | Path | None = None,
@@ -403,11 +300,11 @@ def list_models(models_dir: str | Path | None = None,
             rows.append(ModelStatus(bundle.name, bundle.filename, path, where, False,
                                     f"unreadable: {exc.strerror or exc}"))
             continue
-        record = _read_manifest(path.parent).get(bundle.filename)
+        record = read_manifest(path.parent).get(bundle.filename)
         matches = None
         if isinstance(record, dict) and "sha256" in record:
             matches = record["sha256"] == digest
-        problem = _bundle_problem(path, bundle)
+        problem = bundle_problem(path, bundle)
         detail = problem or f"sha256 {digest[:12]}"
         if path.name != bundle.filename:
             detail += "; development stand-in, not for shipping"

@@ -13,8 +13,9 @@ DeepDream in a feedback loop, as its films are made:
   blends in ``blend`` of the live picture (the camera image, or for a take
   the visitors' silhouettes, from their masks when the tracker makes them)
   so the room stays recognisable, and climbs ``steps`` gradient steps. This
-  runs in its own process (:mod:`installation.deep.worker`) with at most
-  ``share`` of one core: the render loop never waits for it.
+  runs in a process of its own, with at most ``share`` of one core: the
+  stage hands it to the scene (``self.props.dreamer``) and ends it when the
+  scene leaves. The render loop never waits for it.
 * **Between updates** (about a dozen a second) the screen keeps moving: the
   last dream is warped on by as much of the steering as time has reached,
   at the working size, then scaled smoothly to the screen.
@@ -30,7 +31,6 @@ nobody there it zooms slowly in and turns.
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import Literal
 
@@ -39,39 +39,26 @@ import numpy as np
 import pygame
 
 from installation import Frame, Scene
-from installation.deep.worker import DreamWorker, Steer, warp
-from installation.errors import InstallationError, ModelError
+from installation.deep.feedback import Steer, warp
+from installation.deep.networks import NETWORKS
+from installation.errors import InstallationError, did_you_mean
+from installation.scenes.bodies import (LIMBS, MIN_VISIBILITY, body_scale, fit_image,
+                                        follow_energy, mask_in_picture, palm, placement,
+                                        to_pixels)
+from installation.types import LEFT_SHOULDER, NOSE, RIGHT_SHOULDER
 
-log = logging.getLogger("installation.scenes.dream")
-
-# Pose landmarks used for silhouettes and steering (MediaPipe pose indices).
-LIMBS = ((11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28),
-         (11, 12), (23, 24), (11, 23), (12, 24))
-TORSO = (11, 12, 24, 23)
-NOSE, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST, L_HIP, R_HIP = 0, 11, 12, 15, 16, 23, 24
-MIN_VISIBILITY = 0.5
+TORSO = (11, 12, 24, 23)  # shoulders and hips, round: the polygon of the body's trunk
+SHOULDERS = [LEFT_SHOULDER, RIGHT_SHOULDER]
 # Rates per second: zoom (log of the scale), turn (degrees), shift x, y (of the
 # picture's size). With nobody there the dream zooms slowly in and turns.
 IDLE_STEER = np.array([0.03, 1.0, 0.0, 0.0], np.float32)
 PERSON_TINTS = np.array([(1.0, 0.55, 0.2), (0.25, 0.75, 1.0), (1.0, 0.3, 0.6),
                          (0.45, 1.0, 0.5), (0.7, 0.45, 1.0)], np.float32)
-
-# network -> (model name for installation.models, member of a bundle,
-# pixel range it was trained on, the layer dreamt through by default). The
-# default layers are those whose dreams were best on the street clip.
-NETWORKS = {
-    "pose": ("pose_full", "pose_landmarks_detector.tflite", (0.0, 1.0), "add_3"),
-    "imagenet": ("image_classifier", None, (-1.0, 1.0), "block_10_expand_relu"),
-}
 FIRST_INTERVAL = 0.1  # seconds between dream updates, until measured
 WAKING = "waking the dream\u2026"
-
-
-def start_worker(**settings) -> DreamWorker:
-    """Start the dream process (loading and compiling go on in it)."""
-    worker = DreamWorker(**settings)
-    worker.start()
-    return worker
+# Without its network the scene shows the room, saying what is missing.
+NOT_INSTALLED = "the dream's network is not installed: installation models fetch {}"
+OFF_STAGE = "no dream network: the scene is not on a stage"
 
 
 class Dream(Scene):
@@ -106,33 +93,26 @@ class Dream(Scene):
     def enter(self, size):
         where = "scene dream"
         if self.network not in NETWORKS:
-            raise InstallationError(f"unknown network {self.network!r}", where,
-                                    fix=f"use one of {', '.join(NETWORKS)}")
+            raise InstallationError(f"unknown network {self.network!r}", where, fix=did_you_mean(
+                self.network, NETWORKS, otherwise=f"use one of {', '.join(NETWORKS)}"))
         if not (16 <= self.size <= 1024 and 1 <= self.steps <= 20 and 0.0 <= self.blend <= 1.0
                 and 0.0 < self.share <= 1.0):
             raise InstallationError(
                 f"size {self.size}, steps {self.steps}, blend {self.blend}, share {self.share} "
                 "out of range", where,
                 fix="size 16..1024 pixels, steps 1..20, blend 0..1, share above 0 up to 1")
-        from installation import models
-
-        model, member, value_range, default_layer = NETWORKS[self.network]
-        try:
-            path = models.resolve(model)
-        except ModelError as error:
-            # The piece goes on (the tour on a machine that never fetched a
-            # model shows the room at least), saying in one line what is missing.
-            log.warning("scene dream shows the room without its network: %s", error.message)
-            path = None
         self.rng_ = np.random.default_rng(self.seed)
         self.size_ = (max(1, int(size[0])), max(1, int(size[1])))
         w = int(self.size)
         # Even sizes: the networks halve the picture several times.
         h = max(16, 2 * round(w * self.size_[1] / self.size_[0] / 2))
         self.work_ = (w, h)
-        self.worker_ = None if path is None else start_worker(
-            source=path, member=member, layer=self.layer or default_layer,
-            value_range=value_range, size=(w, h), steps=self.steps, share=self.share)
+        # The stage ends the process when the scene leaves. Without the network
+        # the piece goes on (the tour on a machine that never fetched a model
+        # shows the room at least), its props having said in the log what is missing.
+        self.worker_ = None if self.props is None else self.props.dreamer(
+            network=self.network, layer=self.layer, size=(w, h), steps=self.steps,
+            share=self.share)
         self.base_ = self._night(w, h)
         self.ghosts_ = np.zeros((h, w, 3), np.float32)
         self.grain_ = self._noise(w, h)
@@ -155,15 +135,14 @@ class Dream(Scene):
         if not pygame.font.get_init():
             pygame.font.init()
         font = pygame.font.Font(pygame.font.get_default_font(), max(12, self.size_[1] // 36))
-        words = WAKING if path is not None else f"no network: installation models fetch {model}"
+        words = WAKING if self.worker_ is not None else OFF_STAGE if self.props is None \
+            else NOT_INSTALLED.format(NETWORKS[self.network].model)
         self.caption_ = font.render(words, True, (214, 220, 232))
 
     def exit(self):
-        worker = self.__dict__.pop("worker_", None)
-        if worker is not None:
-            worker.stop()
-        for attr in ("base_", "ghosts_", "grain_", "shown_", "waking_", "vignette_", "screen_",
-                     "caption_"):
+        # The process is the stage's to end (it does, after a fault too).
+        for attr in ("worker_", "base_", "ghosts_", "grain_", "shown_", "waking_", "vignette_",
+                     "screen_", "caption_"):
             self.__dict__.pop(attr, None)
 
     def _noise(self, w, h):
@@ -183,10 +162,10 @@ class Dream(Scene):
         w, h = self.work_
         if frame.index != self.last_index_:
             self.last_index_ = frame.index
-            place = _placement(frame.size, (w, h))
+            place = placement(frame.size, (w, h))
             self._read_bodies(frame, place)
             if frame.image is not None:
-                self.base_ = _fit_image(frame.image, (w, h), place)
+                self.base_ = fit_image(frame.image, (w, h), place)
             else:
                 # No camera (a take): luminous bodies leave fading ghosts on a dusk sky.
                 silhouettes = self._silhouettes(frame, place)[1]
@@ -251,9 +230,8 @@ class Dream(Scene):
             steer.append(_steering(person))
         self.previous_ = seen
         speed = max(speeds) if speeds else 0.0
-        # Quick to rise, slow to settle: a gesture keeps the room in view a moment.
-        rate = 0.5 if speed > self.energy_ else 0.06
-        self.energy_ += rate * (speed - self.energy_)
+        # A gesture keeps the room in view a moment after it.
+        self.energy_ = follow_energy(self.energy_, speed, settle=0.06)
         # The dream unfolds from the middle of the crowd.
         middles = [_middle(p, place) for p in frame.people]
         middles = [m for m in middles if m is not None]
@@ -274,13 +252,13 @@ class Dream(Scene):
         scales = []
         for n, person in enumerate(frame.people):
             pose = person.pose
-            points = _to_pixels(pose[:, :2], place)
+            points = to_pixels(pose[:, :2], place)
             visible = pose[:, 3] >= MIN_VISIBILITY
-            scale = _body_scale(pose) * place[1]  # shoulders to hips, in working pixels
+            scale = body_scale(pose) * place[1]  # shoulders to hips, in working pixels
             scales.append(scale)
             tint = PERSON_TINTS[(person.id if person.id > 0 else n) % len(PERSON_TINTS)]
             if self.silhouettes and person.mask is not None:
-                body = cv2.cvtColor(_mask_in_buffer(person.mask, place, (w, h)), cv2.COLOR_GRAY2RGB)
+                body = cv2.cvtColor(mask_in_picture(person.mask, place, (w, h)), cv2.COLOR_GRAY2RGB)
                 # In place: numpy's broadcasting over three channels is ten times slower.
                 cv2.multiply(body, (*tint.tolist(), 0.0), dst=body)
                 cv2.max(paint, body, dst=paint)
@@ -296,8 +274,8 @@ class Dream(Scene):
                 cv2.circle(paint, _pt(points[NOSE]), max(2, int(scale * 0.33)), tint, -1, cv2.LINE_AA)
             for hand in person.hands.values():
                 if hand is not None:
-                    palm = _to_pixels(hand.landmarks[9:10, :2], place)[0]
-                    cv2.circle(paint, _pt(palm), max(2, int(scale * 0.25)), tint, -1, cv2.LINE_AA)
+                    centre = to_pixels(hand.landmarks[9:10, :2], place)[0]
+                    cv2.circle(paint, _pt(centre), max(2, int(scale * 0.25)), tint, -1, cv2.LINE_AA)
         if not scales:
             return np.zeros((h, w), np.float32), paint
         scale = float(np.mean(scales))
@@ -329,35 +307,7 @@ class Dream(Scene):
             surface.blit(self.caption_, (x, self.size_[1] - 2 * self.caption_.get_height()))
 
 
-# --- small geometry helpers ------------------------------------------------------------------
-
-
-def _placement(source_size, target_size):
-    """(width, height, x offset, y offset) of the source image fitted, aspect kept,
-    into the target; a frame without a size fills the target."""
-    sw, sh = source_size
-    tw, th = target_size
-    if sw <= 0 or sh <= 0:
-        return float(tw), float(th), 0.0, 0.0
-    scale = min(tw / sw, th / sh)
-    return sw * scale, sh * scale, (tw - sw * scale) / 2, (th - sh * scale) / 2
-
-
-def _mask_in_buffer(mask, place, target):
-    """A person's mask (covering the whole image, any size) placed where the
-    image sits in the working picture: float32 (height, width) of ``target``."""
-    w, h, ox, oy = place
-    fx, fy = w / mask.shape[1], h / mask.shape[0]
-    # Pixel centres follow the scale (centre of mask pixel u at (u + 0.5) * fx).
-    matrix = np.array([[fx, 0.0, ox + 0.5 * fx - 0.5], [0.0, fy, oy + 0.5 * fy - 0.5]])
-    return cv2.warpAffine(mask, matrix, target, flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-
-
-def _to_pixels(points, place):
-    """Normalised landmark (x, y) rows -> working pixels."""
-    w, h, ox, oy = place
-    return np.column_stack((ox + points[:, 0] * w, oy + points[:, 1] * h))
+# --- small helpers ------------------------------------------------------------------
 
 
 def _soften(image, sigma):
@@ -367,27 +317,13 @@ def _soften(image, sigma):
     return cv2.resize(cv2.GaussianBlur(quarter, (0, 0), sigma), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _fit_image(image, target, place):
-    """The camera image, letterboxed into the working size, as float RGB 0..1."""
-    tw, th = target
-    w, h, ox, oy = place
-    w, h, x, y = max(1, round(w)), max(1, round(h)), round(ox), round(oy)
-    out = np.zeros((th, tw, 3), np.float32)
-    # Area averaging by a whole factor is fast; by an odd factor (1768 -> 320) it
-    # is not, so go to twice the size first, smoothly, then halve.
-    double = cv2.resize(image, (2 * w, 2 * h), interpolation=cv2.INTER_LINEAR)
-    small = cv2.resize(double, (w, h), interpolation=cv2.INTER_AREA)
-    out[y:y + h, x:x + w] = small[: th - y, : tw - x] * np.float32(1 / 255)
-    return out
-
-
 def _middle(person, place):
     """Mid-shoulders of a person as a fraction of the working picture, or None when unseen."""
     pose = person.pose
-    if (pose[[L_SHOULDER, R_SHOULDER], 3] < MIN_VISIBILITY).any():
+    if (pose[SHOULDERS, 3] < MIN_VISIBILITY).any():
         return None
     w, h, ox, oy = place
-    x, y = pose[[L_SHOULDER, R_SHOULDER], :2].mean(axis=0)
+    x, y = pose[SHOULDERS, :2].mean(axis=0)
     return np.clip([(ox + x * w) / (w + 2 * ox), (oy + y * h) / (h + 2 * oy)], 0.0, 1.0)
 
 
@@ -403,32 +339,19 @@ def _gesture_speed(pose, pose0, t0, t):
     move = pose[visible, :2] - pose0[visible, :2]
     travel = move.mean(axis=0)
     limbs = np.linalg.norm(move - travel, axis=1).mean() + 0.25 * np.linalg.norm(travel)
-    return float(limbs) / (t - t0) / _body_scale(pose)
-
-
-def _body_scale(pose):
-    """Shoulder-to-hip distance in image units: speeds are measured in bodies per second."""
-    shoulders = pose[[L_SHOULDER, R_SHOULDER], :2].mean(axis=0)
-    hips = pose[[L_HIP, R_HIP], :2].mean(axis=0)
-    return max(float(np.linalg.norm(shoulders - hips)), 0.05)
+    return float(limbs) / (t - t0) / body_scale(pose)
 
 
 def _steering(person):
     """(zoom rate, turn rate in degrees/s, shift x, shift y) from one person's hands, or None."""
     pose = person.pose
-    if (pose[[L_SHOULDER, R_SHOULDER], 3] < MIN_VISIBILITY).any():
+    if (pose[SHOULDERS, 3] < MIN_VISIBILITY).any():
         return None
-    hands = []
-    for side, wrist in (("left", L_WRIST), ("right", R_WRIST)):
-        hand = person.hands[side]
-        if hand is not None:
-            hands.append(hand.landmarks[9, :2])
-        elif pose[wrist, 3] >= MIN_VISIBILITY:
-            hands.append(pose[wrist, :2])
+    hands = [p for p in (palm(person, "left"), palm(person, "right")) if p is not None]
     if not hands:
         return None
-    centre = pose[[L_SHOULDER, R_SHOULDER], :2].mean(axis=0)
-    scale = _body_scale(pose)
+    centre = pose[SHOULDERS, :2].mean(axis=0)
+    scale = body_scale(pose)
     offset = np.clip((np.mean(hands, axis=0) - centre) / (2.5 * scale), -1, 1)
     zoom, turn = 0.03, 0.0
     if len(hands) == 2:

@@ -17,6 +17,7 @@ import numpy as np
 import pygame
 
 from installation import Frame, Scene
+from installation.scenes.bodies import MIN_VISIBILITY, WRISTS
 from installation.scenes.draw import BACKGROUND, colour_for, draw_person, fit_rect
 
 PANEL = (8, 10, 16, 190)  # translucent backing of the outputs panel and status line
@@ -24,8 +25,6 @@ TEXT = (235, 238, 245)
 DIM = (150, 156, 170)
 BAR = (255, 196, 61)
 TRACK = (60, 64, 78)
-MIN_VISIBILITY = 0.5
-WRISTS = {"left": 15, "right": 16}
 SILHOUETTE_OPACITY = 0.45
 # A mask is far coarser than the screen: its edge is made crisp again by
 # turning mask values 0.3..0.7 smoothly into no tint..full tint.

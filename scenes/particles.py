@@ -24,9 +24,10 @@ import numpy as np
 import pygame
 
 from installation import Frame, Scene
+from installation.scenes.bodies import MIN_VISIBILITY, palm, placement
+from installation.types import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
 
-NOSE, L_SHOULDER, R_SHOULDER, L_WRIST, R_WRIST, L_HIP, R_HIP = 0, 11, 12, 15, 16, 23, 24
-MIN_VISIBILITY = 0.5
+TORSO = [LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]
 PARAMETERS = ("spread", "hue", "speed")
 AT_REST = {"spread": 0.35, "hue": 0.58, "speed": 0.3}  # an empty room: a calm blue swarm
 
@@ -112,7 +113,7 @@ class Particles(Scene):
 
     def _read_bodies(self, frame, size):
         """Anchors (hands) in buffer pixels, and spread/hue/speed as the body shows them."""
-        w, h, ox, oy = _placement(frame.size, size)
+        w, h, ox, oy = placement(frame.size, size)
         anchors, keys, spreads, hues, speeds, seen = [], [], [], [], [], {}
         for n, person in enumerate(frame.people):
             pose = person.pose
@@ -120,22 +121,18 @@ class Particles(Scene):
             key = person.id if person.id >= 0 else -1 - n
             seen[key] = (frame.t, pose)
             hands = []
-            for side, wrist in (("left", L_WRIST), ("right", R_WRIST)):
-                hand = person.hands[side]
-                if hand is not None:
-                    point = hand.landmarks[9, :2]  # the middle of the palm
-                elif visible[wrist]:
-                    point = pose[wrist, :2]
-                else:
+            for side in ("left", "right"):
+                point = palm(person, side)
+                if point is None:
                     continue
                 hands.append(point)
                 anchors.append((point[0] * w + ox, point[1] * h + oy))
                 keys.append(2 * key + (side == "right"))
-            if not visible[[L_SHOULDER, R_SHOULDER, L_HIP, R_HIP]].all() or not hands:
+            if not visible[TORSO].all() or not hands:
                 continue
-            shoulders = pose[[L_SHOULDER, R_SHOULDER], :2]
+            shoulders = pose[TORSO[:2], :2]
             width = max(float(np.linalg.norm(shoulders[0] - shoulders[1])), 0.02)
-            hip_y = pose[[L_HIP, R_HIP], 1].mean()
+            hip_y = pose[TORSO[2:], 1].mean()
             torso = max(float(hip_y - shoulders[:, 1].mean()), 0.02)
             if len(hands) == 2:
                 spreads.append(np.clip((np.linalg.norm(hands[0] - hands[1]) / width - 1.0) / 3.0, 0, 1))
@@ -267,13 +264,3 @@ def _background(hue):
     """A deep wash of the complementary colour, so the swarm glows against it."""
     r, g, b = colorsys.hsv_to_rgb((hue + 0.5) % 1.0, 0.7, 0.07)
     return np.array([r, g, b], np.float32)
-
-
-def _placement(source_size, target_size):
-    """(width, height, x, y) of the source image fitted, aspect kept, into the target."""
-    sw, sh = source_size
-    tw, th = target_size
-    if sw <= 0 or sh <= 0:
-        return float(tw), float(th), 0.0, 0.0
-    scale = min(tw / sw, th / sh)
-    return sw * scale, sh * scale, (tw - sw * scale) / 2, (th - sh * scale) / 2

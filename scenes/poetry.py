@@ -31,11 +31,11 @@ import pygame
 
 from installation import Frame, Scene
 from installation.assets import asset_path
+from installation.scenes.bodies import LIMBS, MIN_VISIBILITY, follow_energy, palm, placement
+from installation.scenes.draw import wrap
 from installation.text import Poem, Verse, WordChain, capitalised, read_corpus, read_poems, tokenize
 
 __all__ = ["Poetry", "WordChain", "read_corpus", "read_poems", "tokenize"]
-
-# --- the scene -----------------------------------------------------------------------------
 
 # Colours of each mood: sky at the top and bottom, the words' ink and glow.
 PALETTES = {
@@ -46,10 +46,6 @@ OTHER_PALETTES = [
     {"top": (4, 20, 20), "bottom": (10, 50, 46), "ink": (226, 255, 242), "glow": (60, 220, 170)},
     {"top": (24, 10, 36), "bottom": (52, 24, 70), "ink": (250, 234, 255), "glow": (200, 120, 255)},
 ]
-WRISTS = {"left": 15, "right": 16}
-LIMBS = ((11, 12), (11, 13), (13, 15), (12, 14), (14, 16), (11, 23), (12, 24), (23, 24),
-         (23, 25), (25, 27), (24, 26), (26, 28))
-MIN_VISIBILITY = 0.5
 
 
 class _Word:
@@ -162,15 +158,14 @@ class Poetry(Scene):
 
     def _read_bodies(self, frame):
         """Screen positions and velocities of every joint and hand; the movement energy."""
-        w, h, ox, oy = _placement(frame.size, self.size_)
+        w, h, ox, oy = placement(frame.size, self.size_)
         joints, motion, hands, limbs, seen, energy = [], [], [], [], {}, 0.0
         for n, person in enumerate(frame.people):
             key = person.id if person.id >= 0 else -1 - n
             points = person.pose[:, :2] * (w, h) + (ox, oy)
             visible = person.pose[:, 3] >= MIN_VISIBILITY
-            palms = {side: (hand.landmarks[9, :2] * (w, h) + (ox, oy)) if hand is not None else
-                     (points[WRISTS[side]] if visible[WRISTS[side]] else None)
-                     for side, hand in person.hands.items()}
+            palms = {side: palm(person, side) for side in person.hands}
+            palms = {side: None if p is None else p * (w, h) + (ox, oy) for side, p in palms.items()}
             seen[key] = (frame.t, points, palms)
             velocity = np.zeros_like(points)
             if key in self.previous_ and frame.t > self.previous_[key][0]:
@@ -179,13 +174,13 @@ class Poetry(Scene):
                 torso = max(float(np.linalg.norm(points[11] - points[23])), 0.05 * self.size_[1])
                 if visible.any():
                     energy = max(energy, float(np.linalg.norm(velocity[visible], axis=1).mean()) / torso)
-                for side, palm in palms.items():
-                    if palm is not None and palms0.get(side) is not None:
-                        v = (palm - palms0[side]) / (frame.t - t0)
-                        hands.append((*palm, *v, float(np.hypot(*v)) / torso))
-            for side, palm in palms.items():
-                if palm is not None and not any(abs(hx - palm[0]) < 1e-6 for hx, *_ in hands):
-                    hands.append((*palm, 0.0, 0.0, 0.0))
+                for side, at in palms.items():
+                    if at is not None and palms0.get(side) is not None:
+                        v = (at - palms0[side]) / (frame.t - t0)
+                        hands.append((*at, *v, float(np.hypot(*v)) / torso))
+            for at in palms.values():
+                if at is not None and not any(abs(hx - at[0]) < 1e-6 for hx, *_ in hands):
+                    hands.append((*at, 0.0, 0.0, 0.0))
             joints.append(points[visible])
             motion.append(velocity[visible])
             limbs.extend((tuple(points[a]), tuple(points[b])) for a, b in LIMBS if visible[a] and visible[b])
@@ -194,9 +189,8 @@ class Poetry(Scene):
         self.motion_ = np.concatenate(motion) if motion else np.zeros((0, 2))
         self.hands_ = hands
         self.limbs_ = limbs
-        # Quick to rise, slow to settle, so a gesture's words keep coming a moment.
-        rate = 0.5 if energy > self.energy_ else 0.08
-        self.energy_ += rate * (energy - self.energy_)
+        # A gesture's words keep coming a moment after it.
+        self.energy_ = follow_energy(self.energy_, energy, settle=0.08)
 
     def _write_word(self):
         written = self.chains_[self.mood_].write(self.poem_, self.rng_)
@@ -320,15 +314,7 @@ class Poetry(Scene):
         if rows is None:
             if len(self.rows_cache_) > 32:
                 self.rows_cache_.clear()
-            width = self.size_[0] * 0.9
-            rows = [words[0]]
-            for word in words[1:]:
-                longer = f"{rows[-1]} {word}"
-                if self.verse_font_.size(longer)[0] <= width:
-                    rows[-1] = longer
-                else:
-                    rows.append(word)
-            self.rows_cache_[key] = rows
+            rows = self.rows_cache_[key] = wrap(words, self.verse_font_, self.size_[0] * 0.9)
         return rows
 
     def _sprite(self, word, size, mood):
@@ -374,16 +360,6 @@ def _corpus_path(mood: str) -> Path:
         raise FileNotFoundError(f"poetry: no corpus for mood {mood!r} at {path}; shipped moods are "
                                 f"{', '.join(shipped)}, or give the path of a .txt file")
     return path
-
-
-def _placement(source_size, target_size):
-    """(width, height, x, y) of the source image fitted, aspect kept, into the target."""
-    sw, sh = source_size
-    tw, th = target_size
-    if sw <= 0 or sh <= 0:
-        return float(tw), float(th), 0.0, 0.0
-    scale = min(tw / sw, th / sh)
-    return sw * scale, sh * scale, (tw - sw * scale) / 2, (th - sh * scale) / 2
 
 
 def _mix(a, b, t):

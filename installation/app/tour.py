@@ -180,6 +180,8 @@ def _caption_card(height: int, text_width: int, title: str, line: str):
     the same on a laptop and a projector."""
     import pygame
 
+    from installation.scenes.draw import wrap
+
     key = (height, text_width, title, line)
     if key in _cards:
         return _cards[key]
@@ -189,7 +191,7 @@ def _caption_card(height: int, text_width: int, title: str, line: str):
     line_font = pygame.font.Font(None, max(18, height // 20))
     pad = max(6, height // 48)
     rows = [title_font.render(title, True, TITLE)]
-    rows += [line_font.render(text, True, LINE) for text in _wrap(line, line_font, text_width)]
+    rows += [line_font.render(text, True, LINE) for text in wrap(line.split(), line_font, text_width)]
     card = pygame.Surface((max(r.get_width() for r in rows) + 2 * pad,
                            sum(r.get_height() for r in rows) + 2 * pad), pygame.SRCALPHA)
     card.fill(BACKING)
@@ -201,14 +203,3 @@ def _caption_card(height: int, text_width: int, title: str, line: str):
         _cards.clear()
     _cards[key] = card
     return card
-
-
-def _wrap(text: str, font, width: int) -> list[str]:
-    """``text`` in lines no wider than ``width`` pixels (a longer word keeps its own line)."""
-    lines: list[str] = []
-    for word in text.split():
-        if lines and font.size(f"{lines[-1]} {word}")[0] <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines

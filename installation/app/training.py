@@ -23,28 +23,20 @@ Backspace          delete the last take
 Delete             delete the chosen output's examples; Shift+Delete: all
 =================  =========================================================
 
-The profile's ``[mapping]`` table (see :func:`load_mapper`)::
-
-    [mapping]
-    project = "mapper"                  # the project folder, relative to the profile
-    control = "127.0.0.1:6448"          # optional: Wekinator control messages in
-    send = ["127.0.0.1:12000"]          # optional: /wek/outputs out, while running
-    send_features = ["127.0.0.1:6448"]  # optional: features as /wek/inputs (a real Wekinator)
-    send_landmarks = ["127.0.0.1:9000"] # optional: landmarks under /installation/...
-    run = true                          # start running at once when trained
+What the overlay shows is training_overlay.py's; the profile's
+``[mapping]`` table that makes a session is read by mapping_table.py
+(:func:`~installation.app.mapping_table.load_mapper`).
 """
 from __future__ import annotations
 
-import difflib
 import logging
-from pathlib import Path
 
-from installation.errors import InstallationError
+from installation.app.training_overlay import Overlay, overlay_lines
 from installation.features import FeatureSet
+from installation.mapping.errors import MappingError
 from installation.mapping.mapper import Mapper
 from installation.mapping.project import Project
-from installation.mapping.spec import (ClassifierOutput, GestureOutput, MappingError,
-                                       RegressorOutput)
+from installation.mapping.spec import GestureOutput, RegressorOutput
 
 log = logging.getLogger("installation.training")
 
@@ -54,7 +46,7 @@ _DIGITS = {f"{n}": n for n in range(10)}
 class TrainingSession:
     """Keys, overlay and per-frame outputs of one mapper project.
 
-    ``osc_out`` and ``receiver`` are optional (see :func:`load_mapper`):
+    ``osc_out`` and ``receiver`` are optional (see mapping_table.load_mapper):
     a :class:`~installation.osc.sender.WekinatorOutputs` for /wek/outputs,
     senders for features and landmarks, and an OscReceiver for Wekinator's
     control messages.
@@ -81,7 +73,7 @@ class TrainingSession:
         self.message = ""
         self._space_held = False
         self._started = False
-        self._font = None
+        self._overlay = Overlay()
         if run and (project.trained_ or project.gestures_):
             self.mapper.start_running()
         if receiver is not None:
@@ -263,59 +255,11 @@ class TrainingSession:
 
     def overlay_lines(self) -> list[tuple[str, tuple[int, int, int]]]:
         """The overlay's text, line by line with a colour (testable without a window)."""
-        m = self.mapper
-        white, grey, red, green = (235, 235, 235), (160, 160, 160), (255, 90, 80), (120, 220, 120)
-        state = ("RECORDING" if m.recording else
-                 f"RECORDING GESTURE {m.gesture[1]}" if m.gesture else
-                 "training..." if m.training else "running" if m.running else "not running")
-        colour = red if (m.recording or m.gesture) else green if m.running else white
-        lines = [(f"mapper {self.project_path.name if self.project_path else ''}: {state}",
-                  colour)]
-        reports = {r.output: r for r in m.last_reports}
-        for i, name in enumerate(self.output_names):
-            spec = m.project.outputs[name]
-            mark = ">" if i == self.selected % len(self.output_names) else " "
-            value = m.values[name]
-            if isinstance(spec, ClassifierOutput):
-                taught = f"class {spec.class_name(int(value))}"
-                counts = ", ".join(f"{spec.class_name(int(v))}:{n}"
-                                   for v, n in sorted(m.project.counts(name).items()))
-            elif isinstance(spec, GestureOutput):
-                taught = f"gesture {spec.gestures[int(value) - 1]}"
-                counts = ", ".join(f"{spec.gestures[int(v) - 1]}:{n}"
-                                   for v, n in sorted(m.project.counts(name).items()))
-            else:
-                taught = f"value {value:.3g}"
-                counts = f"{sum(m.project.counts(name).values())} examples"
-            score = _score(m.project, name, reports.get(name))
-            live = m.last_outputs.get(name)
-            live_text = "" if live is None else f"  -> {_live(spec, live)}"
-            lines.append((f"{mark} {name}: teach {taught} | {counts or 'no examples'} | "
-                          f"{score}{live_text}", white if mark == ">" else grey))
-        if self.message:
-            lines.append((self.message, white))
-        lines.append(("Tab output  1-9 value  Space hold: record  R record  Enter train  "
-                      "P run  Backspace undo take  Del delete", grey))
-        return lines
+        title = self.project_path.name if self.project_path else ""
+        return overlay_lines(self.mapper, self.selected, title, self.message)
 
     def draw_overlay(self, surface) -> None:
-        import pygame
-
-        if self._font is None:
-            if not pygame.font.get_init():
-                pygame.font.init()
-            self._font = pygame.font.Font(None, 24)
-        lines = self.overlay_lines()
-        rendered = [self._font.render(text, True, colour) for text, colour in lines]
-        width = min(surface.get_width() - 20, max(r.get_width() for r in rendered) + 20)
-        height = sum(r.get_height() + 4 for r in rendered) + 16
-        panel = pygame.Surface((width, height), pygame.SRCALPHA)
-        panel.fill((0, 0, 0, 170))
-        surface.blit(panel, (10, 10))
-        y = 18
-        for r in rendered:
-            surface.blit(r, (20, y))
-            y += r.get_height() + 4
+        self._overlay.draw(surface, self.overlay_lines())
 
     def close(self) -> None:
         """Keep any take being recorded, save, stop listening."""
@@ -328,27 +272,6 @@ class TrainingSession:
         for sender in (self.osc_out, self.feature_out, self.landmark_out):
             if sender is not None:
                 sender.close()
-
-
-def _score(project, name, report) -> str:
-    if report is not None and report.error:
-        return f"not trained: {report.error}"
-    trained = project.trained_.get(name)
-    if trained is not None:
-        return (f"{trained.score_name} {trained.score:.2f}" if trained.score is not None
-                else "trained")
-    gesture = project.gestures_.get(name)
-    if gesture is not None:
-        return (f"loo accuracy {gesture.score:.2f}" if gesture.score is not None else "trained")
-    return "not trained"
-
-
-def _live(spec, value: float) -> str:
-    if isinstance(spec, ClassifierOutput):
-        return spec.class_name(int(value))
-    if isinstance(spec, GestureOutput):
-        return spec.gestures[int(value) - 1] if value >= 1 else "-"
-    return f"{value:.3f}"
 
 
 class _NoOutputs:
@@ -367,57 +290,10 @@ class _NoOutputs:
         pass
 
 
-MAPPING_KEYS = ("project", "control", "send", "send_features", "send_landmarks", "run")
+def demo_mapper() -> TrainingSession:
+    """The demo project (installation.mapping.demo), trained and running,
+    as the render loop's mapper: the tour's bars and the benchmarks use it."""
+    from installation.mapping.demo import demo_project
 
-
-def load_mapper(profile) -> TrainingSession | None:
-    """The session the profile's ``[mapping]`` table describes (None without one)."""
-    from installation.osc import (LandmarkSender, OscReceiver, WekinatorInputs, WekinatorOutputs,
-                                  parse_destination)
-
-    table = profile.table("mapping")
-    if not table:
-        return None
-    where = f"{profile.path or 'profile'} [mapping]"
-    for key in table:
-        if key not in MAPPING_KEYS:
-            close = difflib.get_close_matches(key, MAPPING_KEYS, n=1)
-            raise InstallationError(f"unknown key '{key}'", where,
-                                    f"did you mean '{close[0]}'?" if close else
-                                    f"valid keys: {', '.join(MAPPING_KEYS)}")
-    folder = table.get("project")
-    if not isinstance(folder, str) or not folder:
-        raise InstallationError("'project' must name the mapper project folder", where,
-                                'add project = "path/to/project" (relative to the profile)')
-    path = Path(folder)
-    if not path.is_absolute() and profile.path is not None:
-        path = Path(profile.path).parent / path
-    run = table.get("run", True)
-    if not isinstance(run, bool):
-        raise InstallationError(f"'run' must be true or false, got {run!r}", where)
-
-    def destinations(key: str, default_port: int):
-        value = table.get(key, [])
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InstallationError(f"'{key}' must be a list of \"host:port\"", where,
-                                    f'write it like {key} = ["127.0.0.1:{default_port}"]')
-        return [parse_destination(v, default_port, f"{where} {key}") for v in value]
-
-    send = destinations("send", 12000)
-    features = destinations("send_features", 6448)
-    landmarks = destinations("send_landmarks", 9000)
-    control = table.get("control")
-    receiver = None
-    if control is not None:
-        if not isinstance(control, str):
-            raise InstallationError(f"'control' must be \"host:port\", got {control!r}", where)
-        host, port = parse_destination(control, 6448, f"{where} control")
-        receiver = OscReceiver(host, port, name="mapper control")
-    project = Project.load(path)
-    return TrainingSession(
-        project, run=run, receiver=receiver,
-        osc_out=WekinatorOutputs(send) if send else None,
-        feature_out=WekinatorInputs(features) if features else None,
-        landmark_out=LandmarkSender(landmarks) if landmarks else None)
+    project, _ = demo_project()
+    return TrainingSession(project)

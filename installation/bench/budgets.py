@@ -68,15 +68,20 @@ def predict_budget(calls: int = 5000) -> Budget:
 
 
 def scene_times(scene, frames, count: int, size=SCENE_SIZE, outputs=None,
-                skip: int = 30) -> tuple[list[float], list[float]]:
+                skip: int = 30, models_dir=None) -> tuple[list[float], list[float]]:
     """Seconds of ``update`` and of ``draw`` per frame for ``count`` frames
     of ``frames`` (looped, times growing as a looping take's do) at
-    ``size``; the first ``skip`` frames (allocation, caches) are left out."""
+    ``size``; the first ``skip`` frames (allocation, caches) are left out.
+    The scene is handed its props as on stage (a dreamer finds its network
+    in ``models_dir``, then $INSTALLATION_MODELS and the cache)."""
     import pygame
+
+    from installation.scenes.props import Props
 
     if not pygame.font.get_init():
         pygame.font.init()
     surface = pygame.Surface(size)
+    scene.props = props = Props(models_dir, scene=getattr(scene, "name", ""))
     scene.enter(size)
     updates, draws = [], []
     dt = 1 / 30
@@ -92,19 +97,24 @@ def scene_times(scene, frames, count: int, size=SCENE_SIZE, outputs=None,
                 updates.append(middle - start)
                 draws.append(end - middle)
     finally:
-        scene.exit()
+        try:
+            scene.exit()
+        finally:
+            props.close()
     return updates, draws
 
 
-def scene_budgets(names=None, count: int = 600) -> list[Budget]:
-    """Each built-in scene (or those named) on the demo take at 1280x720."""
+def scene_budgets(names=None, count: int = 600, models_dir=None) -> list[Budget]:
+    """Each built-in scene (or those named) on the demo take at 1280x720
+    (``models_dir``: where the dream's network is looked for first)."""
     from installation.scenes.discovery import default_scenes_folder, discover_scenes
 
     catalog = discover_scenes(default_scenes_folder(), entry_points=False, builtin=False)
     frames = demo_frames()
     budgets = []
     for name in names or catalog.names():
-        updates, draws = scene_times(catalog.get(name).make(), frames, count)
+        updates, draws = scene_times(catalog.get(name).make(), frames, count,
+                                     models_dir=models_dir)
         if name in FRAME_BUDGETS_MS:
             median, p99 = _percentiles_ms(np.add(updates, draws))
             budgets.append(Budget(name, "update+draw", median, p99, FRAME_BUDGETS_MS[name]))

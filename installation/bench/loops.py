@@ -190,7 +190,7 @@ def run(config: LoopConfig) -> dict:
     from installation.app.loop import RealClock, RenderLoop
     from installation.app.upkeep import Upkeep
     from installation.profile import DisplaySettings
-    from installation.mapping.demo import demo_mapper
+    from installation.app.training import demo_mapper
     from installation.bench.standin import CameraStandIn
     from installation.scenes.config import DirectorSettings, ScenesConfig
     from installation.scenes.director import Director
@@ -214,7 +214,7 @@ def run(config: LoopConfig) -> dict:
     catalog = discover_scenes()
     scenes = ScenesConfig(DirectorSettings(playlist=(config.scene,), crossfade=0.0), {})
     clock = RealClock()
-    director = Director(catalog, scenes, clock=clock.now)
+    director = Director(catalog, scenes, clock=clock.now, models_dir=config.models)
     measurement = Measurement(config.warmup, config.memory_every, counters=_counters(tracker))
     feed = None
     try:

@@ -107,7 +107,8 @@ def bench_command(args) -> int:
     budgets = []
     if not args.no_budgets:
         print("\nbudgets (99th percentile):", flush=True)
-        budgets = [predict_budget(), *scene_budgets(count=args.budget_frames)]
+        budgets = [predict_budget(), *scene_budgets(count=args.budget_frames,
+                                                    models_dir=args.models)]
         for budget in budgets:
             print("  " + budget.line())
     if args.json:

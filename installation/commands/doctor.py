@@ -125,7 +125,7 @@ def check_models(profile, args):
 def check_mapping(profile, args):
     if not profile.table("mapping"):
         return "SKIP", "no [mapping] table"
-    from installation.mapping import load_mapper
+    from installation.app.mapping_table import load_mapper
 
     mapper = load_mapper(profile)
     return "PASS", f"project {getattr(mapper, 'project_path', '') or 'loaded'}"

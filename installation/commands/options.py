@@ -62,12 +62,7 @@ def add_seconds(parser, *, default: float | None = None,
 def profile_from(args):
     """The profile the command line names (with its ``--set`` overrides), or
     the defaults changed by ``--set`` alone, or the defaults."""
-    from installation.profile import (
-        Profile,
-        apply_overrides,
-        load_profile,
-        profile_from_dict,
-    )
+    from installation.profile import Profile, apply_overrides, load_profile, profile_from_dict
 
     if getattr(args, "profile", None):
         return load_profile(args.profile, args.set)

@@ -70,7 +70,7 @@ def preview_command(args) -> int:
     from installation.scenes.reload import SceneReloader
 
     clock = RealClock()
-    director = Director(catalog, config, clock=clock.now, models_dir=getattr(args, "models", None))
+    director = Director(catalog, config, clock=clock.now, models_dir=args.models)
     player = FramePlayer.from_take(take, clock)
     loop = RenderLoop(player, director, reloader=SceneReloader(catalog), size=args.size,
                       title=f"installation preview: {name}", clock=clock, hud=args.hud,

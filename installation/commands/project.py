@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from installation.errors import InstallationError
+from installation.errors import InstallationError, did_you_mean
 
 OUTPUT_HELP = ("an output as NAME=TYPE[:DETAIL]: classifier:3 or classifier:down,up (class "
                "count or names), regressor:0..1 (range), dtw:wave,circle or dtw:2 (gestures); "
@@ -48,12 +48,7 @@ def add_parser(commands) -> None:
 def parse_output(text: str, model: str | None = None):
     """One --output SPEC -> an OutputSpec."""
     from installation.mapping.spec import (
-        ClassifierOutput,
-        GestureOutput,
-        MappingError,
-        RegressorOutput,
-        check_name,
-        close_hint,
+        ClassifierOutput, GestureOutput, MappingError, RegressorOutput, check_name,
     )
 
     where = f"--output {text}"
@@ -89,7 +84,7 @@ def parse_output(text: str, model: str | None = None):
                                                       for i in range(1, int(detail) + 1)))
         return GestureOutput(name, gestures=_names(detail, where))
     raise MappingError(f"unknown output type {kind!r}", where,
-                       close_hint(kind, ("classifier", "regressor", "dtw")))
+                       did_you_mean(kind, ("classifier", "regressor", "dtw")))
 
 
 def _names(text: str, where: str) -> tuple[str, ...]:
@@ -125,9 +120,9 @@ def new_command(args) -> int:
     names = [o.name for o in outputs]
     for name, model in models.items():
         if name not in names:
-            from installation.mapping.spec import MappingError, close_hint
+            from installation.mapping.spec import MappingError
             raise MappingError(f"--model for unknown output {name!r}", "--model",
-                               close_hint(name, names))
+                               did_you_mean(name, names))
     import dataclasses
     outputs = [dataclasses.replace(o, model=models[o.name]) if o.name in models else o
                for o in outputs]

@@ -64,7 +64,8 @@ def take_vectors(project, take, start=0.0, end=math.inf):
 
 def record_command(args) -> int:
     from installation.mapping import Project
-    from installation.mapping.spec import MappingError, close_hint
+    from installation.errors import did_you_mean
+    from installation.mapping.spec import MappingError
 
     if args.end < args.start:
         raise MappingError(f"--to {args.end:g} is before --from {args.start:g}", "record")
@@ -79,7 +80,7 @@ def record_command(args) -> int:
         spec = project.outputs.get(name)
         if spec is None:
             raise MappingError(f"unknown output {name!r}", "--output",
-                               close_hint(name, project.outputs))
+                               did_you_mean(name, project.outputs))
         try:
             value = float(value)
         except ValueError:

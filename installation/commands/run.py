@@ -87,7 +87,7 @@ def _run(args, profile, source_settings, signals) -> int:
     # a typo in the profile is a one-line error at once.
     config = scenes_config(profile)
     catalog = discover_scenes(config.folder)
-    # Scenes that load a network of their own (dream) look where tracking does.
+    # What the stage hands scenes (the dream's network) is found where tracking's models are.
     director = TourDirector(catalog, config, first=args.scene,
                             models_dir=models_folder(args, profile))
     mapper = _load_mapper(profile)
@@ -217,7 +217,7 @@ def _train_demo_mapper(loop) -> None:
     classifier) and lift (how high the higher wrist is: a regressor). It is
     trained beside the running loop (seconds, mostly importing scikit-learn):
     the tour starts at once and the bars appear when the mapper is ready."""
-    from installation.mapping.demo import demo_mapper
+    from installation.app.training import demo_mapper
 
     def train():
         try:
@@ -234,7 +234,7 @@ def _load_mapper(profile):
     """The profile's mapper (its [mapping] table), or None without one."""
     if not profile.table("mapping"):
         return None
-    from installation.mapping import load_mapper
+    from installation.app.mapping_table import load_mapper
 
     return load_mapper(profile)
 

@@ -39,12 +39,7 @@ def add_parser(commands) -> None:
 
 
 def make_project(args):
-    from installation.mapping import (
-        ClassifierOutput,
-        GestureOutput,
-        Project,
-        RegressorOutput,
-    )
+    from installation.mapping import ClassifierOutput, GestureOutput, Project, RegressorOutput
     from installation.mapping.estimators import check_model
     from installation.mapping.project import PROJECT_FILE
     from installation.mapping.spec import MappingError

@@ -26,31 +26,14 @@ import multiprocessing as mp
 import os
 import time
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from installation.deep.feedback import Steer, warp
 from installation.errors import InstallationError
 
-
-@dataclass(frozen=True)
-class Steer:
-    """How the body steers the feedback, per update: ``zoom`` (1.02 grows the
-    picture 2 %), ``turn`` in degrees, ``drift`` in working-size pixels
-    (x, y), ``blend`` the share of the live picture mixed back in (0..1)."""
-
-    zoom: float = 1.02
-    turn: float = 0.0
-    drift: tuple[float, float] = (0.0, 0.0)
-    blend: float = 0.15
-
-    def __post_init__(self):
-        values = (self.zoom, self.turn, *self.drift, self.blend)
-        if not all(np.isfinite(values)):
-            raise ValueError(f"steering must be finite numbers, got {self}")
-        if not 0.0 <= self.blend <= 1.0 or self.zoom <= 0:
-            raise ValueError(f"blend must be 0..1 and zoom positive, got {self}")
+__all__ = ["DreamWorker", "Steer", "warp"]  # Steer and warp: as the worker takes them
 
 
 class DreamWorker:
@@ -180,17 +163,6 @@ def _end(process, stop, ready, timeout: float = 5.0) -> None:
     if process.is_alive():
         process.kill()
         process.join(timeout)
-
-
-def warp(picture: np.ndarray, steer: Steer) -> np.ndarray:
-    """Zoom about the centre, turn and drift a float picture (edges mirrored)."""
-    import cv2
-
-    height, width = picture.shape[:2]
-    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), steer.turn, steer.zoom)
-    matrix[:, 2] += steer.drift
-    return cv2.warpAffine(picture, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT)
 
 
 def _run(settings: dict, shared) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from installation.mapping.spec import MappingError
+from installation.mapping.errors import MappingError
 
 # float32 needs 9 significant digits to come back exactly; landmarks and
 # OSC floats are float32, so this loses nothing they carry.
@@ -206,19 +206,9 @@ class Examples(_ChangeLog):
         output, refusing values the output cannot have (a class that does
         not exist)."""
         examples = cls(inputs, outputs)
-        rows = _reader(data, where)
-        header = next(rows, None)
-        if header is None:
-            return examples
-        line, names = header
-        index = _columns(names, ["take", *inputs], f"{where}:line {line}", optional=outputs)
+        index, rows = _rows(data, where, ["take", *inputs], optional=outputs)
         out_index = [index.get(name) for name in outputs]
-        for line, row in rows:
-            here = f"{where}:line {line}"
-            if len(row) != len(names):
-                raise MappingError(f"{len(row)} cells, the header has {len(names)}", here,
-                                   "fix or delete that row")
-            take = _take(row[index["take"]], here)
+        for here, take, row in rows:
             x = [_number(row[index[name]], here, name) for name in inputs]
             y = [np.nan if i is None or row[i] == "" else _number(row[i], here, name)
                  for i, name in zip(out_index, outputs)]
@@ -268,6 +258,13 @@ class Templates(_ChangeLog):
     def of(self, output: str) -> list[Template]:
         return [t for t in self.items if t.output == output]
 
+    def counts(self, output: str) -> dict[float, int]:
+        """How many templates each gesture of an output has."""
+        counts: dict[float, int] = {}
+        for t in self.of(output):
+            counts[float(t.gesture)] = counts.get(float(t.gesture), 0) + 1
+        return counts
+
     def takes(self) -> set[int]:
         return {t.take for t in self.items}
 
@@ -312,12 +309,7 @@ class Templates(_ChangeLog):
         """Parse gestures.csv; ``outputs`` maps DTW output names to their
         number of gestures."""
         templates = cls(inputs)
-        rows = _reader(data, where)
-        header = next(rows, None)
-        if header is None:
-            return templates
-        line, names = header
-        index = _columns(names, ["take", "output", "gesture", *inputs], f"{where}:line {line}")
+        index, rows = _rows(data, where, ["take", "output", "gesture", *inputs])
         current: tuple | None = None
         frames: list = []
 
@@ -325,12 +317,7 @@ class Templates(_ChangeLog):
             if current is not None:
                 templates.add(current[0], current[1], current[2], frames)
 
-        for line, row in rows:
-            here = f"{where}:line {line}"
-            if len(row) != len(names):
-                raise MappingError(f"{len(row)} cells, the header has {len(names)}", here,
-                                   "fix or delete that row")
-            take = _take(row[index["take"]], here)
+        for here, take, row in rows:
             output = row[index["output"]]
             if output not in outputs:
                 raise MappingError(f"gesture for unknown dtw output {output!r}", here,
@@ -347,6 +334,29 @@ class Templates(_ChangeLog):
         flush()
         templates.changes = []  # what the file holds is no change
         return templates
+
+
+def _rows(data: bytes, where: str, required, optional=()):
+    """A CSV file's column index (its header has the ``required`` columns,
+    "take" among them, and may have ``optional`` ones) and its rows as
+    ``(here, take, cells)``, ``here`` naming the file and line; each row
+    checked to have a cell per column and a take number."""
+    rows = _reader(data, where)
+    header = next(rows, None)
+    if header is None:
+        return {}, iter(())
+    line, names = header
+    index = _columns(names, required, f"{where}:line {line}", optional)
+
+    def checked():
+        for line, row in rows:
+            here = f"{where}:line {line}"
+            if len(row) != len(names):
+                raise MappingError(f"{len(row)} cells, the header has {len(names)}", here,
+                                   "fix or delete that row")
+            yield here, _take(row[index["take"]], here), row
+
+    return index, checked()
 
 
 def _reader(data: bytes, where: str):

@@ -4,6 +4,7 @@ The tour shows its outputs moving with the bodies in mirror's bars, and the
 benchmarks time its predictions: posture classes (hands down, raised, up)
 and an arm-lift regressor (how high the higher wrist is), trained on the
 demo take shipped with the package, so it needs no camera, models or clips.
+The app runs it as a training session (installation.app.training.demo_mapper).
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def demo_project():
     an arm-lift regressor over 41 pose and arm inputs, 600 examples (the demo
     take's frames with a little noise, labelled by how high the higher wrist is)."""
     from installation.features import FeatureSet
-    from installation.mapping import ClassifierOutput, Project, RegressorOutput
+    from installation.mapping.project import Project
+    from installation.mapping.spec import ClassifierOutput, RegressorOutput
 
     project = Project([ClassifierOutput("posture", classes=("down", "raised", "up")),
                        RegressorOutput("lift", inputs=("arms.high.*",), min=-1, max=1)],
@@ -47,10 +49,3 @@ def demo_project():
     project.train()
     return project, vectors
 
-
-def demo_mapper():
-    """The demo project, running, as the render loop's mapper."""
-    from installation.app.training import TrainingSession
-
-    project, _ = demo_project()
-    return TrainingSession(project)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from dtaidistance import dtw_ndim
 
-from installation.mapping.spec import GestureOutput, MappingError
+from installation.mapping.errors import MappingError
+from installation.mapping.spec import GestureOutput
 
 # The window holds this many times the longest template, so a gesture
 # performed up to this much slower than recorded still fits.

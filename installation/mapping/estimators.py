@@ -27,7 +27,8 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from installation.mapping.spec import MappingError, close_hint
+from installation.errors import did_you_mean
+from installation.mapping.errors import MappingError, ModelFileError
 
 # name -> (estimator class, its defaults here, whether inputs are standardised)
 CLASSIFIERS = {
@@ -88,7 +89,7 @@ def check_model(kind: str, name: str, params: dict, where: str) -> None:
     ``params`` are settings it has."""
     models = MODELS[kind]
     if name not in models:
-        raise MappingError(f"unknown {kind} model {name!r}", where, close_hint(name, models))
+        raise MappingError(f"unknown {kind} model {name!r}", where, did_you_mean(name, models))
     build(kind, name, params, where)
 
 
@@ -111,7 +112,7 @@ def build(kind: str, name: str, params: dict, where: str = "model"):
         if key not in valid:
             extra = ["degree"] if name == "polynomial" else []
             raise MappingError(f"unknown setting {key!r} for model {name!r}", where,
-                               close_hint(key, [*valid, *extra]))
+                               did_you_mean(key, [*valid, *extra]))
     estimator.set_params(**params)
     steps.append(("model", estimator))
     return Pipeline(steps) if len(steps) > 1 else estimator
@@ -255,8 +256,6 @@ def check_loaded(spec, estimator, n_inputs: int, where: str):
     is the model ``spec`` names, fitted on ``n_inputs`` inputs, and (for a
     classifier) knows only the output's classes. ModelFileError otherwise:
     a model file put in place of another must not run silently."""
-    from installation.mapping.store import ModelFileError
-
     def final(model):
         return model.steps[-1][1] if isinstance(model, Pipeline) else model
 

@@ -22,7 +22,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from installation.mapping.spec import MappingError
+from installation.mapping.errors import MappingError
 
 LOCK_FILE = ".lock"
 

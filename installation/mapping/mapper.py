@@ -22,8 +22,10 @@ import threading
 
 import numpy as np
 
+from installation.errors import did_you_mean
+from installation.mapping.errors import MappingError
 from installation.mapping.project import Project, TrainReport
-from installation.mapping.spec import GestureOutput, MappingError, close_hint
+from installation.mapping.spec import GestureOutput
 
 log = logging.getLogger("installation.mapping")
 
@@ -78,7 +80,7 @@ class Mapper:
         spec = self.project.outputs.get(name)
         if spec is None:
             raise MappingError(f"unknown output {name!r}", "set value",
-                               close_hint(name, self.project.outputs))
+                               did_you_mean(name, self.project.outputs))
         value = spec.check_value(value, f"output {name!r}")
         with self._lock:
             self.values[name] = value
@@ -128,7 +130,7 @@ class Mapper:
             spec = self.project.outputs.get(output)
             if not isinstance(spec, GestureOutput):
                 raise MappingError(f"{output!r} is not a dtw output", "gesture recording",
-                                   close_hint(output, self.project.dtw) if self.project.dtw
+                                   did_you_mean(output, self.project.dtw) if self.project.dtw
                                    else "the project has no dtw output")
             gesture = self.values[output] if gesture is None else gesture
             self.gesture = (output, int(spec.check_value(gesture, output)))

@@ -1,17 +1,14 @@
 """A mapper project: named inputs, named outputs, examples, trained models.
 
-A project is a folder::
-
-    project.toml        what it is: features or inputs, outputs and settings
-    examples.csv        classifier and regressor examples (see dataset.py)
-    gestures.csv        DTW gesture templates
-    models/             trained models (skops) and manifest.json
-
+A project is kept in a folder a person can read (its files: folder.py).
 ``Project.load`` only reads: a project written by another version, a
 damaged or untrusted file gives a MappingError naming the file and what to
 do, and no file is changed. ``save`` writes each file atomically, the model
-manifest last, and takes in what another process wrote meanwhile (see
-folder.py, which holds the reading and saving).
+manifest last, and takes in what another process wrote meanwhile.
+
+The project holds what it is and what it has learnt; folder.py reads and
+writes the files (and notes what they held, to tell when another process
+wrote them), store.py the model files.
 """
 from __future__ import annotations
 
@@ -22,21 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
+from installation.errors import did_you_mean
+from installation.mapping import toml
 from installation.mapping.dataset import Examples, Templates
 from installation.mapping.dtw import GestureModel, fit_gestures
-from installation.mapping.folder import (EXAMPLES_FILE, FORMAT, GESTURES_FILE,  # noqa: F401
-                                         MANIFEST_FILE, MODELS_DIR, PROJECT_FILE, VERSION,
-                                         ProjectFolder)
-from installation.mapping.spec import (GestureOutput, MappingError, OutputSpec,
-                                       RegressorOutput, check_name, close_hint, output_from_table,
-                                       output_to_table)
-from installation.mapping.store import ModelFileError
+from installation.mapping.errors import MappingError, ModelFileError
+from installation.mapping.folder import EXAMPLES_FILE, GESTURES_FILE, PROJECT_FILE, Folder
+from installation.mapping.spec import (GestureOutput, OutputSpec, RegressorOutput,
+                                       check_input_names, check_name, outputs_by_name,
+                                       project_from_dict, project_to_dict)
+from installation.mapping.store import read_models, save_models
 from installation.mapping.train import TrainReport, Trained, fit_output
 
 log = logging.getLogger("installation.mapping")
 
 
-class Project(ProjectFolder):
+class Project:
     """Inputs, outputs, examples and models.
 
     ``features`` names the feature groups whose columns are the inputs (see
@@ -47,35 +45,15 @@ class Project(ProjectFolder):
     def __init__(self, outputs, *, features=(), inputs=(), path=None, where: str | None = None):
         from installation.features import columns_of, expand
 
-        self.path = Path(path) if path is not None else None
+        self.path = path
         where = where or (str(self.path / PROJECT_FILE) if self.path else "project")
         self.features = expand(features, where) if features else ()
         if self.features and inputs:
             raise MappingError("a project takes its inputs from features or names them, not both",
                                where, "remove 'inputs' or 'features'")
         self.inputs = columns_of(self.features) if self.features else tuple(inputs)
-        if not self.inputs:
-            raise MappingError("the project has no inputs", where,
-                               'add features = ["pose", ...] or inputs = ["inputs-1", ...]')
-        for name in self.inputs:
-            check_name(name, "input", where)
-        if len(set(self.inputs)) != len(self.inputs):
-            raise MappingError("input names repeat", where, "give each input its own name")
-        self.outputs: dict[str, OutputSpec] = {}
-        files: dict[str, str] = {}
-        for spec in outputs:
-            check_name(spec.name, "output", where)
-            if spec.name in self.outputs:
-                raise MappingError(f"output {spec.name!r} is defined twice", where)
-            # Outputs name model files, and some file systems ignore case.
-            other = files.setdefault(spec.name.lower(), spec.name)
-            if other != spec.name:
-                raise MappingError(f"outputs {other!r} and {spec.name!r} differ only in case",
-                                   where, "give each output a name of its own")
-            self.outputs[spec.name] = spec
-        if not self.outputs:
-            raise MappingError("the project has no outputs", where,
-                               "add an [outputs.NAME] table with a type")
+        check_input_names(self.inputs, where)
+        self.outputs: dict[str, OutputSpec] = outputs_by_name(outputs, where)
         self.columns = {name: spec.resolve_inputs(self.inputs, where)
                         for name, spec in self.outputs.items()}
         # Index arrays for outputs that use some inputs only (precomputed:
@@ -91,12 +69,18 @@ class Project(ProjectFolder):
         #: Problems with the model files met by ``load(path, models="skip")``.
         self.model_problems: list[ModelFileError] = []
         self._unsaved_models: set[str] = set()
-        # What the files held when last read or written: digests of
-        # examples.csv and gestures.csv, their takes, the manifest's digest.
-        self._synced: tuple = (None, None)
-        self._synced_takes: set[int] = set()
-        self._synced_manifest: bytes | None = None
+        # The manifest lists a model that could not be used: rewrite it.
         self._rewrite_manifest = False
+
+    @property
+    def path(self) -> Path | None:
+        """The project's folder (None: the project lives in memory only)."""
+        return self._folder.path if self._folder is not None else None
+
+    @path.setter
+    def path(self, path) -> None:
+        # Another folder: nothing is known yet of what its files hold.
+        self._folder = Folder(Path(path)) if path is not None else None
 
     # -- what it is -----------------------------------------------------------------
 
@@ -153,47 +137,21 @@ class Project(ProjectFolder):
                           inputs=() if self.features else (inputs or self.inputs),
                           path=self.path)
         # The files are the same files: what they held is known.
-        project._synced, project._synced_takes = self._synced, self._synced_takes
-        project._synced_manifest = self._synced_manifest
+        if self._folder is not None:
+            project._folder = dataclasses.replace(self._folder)
         return project
 
     # -- TOML -----------------------------------------------------------------------
 
     @classmethod
     def from_dict(cls, data: dict, where: str, path=None) -> "Project":
-        known = ("format", "version", "features", "inputs", "outputs")
-        for key in data:
-            if key not in known:
-                raise MappingError(f"unknown key {key!r}", where, close_hint(key, known))
-        if data.get("format") != FORMAT:
-            raise MappingError(f"not a mapper project: format is {data.get('format')!r}, "
-                               f"expected {FORMAT!r}", where,
-                               "give the folder of a project made by `installation project new`")
-        version = data.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise MappingError(f"bad project version {version!r}", where,
-                               "the file was edited by hand: version = 1")
-        if version > VERSION:
-            raise MappingError(f"project version {version} is newer than this installation "
-                               f"supports ({VERSION})", where, "upgrade installation")
-        features, inputs = data.get("features", []), data.get("inputs", [])
-        for key, value in (("features", features), ("inputs", inputs)):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise MappingError(f"'{key}' must be a list of names, got {value!r}", where)
-        outputs = data.get("outputs", {})
-        if not isinstance(outputs, dict):
-            raise MappingError("'outputs' must be tables [outputs.NAME]", where)
-        specs = [output_from_table(name, table, where) for name, table in outputs.items()]
+        """The project project.toml's ``data`` describes (MappingError naming
+        ``where`` if it cannot be one)."""
+        features, inputs, specs = project_from_dict(data, where)
         return cls(specs, features=features, inputs=inputs, path=path, where=where)
 
     def to_dict(self) -> dict:
-        data: dict = {"format": FORMAT, "version": VERSION}
-        if self.features:
-            data["features"] = list(self.features)
-        else:
-            data["inputs"] = list(self.inputs)
-        data["outputs"] = {name: output_to_table(spec) for name, spec in self.outputs.items()}
-        return data
+        return project_to_dict(self.features, self.inputs, self.outputs)
 
     # -- examples -------------------------------------------------------------------
 
@@ -220,7 +178,7 @@ class Project(ProjectFolder):
         for name, value in values.items():
             if name not in self.outputs:
                 raise MappingError(f"unknown output {name!r}", "example",
-                                   close_hint(name, self.outputs))
+                                   did_you_mean(name, self.outputs))
             if name in self.learned:
                 y[self.learned.index(name)] = self.outputs[name].check_value(value, "example")
         if np.isnan(y).all():
@@ -231,7 +189,7 @@ class Project(ProjectFolder):
         spec = self.outputs.get(output)
         if not isinstance(spec, GestureOutput):
             raise MappingError(f"{output!r} is not a dtw output", "gesture",
-                               close_hint(output, self.dtw) if self.dtw else
+                               did_you_mean(output, self.dtw) if self.dtw else
                                "the project has no dtw output")
         gesture = int(spec.check_value(gesture, "gesture"))
         frames = np.asarray(frames, dtype=np.float64)
@@ -247,7 +205,8 @@ class Project(ProjectFolder):
 
     def delete_output(self, name: str) -> int:
         if name not in self.outputs:
-            raise MappingError(f"unknown output {name!r}", "delete", close_hint(name, self.outputs))
+            raise MappingError(f"unknown output {name!r}", "delete",
+                               did_you_mean(name, self.outputs))
         if name in self.dtw:
             return self.templates.delete_output(name)
         return self.examples.delete_output(name)
@@ -258,10 +217,7 @@ class Project(ProjectFolder):
     def counts(self, name: str) -> dict[float, int]:
         """Examples per value (classifier), per gesture (dtw), or {value: n}."""
         if name in self.dtw:
-            counts: dict[float, int] = {}
-            for t in self.templates.of(name):
-                counts[float(t.gesture)] = counts.get(float(t.gesture), 0) + 1
-            return counts
+            return self.templates.counts(name)
         return self.examples.counts(name)
 
     # -- training -------------------------------------------------------------------
@@ -275,7 +231,7 @@ class Project(ProjectFolder):
         for name in names:
             if name not in self.outputs:
                 raise MappingError(f"unknown output {name!r}", "train",
-                                   close_hint(name, self.outputs))
+                                   did_you_mean(name, self.outputs))
         reports = []
         # The bar appears only when training takes more than a moment.
         bar = tqdm(names, desc="training", unit="output", delay=0.5, disable=not progress,
@@ -327,3 +283,113 @@ class Project(ProjectFolder):
             out[name] = value
         return out
 
+    # -- the folder -----------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path, *, models: str = "load") -> "Project":
+        """Read a project folder (never writes to it). ``models``:
+
+        - ``"load"``: a model file that cannot be used raises ModelFileError;
+        - ``"skip"``: its output is left untrained instead, the problem is
+          kept in ``model_problems``, and the next save drops it from the
+          manifest (for training, which makes the models anew);
+        - ``"none"``: the models are not read (nor written, unless trained).
+        """
+        if models not in ("load", "skip", "none"):
+            raise ValueError(f"models={models!r}")
+        path = Path(path)
+        project = cls.from_dict(Folder(path).read_description(), str(path / PROJECT_FILE),
+                                path=path)
+        folder = project._folder
+        examples, gestures = folder.read_data()
+        project.examples, project.templates = project._parse(examples, gestures)
+        folder.note_data(examples, gestures, project.examples.takes() | project.templates.takes())
+        if models == "none":
+            try:
+                folder.note_manifest(folder.read_manifest())
+            except MappingError:  # unreadable: left to training, which makes it anew
+                pass
+        else:
+            project._read_models(skip=models == "skip")
+        return project
+
+    def _parse(self, examples: bytes | None, gestures: bytes | None):
+        """Examples and Templates from the files' bytes (None: no file)."""
+        parsed_examples = Examples(self.inputs, self.learned)
+        parsed_templates = Templates(self.inputs)
+        if examples is not None:
+            checks = [self.outputs[n].check_value for n in self.learned]
+            parsed_examples = Examples.from_csv(examples, self.inputs, self.learned,
+                                                str(self.path / EXAMPLES_FILE), checks)
+        if gestures is not None:
+            counts = {n: len(self.outputs[n].gestures) for n in self.dtw}
+            parsed_templates = Templates.from_csv(gestures, self.inputs, counts,
+                                                  str(self.path / GESTURES_FILE))
+        return parsed_examples, parsed_templates
+
+    def _read_models(self, skip: bool) -> None:
+        signatures = {name: self.signature(name) for name in self.outputs}
+        try:
+            trained, gestures, problems = read_models(self._folder, self.outputs, self.columns,
+                                                      signatures, self.learned, skip)
+        except ModelFileError as error:
+            if error.fix and "upgrade" in error.fix:
+                raise error from None
+            raise ModelFileError(error.what, error.where,
+                                 f"run `installation train {self.path}` to train afresh from "
+                                 "the examples (nothing is lost)") from None
+        self.trained_.update(trained)
+        for name in gestures:
+            try:
+                self.gestures_[name] = self._fit_dtw(name)
+            except MappingError:
+                log.warning("%s: no gestures left for %r; train again", self.path, name)
+        if problems:  # the manifest lists models that cannot be used: the next save drops them
+            self.model_problems.extend(problems)
+            self._rewrite_manifest = True
+
+    def create(self) -> None:
+        """Write a new project; MappingError if the folder holds one already."""
+        if self.path is None:
+            raise MappingError("the project has no folder", "project")
+        with self._folder.writing(doing="create the project"):
+            if self._folder.has(PROJECT_FILE):
+                raise MappingError("a project already exists here", str(self.path),
+                                   "choose another folder, or edit its project.toml")
+            self._save_locked(settings=True)
+
+    def save(self, *, settings: bool | None = None, wait: float | None = None) -> dict[int, int]:
+        """Write the project (project.toml only when new or ``settings``),
+        after taking in what another process wrote since it was read.
+        Returns the takes renumbered because another process used their
+        numbers meanwhile ({old: new}, mostly empty). ``wait``: seconds to
+        wait for another writer (see lock.py). A folder that cannot be
+        written gives a MappingError; every file stays whole."""
+        if self.path is None:
+            return {}
+        with self._folder.writing(wait):
+            return self._save_locked(settings)
+
+    def _save_locked(self, settings: bool | None) -> dict[int, int]:
+        folder = self._folder
+        # A project made without a folder and given one later: all it holds is new here.
+        self.examples.track()
+        self.templates.track()
+        renumber: dict[int, int] = {}
+        merged = folder.take_in(self._parse, self.examples, self.templates)
+        if merged is not None:
+            # Rebinding: a training thread keeps iterating the copy it has.
+            (self.examples, self.templates), renumber = merged
+        settings = bool(settings or (settings is None and not folder.has(PROJECT_FILE)))
+        if settings:
+            folder.write_description(toml.dumps(self.to_dict()).encode("utf-8"))
+        folder.write_data(self.examples, self.templates, rewrite=settings)
+        trained = self.trained_ or self.gestures_
+        if (self._unsaved_models or self._rewrite_manifest
+                or (trained and not folder.manifest_file.exists())):
+            signatures = {name: self.signature(name) for name in self.outputs}
+            save_models(folder, signatures, self.learned, self.trained_, self.gestures_,
+                        fresh=self._unsaved_models)
+            self._unsaved_models.clear()
+            self._rewrite_manifest = False
+        return renumber

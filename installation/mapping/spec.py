@@ -1,5 +1,6 @@
 """What a mapper project says: its inputs and its outputs, each with its own
-type, model, settings and inputs. Read from and written to project.toml.
+type, model, settings and inputs. Read from and written to project.toml
+(the file itself is read and written by folder.py).
 
 Three output types, as in Wekinator:
 
@@ -9,19 +10,16 @@ Three output types, as in Wekinator:
 """
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
-from installation.errors import InstallationError
-
-
-class MappingError(InstallationError):
-    """A mapper project, example or model that cannot be used as it is."""
-
+from installation.errors import did_you_mean
+# MappingError is imported from here by much of the project.
+from installation.mapping.errors import MappingError
+from installation.mapping.estimators import check_model
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 #: Output names become file names (models/NAME.skops, and a temporary file
@@ -41,10 +39,7 @@ def check_name(name, what: str, where: str) -> str:
     return name
 
 
-def close_hint(value, choices) -> str:
-    choices = list(choices)
-    close = difflib.get_close_matches(str(value), choices, n=1)
-    return f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(choices)}"
+#: The name the commands know the shared "did you mean" helper by.
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,7 @@ class OutputSpec:
             hits = [i for i, n in enumerate(names) if fnmatch.fnmatchcase(n, pattern)]
             if not hits:
                 raise MappingError(f"input {pattern!r} of output {self.name!r} matches no input",
-                                   where, close_hint(pattern, names[:50]) if names else
+                                   where, did_you_mean(pattern, names[:50]) if names else
                                    "the project has no inputs")
             chosen.extend(i for i in hits if i not in chosen)
         return tuple(sorted(chosen))
@@ -197,8 +192,6 @@ OUTPUT_TYPES: dict[str, type] = {
 
 def output_from_table(name: str, table: dict, where: str) -> OutputSpec:
     """One ``[outputs.NAME]`` table, checked key by key."""
-    from installation.mapping.estimators import check_model
-
     check_name(name, "output", where)
     if not isinstance(table, dict):
         raise MappingError(f"output {name!r} must be a table", where,
@@ -206,7 +199,7 @@ def output_from_table(name: str, table: dict, where: str) -> OutputSpec:
     kind = table.get("type")
     if not isinstance(kind, str) or kind not in OUTPUT_TYPES:
         raise MappingError(f"output {name!r} has type {kind!r}", where,
-                           close_hint(kind, OUTPUT_TYPES) if kind else
+                           did_you_mean(kind, OUTPUT_TYPES) if kind else
                            "add type = \"classifier\", \"regressor\" or \"dtw\"")
     cls = OUTPUT_TYPES[kind]
     known = {f.name: f for f in fields(cls) if f.name != "name"}
@@ -216,7 +209,7 @@ def output_from_table(name: str, table: dict, where: str) -> OutputSpec:
             continue
         if key not in known:
             raise MappingError(f"unknown key {key!r} for a {kind} output", f"{where} [{name}]",
-                               close_hint(key, known))
+                               did_you_mean(key, known))
         values[key] = _check_field(key, value, known[key].type, f"{where} [outputs.{name}]")
     spec = cls(name=name, **values)
     _check_spec(spec, f"{where} [outputs.{name}]")
@@ -275,7 +268,7 @@ def _check_spec(spec: OutputSpec, where: str) -> None:
             raise MappingError(f"min ({spec.min:g}) must be below max ({spec.max:g})", where)
         if spec.limit not in ("hard", "soft", "none"):
             raise MappingError(f"limit is {spec.limit!r}", where,
-                               close_hint(spec.limit, ("hard", "soft", "none")))
+                               did_you_mean(spec.limit, ("hard", "soft", "none")))
     elif isinstance(spec, GestureOutput):
         if not spec.gestures:
             raise MappingError("a dtw output needs at least one gesture", where,
@@ -302,3 +295,81 @@ def output_to_table(spec: OutputSpec) -> dict:
         if f.name in ("model", "gestures") or value != getattr(defaults, f.name):
             table[f.name] = list(value) if isinstance(value, tuple) else value
     return table
+
+
+# -- the project as a whole -----------------------------------------------------------
+
+FORMAT = "installation-mapper"
+#: The version of project.toml and of the model manifest this code writes.
+VERSION = 1
+
+
+def check_input_names(names: tuple[str, ...], where: str) -> None:
+    """MappingError unless ``names`` can be a project's inputs."""
+    if not names:
+        raise MappingError("the project has no inputs", where,
+                           'add features = ["pose", ...] or inputs = ["inputs-1", ...]')
+    for name in names:
+        check_name(name, "input", where)
+    if len(set(names)) != len(names):
+        raise MappingError("input names repeat", where, "give each input its own name")
+
+
+def outputs_by_name(specs, where: str) -> dict[str, OutputSpec]:
+    """A project's outputs by name; MappingError unless there is at least
+    one and each has a name of its own."""
+    outputs: dict[str, OutputSpec] = {}
+    files: dict[str, str] = {}
+    for spec in specs:
+        check_name(spec.name, "output", where)
+        if spec.name in outputs:
+            raise MappingError(f"output {spec.name!r} is defined twice", where)
+        # Outputs name model files, and some file systems ignore case.
+        other = files.setdefault(spec.name.lower(), spec.name)
+        if other != spec.name:
+            raise MappingError(f"outputs {other!r} and {spec.name!r} differ only in case",
+                               where, "give each output a name of its own")
+        outputs[spec.name] = spec
+    if not outputs:
+        raise MappingError("the project has no outputs", where,
+                           "add an [outputs.NAME] table with a type")
+    return outputs
+
+
+def project_from_dict(data: dict, where: str) -> tuple[list, list, list[OutputSpec]]:
+    """The features, inputs and outputs project.toml names, checked key by key."""
+    known = ("format", "version", "features", "inputs", "outputs")
+    for key in data:
+        if key not in known:
+            raise MappingError(f"unknown key {key!r}", where, did_you_mean(key, known))
+    if data.get("format") != FORMAT:
+        raise MappingError(f"not a mapper project: format is {data.get('format')!r}, "
+                           f"expected {FORMAT!r}", where,
+                           "give the folder of a project made by `installation project new`")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise MappingError(f"bad project version {version!r}", where,
+                           "the file was edited by hand: version = 1")
+    if version > VERSION:
+        raise MappingError(f"project version {version} is newer than this installation "
+                           f"supports ({VERSION})", where, "upgrade installation")
+    features, inputs = data.get("features", []), data.get("inputs", [])
+    for key, value in (("features", features), ("inputs", inputs)):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MappingError(f"'{key}' must be a list of names, got {value!r}", where)
+    outputs = data.get("outputs", {})
+    if not isinstance(outputs, dict):
+        raise MappingError("'outputs' must be tables [outputs.NAME]", where)
+    return features, inputs, [output_from_table(name, table, where)
+                              for name, table in outputs.items()]
+
+
+def project_to_dict(features, inputs, outputs: dict[str, OutputSpec]) -> dict:
+    """project.toml's content: the features (or, without them, the inputs) and the outputs."""
+    data: dict = {"format": FORMAT, "version": VERSION}
+    if features:
+        data["features"] = list(features)
+    else:
+        data["inputs"] = list(inputs)
+    data["outputs"] = {name: output_to_table(spec) for name, spec in outputs.items()}
+    return data

@@ -1,9 +1,6 @@
-"""Files of a project: atomic writes, model files that cannot run code, and
-the manifest that lists them.
-
-Every file is written with :func:`installation.files.atomic_write`: a crash
-or a kill at any moment leaves either the old file or the new one, never
-half of one.
+"""Trained models on disk: model files that cannot run code, and the
+manifest that lists them (where they are kept and how they are written:
+folder.py).
 
 Trained models are saved with skops, not pickle: a skops file describes
 objects instead of holding code to run. Before loading, every type named
@@ -15,13 +12,18 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import zipfile
 from pathlib import Path
 
-from installation.files import atomic_write  # noqa: F401  (re-exported for project.py)
-from installation.mapping.estimators import TRUSTED_TYPES
-from installation.mapping.spec import MappingError
+# ModelFileError is also imported from here by callers that read model files.
+from installation.mapping.errors import MappingError, ModelFileError
+from installation.mapping.estimators import TRUSTED_TYPES, check_loaded
+from installation.mapping.spec import VERSION
+from installation.mapping.train import Trained
+
+log = logging.getLogger("installation.mapping")
 
 MODELS_FORMAT = "installation-mapper-models"
 
@@ -32,18 +34,9 @@ ALLOWED_TYPES = frozenset(TRUSTED_TYPES) | {
 }
 
 
-class ModelFileError(MappingError):
-    """A model file or the model manifest cannot be used. Training makes
-    them anew from the examples, so nothing is lost."""
-
-
-def clean_temporaries(folder: Path) -> None:
-    """Remove temporary files a killed save left behind (never a real file)."""
-    for tmp in list(Path(folder).glob(".*.tmp-*")):
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+def _sklearn_version() -> str:
+    import sklearn
+    return sklearn.__version__
 
 
 # -- models ---------------------------------------------------------------------------
@@ -59,6 +52,16 @@ def dump_model(estimator) -> bytes:
         raise MappingError(f"model holds types this package does not load: {', '.join(bad)}",
                            "saving models", "use one of the models listed in docs/mapping.md")
     return data
+
+
+def read_trained(file: Path, spec, n_inputs: int, entry: dict) -> Trained:
+    """One output's trained model, from its file and its manifest entry;
+    ModelFileError if the file cannot be used as that output's model."""
+    estimator = load_model(file)
+    predict = check_loaded(spec, estimator, n_inputs, str(file))
+    return Trained(estimator=estimator, predict=predict, signature=entry["signature"],
+                   score=entry.get("score"), score_name=entry.get("score_name", ""),
+                   examples=int(entry.get("examples", 0)), trained=entry.get("trained", ""))
 
 
 def load_model(path: Path):
@@ -157,3 +160,95 @@ def read_manifest(data: bytes, where: str, version: int) -> dict:
                 shown = shown if len(shown) <= 40 else shown[:37] + "..."
                 raise ModelFileError(f"the entry of {name!r} has {key} = {shown}", where)
     return manifest
+
+
+def manifest_entries(data: bytes, where: str, outputs, learned) -> dict:
+    """The usable entries of manifest.json's bytes: those of ``outputs``.
+    ModelFileError when the manifest cannot be used, or when models of
+    ``learned`` outputs (classifiers, regressors) were saved by another
+    scikit-learn."""
+    manifest = read_manifest(data, where, VERSION)
+    entries = {n: e for n, e in manifest["outputs"].items() if n in outputs}
+    saved_with = manifest.get("sklearn")
+    if any(n in learned for n in entries) and saved_with != _sklearn_version():
+        raise ModelFileError(f"models were trained with scikit-learn {saved_with}, this is "
+                             f"{_sklearn_version()}", where)
+    return entries
+
+
+def read_models(folder, outputs: dict, columns: dict, signatures: dict, learned, skip: bool):
+    """The models the manifest in ``folder`` (a folder.Folder) lists for
+    outputs whose ``signatures`` have not changed since they were trained:
+    ``(trained, gestures, problems)``, ``trained`` the classifiers and
+    regressors read from their files by name, ``gestures`` the names of
+    DTW outputs (their templates are their model: fitted again by the
+    project), ``problems`` the ModelFileErrors met. Without ``skip`` the
+    first problem is raised instead."""
+    trained: dict = {}
+    gestures: list[str] = []
+    problems: list[ModelFileError] = []
+    data = folder.read_manifest()
+    folder.note_manifest(data)
+    try:
+        entries = {} if data is None else manifest_entries(
+            data, str(folder.manifest_file), outputs, learned)
+    except ModelFileError as error:
+        if not skip:
+            raise
+        return trained, gestures, [error]
+    for name, entry in entries.items():
+        if entry["signature"] != signatures[name]:
+            log.warning("%s: output %r changed since it was trained; train again to use it",
+                        folder.path, name)
+        elif name not in learned:
+            gestures.append(name)
+        else:
+            try:
+                trained[name] = read_trained(folder.model_file(name), outputs[name],
+                                             len(columns[name]), entry)
+            except ModelFileError as error:
+                if not skip:
+                    raise
+                problems.append(error)
+    return trained, gestures, problems
+
+
+def save_models(folder, signatures: dict, learned, trained: dict, gestures: dict,
+                fresh) -> None:
+    """Write to ``folder`` (a folder.Folder) the model files of ``trained``
+    outputs (those ``fresh`` from training, and any missing), then the
+    manifest listing them and the DTW ``gestures``. ``signatures``: every
+    output's, in the project's order. Models another process trained since
+    this copy read the manifest are kept, unless this copy has just trained
+    that output itself."""
+    folder.open_models()
+    theirs: dict = {}
+    data = folder.read_manifest()
+    changed = folder.manifest_changed(data)
+    if data is not None and changed:
+        try:
+            theirs = manifest_entries(data, str(folder.manifest_file), signatures, learned)
+        except ModelFileError:
+            theirs = {}
+    entries = {}
+    for name, signature in signatures.items():
+        entry = theirs.get(name)
+        if name not in fresh and entry is not None and entry["signature"] == signature:
+            entries[name] = entry
+        elif name in trained:
+            model, file = trained[name], folder.model_file(name)
+            # The file on disk is the one this copy read, unless the
+            # manifest changed since without listing it.
+            if name in fresh or changed or not file.exists():
+                folder.write_model(name, dump_model(model.estimator))
+            entries[name] = {"file": file.name, "signature": model.signature,
+                             "score": model.score, "score_name": model.score_name,
+                             "examples": model.examples, "trained": model.trained}
+        elif name in gestures:
+            model = gestures[name]
+            entries[name] = {"file": None, "signature": signature, "score": model.score,
+                             "score_name": "leave-one-out accuracy",
+                             "examples": len(model.templates), "threshold": model.threshold}
+    manifest = {"format": MODELS_FORMAT, "version": VERSION, "sklearn": _sklearn_version(),
+                "outputs": entries}
+    folder.write_manifest(json.dumps(manifest, indent=2).encode("utf-8"))

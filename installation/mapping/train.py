@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from installation.mapping.errors import MappingError
 from installation.mapping.estimators import build, compile_predictor
-from installation.mapping.spec import ClassifierOutput, MappingError
+from installation.mapping.spec import ClassifierOutput
 
 
 @dataclass

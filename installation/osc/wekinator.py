@@ -35,8 +35,9 @@ import logging
 import time
 from collections import Counter
 
+from installation.mapping.errors import MappingError
 from installation.mapping.mapper import Mapper
-from installation.mapping.spec import GestureOutput, MappingError
+from installation.mapping.spec import GestureOutput
 from installation.osc.receiver import OscReceiver
 from installation.osc.sender import WekinatorOutputs
 

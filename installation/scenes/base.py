@@ -22,7 +22,11 @@ scikit-learn rule): a profile's ``[scenes.ripples]`` table is checked against
 that signature. Scenes never open the camera, models or sockets: the
 framework hands them a :class:`~installation.types.Frame` (people, and the
 camera image when there is one) and ``outputs``, the mapper's named values
-(an empty dict when no mapper runs).
+(an empty dict when no mapper runs), and, before ``enter``, ``self.props``
+(:class:`~installation.scenes.props.Props`): the piece's models folder and
+``self.props.dreamer(...)``, a dream process that ends when the scene leaves
+the stage, after a fault too. Without a stage (a test calling the hooks
+itself) ``props`` is None.
 
 The hooks run on the render thread, in this order: ``enter`` as the scene
 comes on stage, then per drawn frame (about 60 a second) any ``on_visitor``
@@ -36,13 +40,19 @@ off stage (see docs/scenes.md).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from installation.types import Frame
+
+if TYPE_CHECKING:  # the props bring the models and the dream process: only for the reader
+    from installation.scenes.props import Props
 
 
 class Scene:
     """Base class of every scene; only :meth:`draw` must be written."""
 
     name: str = ""  # id used in profiles and on the command line
+    props: Props | None = None  # what the stage hands the scene, set before enter (see above)
 
     def enter(self, size: tuple[int, int]) -> None:
         """The scene goes on stage on a surface of ``size``; allocate here."""

@@ -244,8 +244,11 @@ def _check_enter_exit(info: SceneInfo, kwargs: dict, size) -> CheckResult:
     stage = Stage(info.name, info.cls(**kwargs), budget=1e9)
     other = (size[0] * 3 // 2, size[1] * 3 // 2)
     # draw() straight after enter(), with no update: what a window resize does.
-    ok = (stage.enter(size) and stage.draw() and stage.exit()
-          and stage.enter(other) and stage.draw() and stage.exit())
+    try:
+        ok = (stage.enter(size) and stage.draw() and stage.exit()
+              and stage.enter(other) and stage.draw() and stage.exit())
+    finally:
+        stage.exit()  # once more, harmless: ends what a half-done enter started
     if ok:
         return CheckResult("enter/exit", True, f"entered at {size}, exited, entered at {other}")
     return CheckResult("enter/exit", False, f"{stage.fault}\n{stage.fault.traceback}")

@@ -1,20 +1,10 @@
 """The director: which scene is on stage, and what happens when it fails.
 
-It plays the profile's playlist and switches scenes on request:
-
-- **keys**: 1-9 pick a playlist entry, Right/PageDown the next, Left/PageUp
-  the previous;
-- **OSC**: ``/installation/scene NAME``, ``/installation/scene/next``,
-  ``/installation/scene/previous`` (see :meth:`Director.listen`);
-- **a mapper output**: ``switch_output`` rounded to a whole class value,
-  looked up in ``switch_map``; a switch happens when that value changes;
-- **the timer**: the next playlist scene every ``timer`` seconds;
-- **the room**: the ``attract`` scene after nobody has been in view for
-  ``attract_after`` seconds, and back to where the show was when someone
-  comes in (a visitor "enters" after ``enter_after`` seconds in view and
-  "leaves" after ``leave_after`` seconds unseen: see scenes/visitors.py).
-
-Visitor events go to the scene on stage and to every callable in
+It plays the profile's playlist and switches scenes when steered: by keys,
+OSC, a mapper output, the timer or the empty room (see scenes/steering.py;
+a visitor "enters" after ``enter_after`` seconds in view and "leaves"
+after ``leave_after`` seconds unseen: see scenes/visitors.py). Visitor
+events go to the scene on stage and to every callable in
 :attr:`Director.listeners` (the OSC status stream listens there).
 
 Switches cross-fade over ``crossfade`` seconds. A scene that raises in any
@@ -23,22 +13,27 @@ own time: see scenes/stage.py), is replaced at once by the fallback scene
 and kept off the playlist for ``retry_first`` seconds, twice as long each
 time it fails again soon after coming back, up to ``retry_after`` (or until
 its file is saved again); the director then goes back to it. Everything
-runs on the render thread except :meth:`Director.request`, which any thread
-may call (OSC handlers do).
+runs on the render thread except :meth:`Director.request` and
+:meth:`Director.step`, which any thread may call (OSC handlers do).
+
+Each scene goes on stage with its props (scenes/props.py): the piece's
+models folder, given to the director as ``models_dir``, and what they
+start ends when the scene leaves.
 """
 from __future__ import annotations
 
-import difflib
 import logging
-import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Callable, Iterable
 
 from installation.scenes.config import ScenesConfig
 from installation.scenes.discovery import FALLBACK, SceneCatalog
+from installation.scenes.props import Props
 from installation.scenes.settings import SceneError, check_settings
 from installation.scenes.stage import Bench, Fault, Stage
+from installation.scenes.steering import Steering
 from installation.scenes.visitors import VisitorEvent, Visitors
 from installation.types import Frame
 
@@ -47,21 +42,27 @@ log = logging.getLogger("installation.director")
 BACKGROUND = (12, 14, 20)  # what shows if even the fallback scene failed
 
 
-class Director:
+class Director(Steering):
     """Plays scenes from ``catalog`` as ``config`` (the profile's ``[scenes]``) says.
 
     ``clock`` times the scenes' frames for the budget (the loop's clock);
     ``waited`` says how much of that time the machine held the render
     thread up (see :class:`~installation.scenes.stage.Stage`; the render
-    loop sets it when its clock is the real one).
+    loop sets it when its clock is the real one). ``models_dir``: the
+    piece's models folder (``--models`` or the profile's ``[tracking]
+    models``; None: ``$INSTALLATION_MODELS``, then the user cache), where
+    the scenes' props look for a network.
     Raises SceneError when the configuration names a scene that does not
     exist or gives a scene settings it does not take.
     """
 
     def __init__(self, catalog: SceneCatalog, config: ScenesConfig | None = None, *,
                  clock: Callable[[], float] = time.monotonic, first: str | None = None,
-                 waited: Callable[[], float] | None = None):
+                 waited: Callable[[], float] | None = None,
+                 models_dir: str | Path | None = None):
+        super().__init__()
         self.catalog = catalog
+        self.models_dir = models_dir
         if first is not None:
             catalog.get(first, where="the first scene")
         self.first = first  # the scene to start with (default: the playlist's first)
@@ -82,18 +83,12 @@ class Director:
         self.switches: deque[tuple[float, str, str]] = deque(maxlen=50)  # (time, scene, reason)
         self.problems: dict[str, str] = {}  # scene -> why its new version was not taken
         self.size = (0, 0)
-        self._requests: deque = deque()
-        self._lock = threading.Lock()
-        self._index = 0
+        self._index = 0  # where the show is in the playlist
         self._now = 0.0
         self._fade_start = 0.0
         self._switched_at = 0.0
         self.bench = Bench(self.settings.retry_first, self.settings.retry_after)
         self._fallen_from: str | None = None  # the scene the fallback stands in for
-        self._attracting = False
-        self._attract_armed = True
-        self._return_to: str | None = None
-        self._output_target: str | None = None
 
     # -- what is on -------------------------------------------------------------------
 
@@ -108,10 +103,6 @@ class Director:
         if self.leaving is None or self.settings.crossfade <= 0:
             return None
         return min(1.0, max(0.0, (self._now - self._fade_start) / self.settings.crossfade))
-
-    @property
-    def attracting(self) -> bool:
-        return self._attracting
 
     def benched(self, now: float | None = None) -> dict[str, float]:
         """Failed scenes kept off stage: name -> time they may come back."""
@@ -158,45 +149,6 @@ class Director:
                 self._retire(stage, self._now)
         self.leaving = None  # the last stage stays, exited, for its timings
 
-    # -- switching requests (any thread) ----------------------------------------------
-
-    def request(self, name: str, reason: str = "request") -> None:
-        """Ask for scene ``name``; it comes on at the next frame. Thread-safe."""
-        with self._lock:
-            self._requests.append(("scene", str(name), reason))
-
-    def step(self, steps: int = 1, reason: str = "request") -> None:
-        """Ask for the next (1) or previous (-1) playlist scene. Thread-safe."""
-        with self._lock:
-            self._requests.append(("step", int(steps), reason))
-
-    def listen(self, receiver) -> None:
-        """Take scene switches from an :class:`installation.osc.receiver.OscReceiver`."""
-        receiver.on("/installation/scene", lambda name: self.request(name, "osc"), types="s")
-        receiver.on("/installation/scene/next", lambda: self.step(1, "osc"), types="")
-        receiver.on("/installation/scene/previous", lambda: self.step(-1, "osc"), types="")
-
-    def handle_key(self, event) -> bool:
-        """1-9: that playlist scene; Right/PageDown: next; Left/PageUp: previous."""
-        import pygame
-
-        if getattr(event, "type", None) != pygame.KEYDOWN:
-            return False
-        key = event.key
-        for first in (pygame.K_1, pygame.K_KP1):
-            if first <= key <= first + 8:
-                number = key - first
-                if number < len(self.playlist):
-                    self.request(self.playlist[number], "key")
-                return True
-        if key in (pygame.K_RIGHT, pygame.K_PAGEDOWN):
-            self.step(1, "key")
-            return True
-        if key in (pygame.K_LEFT, pygame.K_PAGEUP):
-            self.step(-1, "key")
-            return True
-        return False
-
     # -- each frame -------------------------------------------------------------------
 
     def update(self, frame: Frame | None, outputs: dict, now: float, *, new_frame: bool = True) -> None:
@@ -209,13 +161,7 @@ class Director:
         if self._forgotten:
             events, self._forgotten = self._forgotten + events, []
         self._tell_listeners(events)
-        self._take_requests(now)
-        if new_frame:
-            self._switch_by_output(outputs, now)
-        self._attract(now)
-        if self.settings.timer > 0 and not self._attracting \
-                and now - self._switched_at >= self.settings.timer:
-            self._advance(1, now, "timer")
+        self._steer(outputs, now, new_frame)
         if self._fallen_from and self.current == FALLBACK and self._fallen_from not in self.benched(now):
             self._switch(self._fallen_from, now, "retry")
         if frame is None:
@@ -308,69 +254,6 @@ class Director:
                 except Exception:  # noqa: BLE001  a listener must not stop the show
                     log.exception("visitor listener %r failed on %s", listener, event)
 
-    def _take_requests(self, now: float) -> None:
-        with self._lock:
-            requests = list(self._requests)
-            self._requests.clear()
-        for kind, value, reason in requests[-1:]:  # several at once: the last one wins
-            if kind == "step":
-                self._advance(value, now, reason)
-            elif value not in self.catalog and value != FALLBACK:
-                close = difflib.get_close_matches(value, self.catalog.names(), n=1)
-                log.warning("%s asked for scene '%s', which does not exist%s", reason, value,
-                            f" (did you mean '{close[0]}'?)" if close else "")
-            else:
-                self._switch(value, now, reason)
-
-    def _switch_by_output(self, outputs: dict, now: float) -> None:
-        name = self.settings.switch_output
-        if not name or name not in outputs:
-            return
-        try:
-            value = int(round(float(outputs[name])))
-        except (TypeError, ValueError, OverflowError):
-            return
-        target = self.settings.switch_map.get(value)
-        if target != self._output_target:
-            self._output_target = target
-            if target is not None:
-                self._switch(target, now, "mapper")
-
-    def _attract(self, now: float) -> None:
-        attract = self.settings.attract
-        if not attract:
-            return
-        if self.visitors.last_seen:
-            self._attract_armed = True
-            if self._attracting:
-                self._attracting = False
-                back = self._return_to or (self.playlist[self._index] if self.playlist else None)
-                if back and back != self.current:
-                    self._switch(back, now, "visitor")
-            return
-        empty_since = self.visitors.nobody_since
-        if self._attract_armed and empty_since is not None \
-                and now - empty_since >= self.settings.attract_after and self.current != attract:
-            self._return_to = self.current if self.current not in (attract, FALLBACK, "") else None
-            if self._switch(attract, now, "attract"):
-                self._attracting = True
-            self._attract_armed = False
-
-    def _advance(self, steps: int, now: float, reason: str) -> None:
-        if not self.playlist:
-            return
-        count = len(self.playlist)
-        start = self.playlist.index(self.current) if self.current in self.playlist else self._index
-        benched = self.benched(now)
-        for offset in range(1, count + 1):
-            name = self.playlist[(start + steps * offset) % count]
-            if name not in benched:
-                if name == self.current:
-                    self._switched_at = now  # a playlist of one: it stays on
-                else:
-                    self._switch(name, now, reason)
-                return
-
     def _switch(self, name: str, now: float, reason: str, *, fade: bool = True,
                 force: bool = False) -> bool:
         """Put scene ``name`` on stage; False when it could not (benched, failed)."""
@@ -419,7 +302,8 @@ class Director:
             else:
                 from installation.scenes.fallback import Fallback as cls
         stage = Stage(name, None, clock=self.clock, budget=budget,
-                      budget_frames=self.settings.budget_frames, waited=self.waited)
+                      budget_frames=self.settings.budget_frames, waited=self.waited,
+                      props=Props(self.models_dir, scene=name))
         try:
             stage.scene = cls(**self._kwargs.get(name, {}))
         except (Exception, SystemExit) as error:  # noqa: BLE001  the artist's code too

@@ -1,7 +1,8 @@
 """Drawing a frame for people: the camera image, skeletons, hands, ids.
 
 This is the technician's view (what the tracker sees); artists' scenes draw
-their own pictures from the same landmarks.
+their own pictures from the same landmarks. Also text set to a width
+(:func:`wrap`), as poetry's verse and the tour's captions are.
 """
 from __future__ import annotations
 
@@ -71,3 +72,15 @@ def draw_person(surface: pygame.Surface, person: Person, area: pygame.Rect,
         top = min((points[i] for i in np.flatnonzero(visible)), key=lambda point: point[1])
         label = font.render(f"#{person.id}", True, colour)
         surface.blit(label, (top[0] - label.get_width() // 2, max(0, top[1] - label.get_height() - 8)))
+
+
+def wrap(words, font: pygame.font.Font, width: float) -> list[str]:
+    """``words`` set in lines no wider than ``width`` pixels in ``font`` (a
+    word wider than that keeps a line of its own)."""
+    lines: list[str] = []
+    for word in words:
+        if lines and font.size(f"{lines[-1]} {word}")[0] <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines

@@ -8,6 +8,10 @@ scene. ``update`` + ``draw`` are timed with the loop's clock: more than
 ``budget`` seconds for ``budget_frames`` frames in a row is a fault too.
 The director then puts the fallback scene on.
 
+The stage also hands the scene its :class:`~installation.scenes.props.Props`
+(``scene.props``, set before ``enter``) and ends what they started (a dream
+process) whenever the scene leaves, after a fault too.
+
 The time a scene is charged is its own: the loop's clock, less the time the
 render thread stood ready but waited for a processor because another
 program had it (:func:`machine_wait`). A busy machine slows every scene;
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from installation.errors import InstallationError
+from installation.scenes.props import Props
 
 log = logging.getLogger("installation.scenes")
 
@@ -75,13 +80,15 @@ class Stage:
     thread up (:func:`machine_wait` with the real clock; None: none);
     ``budget`` is seconds of update+draw per frame. The scene draws on
     :attr:`surface`, kept from frame to frame (trails stay), the size of the
-    screen; the director blits it.
+    screen; the director blits it. ``props``: what the scene is handed
+    (default: props with no models folder of the piece's own).
     """
 
     def __init__(self, name: str, scene, *, clock: Callable[[], float] = time.monotonic,
                  budget: float = 0.05, budget_frames: int = 3,
-                 waited: Callable[[], float] | None = None):
+                 waited: Callable[[], float] | None = None, props: Props | None = None):
         self.name, self.scene = name, scene
+        self.props = props if props is not None else Props(scene=name)
         self.clock = clock
         self.waited = waited or (lambda: 0.0)
         self.started = clock()  # when it came on stage
@@ -131,6 +138,8 @@ class Stage:
         if make_surface is not None:
             surface = make_surface(surface)
         self.surface = surface
+        if self.scene is not None:
+            self.scene.props = self.props
         self.entered = self._call("enter", self.size)
         return self.entered
 
@@ -165,17 +174,22 @@ class Stage:
         return True
 
     def exit(self) -> bool:
-        """Call ``exit`` once (also after a fault, quietly: it may free resources)."""
-        if not self.entered:
-            return True
-        self.entered = False
-        if self.fault is not None:
-            try:
-                self.scene.exit()
-            except Exception:  # noqa: BLE001  already failed: its fault is logged
-                log.debug("scene %s also failed in exit", self.name, exc_info=True)
-            return False
-        return self._call("exit")
+        """Call ``exit`` once (also after a fault, quietly: it may free
+        resources), then end what the props started, whatever the scene did."""
+        try:
+            if not self.entered:
+                return True
+            self.entered = False
+            if self.fault is not None:
+                try:
+                    self.scene.exit()
+                except Exception:  # noqa: BLE001  already failed: its fault is logged
+                    log.debug("scene %s also failed in exit", self.name, exc_info=True)
+                return False
+            return self._call("exit")
+        finally:
+            # Also when enter failed halfway: a process it started must end.
+            self.props.close()
 
 
 class Bench:
