@@ -40,7 +40,7 @@ import pygame
 
 from installation import Frame, Scene
 from installation.deep.feedback import Steer, warp
-from installation.deep.networks import NETWORKS
+from installation.deep.dream_networks import NETWORKS
 from installation.errors import InstallationError, did_you_mean
 from installation.scenes.bodies import (LIMBS, MIN_VISIBILITY, body_scale, fit_image,
                                         follow_energy, mask_in_picture, palm, placement,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from installation import models
-from installation.deep.networks import NETWORKS
+from installation.deep.dream_networks import NETWORKS
 from installation.deep.worker import DreamWorker
 from installation.errors import InstallationError, ModelError, did_you_mean
 
@@ -49,7 +49,7 @@ class Props:
                 size: tuple[int, int] = (320, 180), steps: int = 2,
                 share: float = 0.6) -> DreamWorker | None:
         """A dream process on ``network`` (a name of
-        :data:`installation.deep.networks.NETWORKS`), started: it loads and
+        :data:`installation.deep.dream_networks.NETWORKS`), started: it loads and
         compiles meanwhile, the scene submits pictures and takes the newest
         dream (see :class:`~installation.deep.worker.DreamWorker`). ``layer``
         None: the network's own. None, with one line in the log, when the
