@@ -1,18 +1,28 @@
-"""Test scenes and fakes for the scene framework tests (not a test module).
+"""The scene kit of the tests (not a test module): scripted scenes and fakes
+for the framework, and the built-in scenes played headless.
 
 Scenes here are tiny and scripted: a solid colour, one that raises in a
 chosen hook, one that spends time on the fake clock, one that records what it
-was given. ``make_catalog`` puts classes in a SceneCatalog without files.
+was given. ``make_catalog`` puts classes in a SceneCatalog without files;
+``make_loop`` puts them on a RenderLoop with a FakeClock.
+
+The built-in scenes of scenes/ are imported from their files (``load``,
+``make``) and played over frames (``play``): the demo take's, or synthetic
+people (``stick_figure``, ``frames_of``) and pictures (``street_image``).
 """
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import os
+import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
+import pygame
 
-from installation import Frame, Person, Scene
+from installation import Frame, Hand, Person, Scene
 from installation.app.loop import FakeClock, RenderLoop
 from installation.scenes.config import DirectorSettings, ScenesConfig, read_scenes_table
 from installation.scenes.director import Director
@@ -206,3 +216,139 @@ def write(path: Path, text: str) -> Path:
     mtime = max(path.stat().st_mtime_ns, old + 1_000_000_000)
     os.utime(path, ns=(mtime, mtime))
     return path
+
+
+# -- the loop's other fakes ----------------------------------------------------------------
+
+
+class FakeNotifier:
+    """Stands in for app.notify.Notifier (systemd): records ready and
+    stopping in ``calls``, and counts the watchdog pings."""
+
+    def __init__(self):
+        self.calls: list[str] = []
+        self.pings = 0
+
+    def ready(self):
+        self.calls.append("ready")
+
+    def watchdog(self, now):
+        self.pings += 1
+
+    def stopping(self):
+        self.calls.append("stopping")
+
+
+# -- the built-in scenes, played headless ---------------------------------------------------
+
+SCENES_DIR = Path(__file__).resolve().parents[1] / "scenes"
+SIZE = (640, 360)
+DT = 1 / 30
+
+
+def load(name: str):
+    """The module scenes/NAME.py, imported from its file."""
+    module_name = f"builtin_scene_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, SCENES_DIR / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def scene_class(name: str) -> type[Scene]:
+    module = load(name)
+    classes = [obj for obj in vars(module).values()
+               if inspect.isclass(obj) and issubclass(obj, Scene) and obj is not Scene]
+    assert len(classes) == 1, f"scenes/{name}.py should define one Scene, found {classes}"
+    return classes[0]
+
+
+def make(name: str, **settings) -> Scene:
+    """A scene with a fixed seed where it takes one, so runs can be compared."""
+    cls = scene_class(name)
+    if "seed" in inspect.signature(cls).parameters:
+        settings.setdefault("seed", 0)
+    return cls(**settings)
+
+
+def play(scene: Scene, frames, outputs=None, size=SIZE, enter=True) -> pygame.Surface:
+    """Update and draw every frame; returns the surface with the last picture."""
+    surface = pygame.Surface(size)
+    if enter:
+        scene.enter(size)
+    for frame in frames:
+        scene.update(frame, dict(outputs or {}), DT)
+        scene.draw(surface)
+    return surface
+
+
+def pixels(surface: pygame.Surface) -> np.ndarray:
+    return pygame.surfarray.array3d(surface).astype(np.float32)  # (width, height, 3)
+
+
+def difference(a: pygame.Surface, b: pygame.Surface) -> float:
+    return float(np.abs(pixels(a) - pixels(b)).mean())
+
+
+def stick_figure(cx=0.5, cy=0.5, size=0.4, arms="down", person_id=1, hands=True, swing=0.0) -> Person:
+    """A person standing at (cx, cy) (hips), ``size`` tall-ish in image units.
+
+    ``arms``: "down", "wide" (held out sideways) or "up" (above the head);
+    ``swing`` moves both arms by that much (for motion between frames).
+    """
+    s = size
+    pose = np.zeros((33, 4), np.float32)
+    pose[:, 3] = 1.0
+    head = (cx, cy - 0.75 * s)
+    pose[0:11, :2] = [head[0], head[1]]
+    for side, sign in (("left", 1), ("right", -1)):
+        shoulder, elbow, wrist = {"left": (11, 13, 15), "right": (12, 14, 16)}[side]
+        pose[shoulder, :2] = (cx + sign * 0.12 * s, cy - 0.5 * s)
+        elbow_at, wrist_at = {
+            "down": ((0.15, -0.25), (0.16, -0.02)),
+            "wide": ((0.35, -0.5), (0.6, -0.5)),
+            "up": ((0.16, -0.8), (0.16, -1.05)),
+        }[arms]
+        pose[elbow, :2] = (cx + sign * elbow_at[0] * s, cy + elbow_at[1] * s + swing)
+        pose[wrist, :2] = (cx + sign * wrist_at[0] * s, cy + wrist_at[1] * s + swing)
+        pose[[17, 19, 21] if side == "left" else [18, 20, 22], :2] = pose[wrist, :2]
+    pose[23, :2], pose[24, :2] = (cx + 0.08 * s, cy), (cx - 0.08 * s, cy)
+    pose[25, :2], pose[26, :2] = (cx + 0.09 * s, cy + 0.25 * s), (cx - 0.09 * s, cy + 0.25 * s)
+    pose[[27, 29, 31], :2] = (cx + 0.09 * s, cy + 0.5 * s)
+    pose[[28, 30, 32], :2] = (cx - 0.09 * s, cy + 0.5 * s)
+    found = {}
+    if hands:
+        for side, wrist in (("left", 15), ("right", 16)):
+            landmarks = np.zeros((21, 3), np.float32)
+            landmarks[:, :2] = pose[wrist, :2] + np.linspace(0, 0.04 * s, 21)[:, None] * (1, -1)
+            found[side] = Hand(landmarks, side)
+    return Person(pose=pose, id=person_id, left_hand=found.get("left"), right_hand=found.get("right"))
+
+
+def frames_of(people_at, count=45, size=(1280, 720), image=None):
+    """Frames 0..count-1 at 30 fps whose people are ``people_at(n)``."""
+    return [Frame(index=n, t=n * DT, size=size, people=tuple(people_at(n)), tracked=True,
+                  image=image(n) if callable(image) else image) for n in range(count)]
+
+
+def waving(n, **kw):
+    return [stick_figure(arms="wide", swing=0.12 * np.sin(n * 0.7), **kw)]
+
+
+def still(n, **kw):
+    return [stick_figure(arms="wide", **kw)]
+
+
+def street_image(width=320, height=180, seed=0) -> np.ndarray:
+    """A synthetic camera picture: a sky gradient, a ground, a figure and some texture."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height)[:, None, None]
+    image = np.concatenate([np.broadcast_to(90 + 120 * y, (height, width, 1)),
+                            np.broadcast_to(140 + 80 * y, (height, width, 1)),
+                            np.broadcast_to(230 - 60 * y, (height, width, 1))], axis=2).copy()
+    image[int(height * 0.7):] = (70, 120, 50)
+    image[int(height * 0.3):int(height * 0.8), int(width * 0.45):int(width * 0.55)] = (60, 50, 45)
+    image += rng.normal(0, 12, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -14,9 +13,11 @@ import pytest
 from installation.app.hud import LatencyHistogram, LatencyWindow
 from installation.bench.loops import growth_per_hour
 from installation.bench.report import table
+from installation.bench import standin
 from installation.bench.standin import CameraStandIn
 from installation.capture.base import resized
 from installation.types import Frame
+from helpers import FakeTime
 
 STREET = "street_two_people.mp4"
 
@@ -44,10 +45,13 @@ def test_bench_runs_both_loops_and_reports(media, use_models, tmp_path):
         assert 0 < drawn["median"] <= drawn["p95"]
         assert loop["cpu_cores"] > 0 and loop["peak_memory_mb"] > 100
         assert len(loop["memory_mb"]) >= 2
-    # The plain loop draws once per tracked frame; the pipeline draws more often.
+    # Both rates are counts over the same measured seconds, so they compare as
+    # the counts do (how much faster the pipeline draws is the benchmark's figure,
+    # not a test's): the plain loop draws exactly once per tracked frame, the
+    # pipeline every tracked frame and more besides when tracking is slower.
     plain, pipeline = data["loops"]["plain"], data["loops"]["pipeline"]
-    assert plain["render_fps"] == pytest.approx(plain["tracking_fps"], rel=0.15)
-    assert pipeline["render_fps"] > pipeline["tracking_fps"]
+    assert plain["render_fps"] == pytest.approx(plain["tracking_fps"], rel=1e-9)
+    assert pipeline["render_fps"] >= pipeline["tracking_fps"]
     names = {b["name"] for b in data["budgets"]}
     assert {"2 outputs", "dream", "mirror", "particles", "poetry"} <= names
     assert all(isinstance(b["within"], bool) and b["p99_ms"] > 0 for b in data["budgets"])
@@ -105,27 +109,31 @@ def test_resized_cuts_to_the_aspect_ratio_and_never_stretches():
     assert resized(wide, (400, 100)) is wide
 
 
-def test_camera_stand_in_gives_the_newest_picture_with_its_time(tmp_path):
+def test_camera_stand_in_gives_the_newest_picture_with_its_time(tmp_path, monkeypatch):
+    """On a fake clock (it moves only by sleeps and by the test): a camera
+    taking a picture every 1/50 s whether read or not."""
     import cv2
 
     for i in range(5):
         cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full((60, 80, 3), i * 50, np.uint8))
     camera = CameraStandIn(tmp_path, (40, 30), fps=50)
+    clock = FakeTime()
+    monkeypatch.setattr(standin, "time", clock)
     camera.open()
+    start, period = clock.now, 1 / 50
     frames = [camera.read()]
-    time.sleep(0.2)  # a slow reader: ten pictures were taken meanwhile
+    clock.advance(3.5 * period)  # a slow reader: pictures 1, 2 and 3 were taken meanwhile
     frames.append(camera.read())
     frames.append(camera.read())
     camera.close()
     assert all(f.image.shape == (30, 40, 3) and f.size == (40, 30) for f in frames)
     assert [f.index for f in frames] == [0, 1, 2]
     assert all(f.stamps["capture"] == f.t for f in frames)
-    # The slow reader skipped pictures and got one taken after it slept;
-    # the next read waited for the next picture, one period later.
-    period = 1 / 50
-    assert frames[1].t - frames[0].t >= 0.2 - period
-    assert frames[2].t - frames[1].t == pytest.approx(period)
-    assert frames[2].t <= time.monotonic()
+    # The slow reader got the newest picture (3), stamped when it was taken;
+    # the next read waited for the next one (4), half a period later.
+    assert [int(f.image[0, 0, 0]) for f in frames] == [0, 150, 200]
+    assert [f.t - start for f in frames] == pytest.approx([0, 3 * period, 4 * period])
+    assert clock.slept == pytest.approx([0.5 * period])
 
 
 def test_memory_growth_is_the_slope_of_the_second_half():

@@ -1,8 +1,11 @@
 """Sources and the Capture thread: real clips, bad input, and a fake camera
-that fails, hangs and freezes on demand."""
+that fails, hangs and freezes on demand.
+
+No elapsed time is asserted: pacing and back-off are read from a fake clock
+or from the waits the code asks for, and "does not wait for X" is checked by
+the call returning while X is still blocked on an Event the test holds."""
 from __future__ import annotations
 
-import importlib.util
 import logging
 import sys
 import threading
@@ -22,14 +25,16 @@ from installation.capture import (
     VideoFileSource,
     open_source,
 )
+from installation.capture import base as capture_base
 from installation.capture.camera import redact_url
+from installation.capture.take_source import TakeSource
 from installation.errors import SourceEnded, SourceError
+from helpers import MEDIA, MEDIA_HELP, FakeTime, RecordingEvent, finishes, wait_until
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 CLIP = MEDIA / "lab_one_person_cam01.mp4"
 
 needs_clip = pytest.mark.skipif(
-    not CLIP.exists(), reason=f"real clip not found: {CLIP} (see ../shared/media/README.md)"
+    not CLIP.exists(), reason=f"real clip {CLIP.name} not found in {MEDIA}: {MEDIA_HELP}"
 )
 
 
@@ -42,15 +47,6 @@ def read_all(source: Source, limit: int = 1000) -> list:
             except SourceEnded:
                 break
     return frames
-
-
-def wait_until(condition, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
 
 
 # -- video file ---------------------------------------------------------------
@@ -107,12 +103,24 @@ def test_video_file_loops():
 
 @needs_clip
 @pytest.mark.media
-def test_video_file_realtime_is_paced():
+def test_video_file_realtime_is_paced(monkeypatch):
+    """Played as a camera: each frame waits until it is due at the file's
+    60 fps, read from the clock (a fake one here: it moves only by sleeps)."""
+    clock = FakeTime()
+    monkeypatch.setattr(capture_base, "time", clock)
     source = VideoFileSource(CLIP, realtime=True)
     with source:
         frames = [source.read() for _ in range(10)]
-    # Only a lower bound: pacing may be slower on a busy machine, never faster.
-    assert frames[-1].t - frames[0].t >= 9 / 60 * 0.9
+    assert np.diff([f.t for f in frames]) == pytest.approx([1 / 60] * 9)
+    assert clock.slept == pytest.approx([1 / 60] * 9)  # the first at once, then one per frame
+    # Read slower than it plays, it does not sleep (nor burst to catch up).
+    clock.slept.clear()
+    with source:
+        source.read()
+        clock.advance(0.5)
+        late = source.read()
+        after = source.read()
+    assert clock.slept == pytest.approx([1 / 60]) and after.t - late.t == pytest.approx(1 / 60)
 
 
 def test_missing_video_file(tmp_path):
@@ -243,13 +251,8 @@ def test_open_source_missing_path(tmp_path):
     assert "no such file or directory" in str(info.value)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("installation.capture.take_source") is None, reason="take replay not present"
-)
 @pytest.mark.parametrize("name", ["show.jsonl", "show.jsonl.gz"])
 def test_open_source_take(tmp_path, name):
-    from installation.capture.take_source import TakeSource
-
     path = tmp_path / name
     path.write_bytes(b"")
     source = open_source(str(path), realtime=False, loop=True)
@@ -303,13 +306,26 @@ class FakeCamera(Source):
         self.failing_opens = 0
         self.hanging_opens = 0  # opens that block until ``unblock`` is set
         self.unblock = threading.Event()  # lets a hung read return
+        self.hanging = threading.Event()  # set when a read hangs
+        self.hung_reader: threading.Thread | None = None  # the thread of that read
         self.stale_returned = threading.Event()  # set when a hung read returned
         self.gate = threading.Event()  # "pause" holds reads here until set
         self.paused = threading.Event()  # set when a read waits at the gate
         self.is_open = False
+        self.open_gate: threading.Event | None = None  # when set here, opens wait for it
+        self.in_open = 0  # opens running now (a hung one included)
 
     def open(self):
         self.open_times.append(time.monotonic())
+        self.in_open += 1
+        try:
+            self._open()
+        finally:
+            self.in_open -= 1
+
+    def _open(self):
+        if self.open_gate is not None:
+            self.open_gate.wait()
         if self.hanging_opens > 0:
             self.hanging_opens -= 1
             self.unblock.wait()
@@ -329,6 +345,8 @@ class FakeCamera(Source):
         if mode == "fail":
             raise SourceError("read failed", where=self.name)
         if mode == "hang":
+            self.hung_reader = threading.current_thread()
+            self.hanging.set()
             self.unblock.wait()
             self.stale_returned.set()
         if mode == "pause":
@@ -361,15 +379,22 @@ def session_of(frame) -> int:
     return int(frame.image[0, 0, 0])
 
 
+def reopened_after(capture: Capture, camera: FakeCamera, mode: str) -> tuple[list, list]:
+    """Frames before the camera goes into ``mode``, and after the capture
+    has reopened it: all from its second session."""
+    before = fresh_frames(capture, 3)
+    camera.mode = mode
+    assert wait_until(lambda: capture.reopens == 1)
+    after = fresh_frames(capture, 5)
+    assert {session_of(f) for f in after} == {2}
+    return before, after
+
+
 def test_capture_reopens_after_read_error(caplog):
     camera = FakeCamera()
     capture = Capture(camera, backoff_start=0.02)
     with caplog.at_level(logging.INFO, logger="installation.capture"), capture:
-        before = fresh_frames(capture, 3)
-        camera.mode = "fail"
-        assert wait_until(lambda: capture.reopens == 1)
-        after = fresh_frames(capture, 3)
-        assert {session_of(f) for f in after} == {2}
+        before, after = reopened_after(capture, camera, "fail")
         assert after[0].index > before[-1].index  # renumbered, never back to 0
         assert "read failed" in capture.last_error
     assert not camera.is_open
@@ -391,13 +416,14 @@ def test_capture_reopens_after_stall_and_ignores_the_hung_reader():
         assert "no frame" in capture.last_error
 
         # Hold the new reader, then let the abandoned read return its
-        # session-1 frame: nothing may reach the slot.
+        # session-1 frame, and its reader end: nothing reached the slot.
         camera.mode = "pause"
-        assert camera.paused.wait(5.0)
+        assert camera.paused.wait(30)
         sequence = capture.sequence
         camera.unblock.set()
-        assert camera.stale_returned.wait(5.0)
-        time.sleep(0.1)
+        assert camera.stale_returned.wait(30)
+        camera.hung_reader.join(30)
+        assert not camera.hung_reader.is_alive()
         assert capture.sequence == sequence
         camera.mode = "ok"
         camera.gate.set()
@@ -409,16 +435,15 @@ def test_capture_reopens_a_frozen_picture():
     camera = FakeCamera()
     capture = Capture(camera, frozen_frames=5, backoff_start=0.02)
     with capture:
-        fresh_frames(capture, 3)
-        camera.mode = "freeze"
-        assert wait_until(lambda: capture.reopens == 1)
-        assert {session_of(f) for f in fresh_frames(capture, 5)} == {2}
+        reopened_after(capture, camera, "freeze")
         assert "froze" in capture.last_error
 
 
 def test_capture_backs_off_while_reopen_fails():
     camera = FakeCamera()
     capture = Capture(camera, backoff_start=0.05, backoff_max=0.2)
+    # The waits before each attempt are recorded, not lived through.
+    capture._stop_event = waits = RecordingEvent(spend=False)
     with capture:
         fresh_frames(capture, 2)
         camera.failing_opens = 4
@@ -426,12 +451,9 @@ def test_capture_backs_off_while_reopen_fails():
         assert wait_until(lambda: capture.reopens == 1)
         assert capture.status == "running"
         fresh_frames(capture, 3)
-    attempts = camera.open_times[1:]  # the first open is start()
-    assert len(attempts) == 5
-    gaps = np.diff(attempts)
-    # Lower bounds only: each wait doubles (0.05, 0.1, 0.2), then stays at the cap.
-    for gap, expected in zip(gaps, [0.1, 0.2, 0.2, 0.2]):
-        assert gap >= expected * 0.9
+    assert len(camera.open_times) == 1 + 5  # start(), then four failures and the reopen
+    # Each wait doubles (0.05, 0.1, 0.2), then stays at the cap.
+    assert waits.waits == pytest.approx([0.05, 0.1, 0.2, 0.2, 0.2])
 
 
 def test_capture_drops_frames_for_a_slow_consumer():
@@ -440,7 +462,9 @@ def test_capture_drops_frames_for_a_slow_consumer():
     with capture:
         taken = []
         for _ in range(5):
-            time.sleep(0.05)
+            # Slow: at least two new frames arrive before each take.
+            arrived = capture.frames
+            assert wait_until(lambda: capture.frames >= arrived + 2)
             taken.append(capture.latest(after=taken[-1].index if taken else -1, timeout=2.0))
         frames, dropped = capture.frames, capture.dropped
     assert all(f is not None for f in taken)
@@ -456,10 +480,9 @@ def test_capture_stop_does_not_wait_for_a_hung_reader():
     capture = Capture(camera, stall_timeout=None).start()
     fresh_frames(capture, 2)
     camera.mode = "hang"
-    time.sleep(0.05)
-    started = time.monotonic()
-    capture.stop()
-    assert time.monotonic() - started < 5.0  # about a second; generous for slow machines
+    assert camera.hanging.wait(30)
+    finishes(capture.stop)
+    assert not camera.stale_returned.is_set()  # stopped while the read still hangs
     capture.stop()  # twice is fine
     assert capture.status == "stopped"
     assert not camera.is_open
@@ -474,21 +497,24 @@ def test_capture_stop_does_not_wait_for_a_hung_reader():
 def test_capture_opens_in_the_background_with_back_off(caplog):
     camera = FakeCamera()
     camera.failing_opens = 3
+    camera.open_gate = threading.Event()  # the first open waits for the test
     capture = Capture(camera, backoff_start=0.05, backoff_max=0.1)
+    capture._stop_event = waits = RecordingEvent()
     with caplog.at_level(logging.INFO, logger="installation.capture"):
-        started = time.monotonic()
-        capture.start(wait=False)
-        returned = time.monotonic() - started
+        finishes(lambda: capture.start(wait=False))
         try:
-            assert capture.status in ("opening", "running")
+            # start() returned while the camera's open was still held: it did not wait.
+            assert capture.status == "opening" and not camera.open_gate.is_set()
+            assert wait_until(lambda: camera.in_open == 1)
+            camera.open_gate.set()
             assert wait_until(lambda: capture.status == "running")
             assert "unplugged" in capture.last_error
             fresh_frames(capture, 3)
             assert capture.reopens == 0
         finally:
             capture.stop()
-    assert returned < 0.5  # it did not wait for the camera (generous)
     assert len(camera.open_times) == 4
+    assert waits.waits[:3] == pytest.approx([0.05, 0.1, 0.1])  # back-off between the attempts
     messages = [r.getMessage() for r in caplog.records]
     # One line for the failure, not one per attempt; one when it opens.
     assert sum("opening attempt" in m and r.levelno == logging.WARNING
@@ -500,10 +526,9 @@ def test_capture_stop_while_opening_in_the_background_leaves_it_closed():
     camera = FakeCamera()
     camera.hanging_opens = 1
     capture = Capture(camera).start(wait=False)
-    assert wait_until(lambda: len(camera.open_times) == 1)
-    started = time.monotonic()
-    capture.stop()
-    assert time.monotonic() - started < 5.0  # about a tenth of a second; generous
+    assert wait_until(lambda: camera.in_open == 1)
+    finishes(capture.stop)
+    assert camera.in_open == 1  # stopped while the open still hangs
     assert capture.status == "stopped" and capture.latest(timeout=0.1) is None
     camera.unblock.set()
 
@@ -516,10 +541,9 @@ def test_a_start_that_hangs_is_given_up_on_at_the_deadline():
     camera = Stuck()
     camera.hanging_opens = 1
     capture = Capture(camera)
-    started = time.monotonic()
     with pytest.raises(SourceError, match="opening did not finish within 0.1 s"):
-        capture.start()
-    assert time.monotonic() - started < 5.0  # the deadline, not the hang; generous
+        finishes(capture.start)
+    assert camera.in_open == 1  # given up on while the open still hangs
     assert capture.status == "failed"
     camera.unblock.set()
 
@@ -527,11 +551,15 @@ def test_a_start_that_hangs_is_given_up_on_at_the_deadline():
 def test_opens_that_hang_are_abandoned_and_tried_again_a_few_at_most():
     camera = Stuck()
     camera.hanging_opens = 3
-    capture = Capture(camera, backoff_start=0.02, backoff_max=0.05).start(wait=False)
+    capture = Capture(camera, backoff_start=0.02, backoff_max=0.05)
+    capture._stop_event = waits = RecordingEvent()
+    capture.start(wait=False)
     try:
         assert wait_until(lambda: "still hang" in (capture.last_error or ""))
-        time.sleep(0.3)
-        assert len(camera.open_times) == 3  # no more threads while three hang
+        # It keeps trying (five more waits), and starts no more opens while three hang.
+        tried = len(waits.waits)
+        assert wait_until(lambda: len(waits.waits) >= tried + 5)
+        assert len(camera.open_times) == 3 and camera.in_open == 3
         assert capture.status == "opening"
         camera.unblock.set()  # they end; the next attempt opens
         assert wait_until(lambda: capture.status == "running")
@@ -569,9 +597,11 @@ def test_a_stream_closed_while_it_opens_lets_go_of_what_it_opened():
         def __init__(self):
             super().__init__("rtsp://127.0.0.1:9/x")
             self.go, self.made = threading.Event(), []
+            self.connecting = threading.Event()
 
         def _connect(self):
-            self.go.wait(5)
+            self.connecting.set()
+            self.go.wait(30)
             self.made.append(FakeVideoCapture())
             return self.made[-1]
 
@@ -579,10 +609,10 @@ def test_a_stream_closed_while_it_opens_lets_go_of_what_it_opened():
     errors = []
     opener = threading.Thread(target=lambda: _catch(source.open, errors))
     opener.start()
-    time.sleep(0.05)
+    assert source.connecting.wait(30)
     source.close()  # what Capture does before its next attempt
     source.go.set()
-    opener.join(5)
+    opener.join(30)
     assert errors and "closed while it was opening" in str(errors[0])
     assert source.made[0].released.is_set() and source._capture is None
     source.open()  # a fresh open works as before

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
 import re
 import subprocess
 import sys
@@ -21,32 +20,11 @@ import pytest
 from installation.assets import DEMO_TAKE, asset_path
 from installation.cli import build_parser, main
 from installation.takes.io import read_header, read_take
+from helpers import RUN_LINE, base_env, cli, lines, no_camera_attached, run_figures
 
 LAB = "lab_one_person_cam01.mp4"
 LAB2 = "lab_one_person_cam02.mp4"
 STREET = "street_two_people.mp4"
-RUN_LINE = re.compile(r"drew (\d+) frames in [\d.]+ s \(\d+ fps\); "
-                      r"tracked (\d+) frames; people seen (\d+)")
-
-
-def base_env(**changes) -> dict:
-    """The environment of a user's shell: no model folder, no display, unless given."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("INSTALLATION_MODELS", "INSTALLATION_NATIVE_LOGS", "DISPLAY",
-                        "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")}
-    env["SDL_AUDIODRIVER"] = "dummy"
-    env.update({k: str(v) for k, v in changes.items()})
-    return env
-
-
-def cli(*args, env=None, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "installation.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env or base_env(), cwd=cwd,
-                          timeout=timeout)
-
-
-def lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
 
 
 # -- help -----------------------------------------------------------------------------
@@ -299,12 +277,6 @@ def test_take_cut_by_a_crash_still_plays(tmp_path):
 # -- run ------------------------------------------------------------------------------
 
 
-def run_figures(stdout: str) -> tuple[int, int, int]:
-    match = RUN_LINE.search(stdout)
-    assert match, stdout
-    return tuple(int(g) for g in match.groups())
-
-
 def test_run_demo_take_writes_a_screenshot(tmp_path):
     import pygame
 
@@ -322,7 +294,7 @@ def test_run_demo_take_writes_a_screenshot(tmp_path):
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 10  # skeletons, not a flat card
 
 
-@pytest.mark.skipif(Path("/dev/video0").exists(), reason="a camera is attached: no fallback")
+@no_camera_attached
 def test_run_without_camera_plays_the_demo_take(tmp_path):
     result = cli("run", "--seconds", 2, env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

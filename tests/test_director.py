@@ -7,10 +7,7 @@ real OSC packet is the point of the test.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from pythonosc.udp_client import SimpleUDPClient
 
 from installation.app.loop import FakeClock
 from installation.osc.receiver import OscReceiver
+from helpers import finishes, needs_tool
 from scenekit import (BLUE, GREEN, RED, Raiser, Recorder, Room, Slow, colour_at, make_loop,
                       person, solid)
 
@@ -210,33 +208,30 @@ def test_a_scene_slow_by_itself_is_still_taken_off_on_a_busy_machine():
         assert "frame budget 3 frames in a row (60, 60, 60 ms)" in loop.director.faults[-1].message
 
 
-@pytest.mark.skipif(not Path("/proc/thread-self/schedstat").exists(),
-                    reason="the system gives no scheduler statistics")
-def test_machine_wait_counts_a_busy_machine_not_a_sleep():
-    """Real programs hogging every core: a thread that computes for a second
-    of wall time waits a good part of it for a processor; one that sleeps
-    does not."""
-    from installation.scenes.stage import machine_wait
+def test_machine_wait_is_this_threads_wait_for_a_processor(monkeypatch):
+    """machine_wait() is the second figure of the calling thread's own
+    scheduler statistics (nanoseconds ready to run but waiting for a
+    processor; the first is time spent running), in seconds: read between
+    two calls, that figure lies between them, in this thread and in another
+    one. Where the system does not say, it is 0.0. (What a busy machine does
+    to the figure is the kernel's; the budget's use of it is tested above
+    with a scripted ``waited``.)"""
+    from installation.scenes import stage
 
-    before = machine_wait()
-    time.sleep(0.3)
-    slept = machine_wait() - before
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(2 * (os.cpu_count() or 1))]
-    try:
-        time.sleep(0.2)
-        before, end = machine_wait(), time.monotonic() + 1.0
-        while time.monotonic() < end:
-            pass
-        busy = machine_wait() - before
-    finally:
-        for hog in hogs:
-            hog.kill()
-            hog.wait()
-    print(f"waited {slept * 1000:.0f} ms in a 300 ms sleep, {busy * 1000:.0f} ms of 1 s "
-          f"computing beside {len(hogs)} busy programs")
-    assert slept < 0.1
-    assert busy > 0.1
+    schedstat = Path("/proc/thread-self/schedstat")
+    if not schedstat.exists():
+        pytest.skip(f"needs Linux's scheduler statistics ({schedstat})")
+
+    def bracketed():
+        before = stage.machine_wait()
+        waited = int(schedstat.read_text().split()[1]) / 1e9
+        after = stage.machine_wait()
+        return before, waited, after
+
+    for before, waited, after in (bracketed(), finishes(bracketed)):
+        assert before <= waited <= after
+    monkeypatch.setattr(stage, "_SCHEDSTAT", "/nonexistent/schedstat")
+    assert finishes(stage.machine_wait) == 0.0  # a new thread opens the file anew: not there
 
 
 class Flaky(Red):
@@ -416,12 +411,14 @@ def receiver():
     osc.stop()
 
 
-def _until(pilot, condition, tries=500):
+def _until(pilot, condition, tries=2000):
+    """Step the loop until ``condition()``: the packet is on its way through
+    the loopback (the tries only stop a hung test)."""
     for _ in range(tries):
         pilot.step()
         if condition():
             return True
-        time.sleep(0.01)  # the packet is on its way through the loopback
+        time.sleep(0.01)
     return False
 
 
@@ -439,7 +436,7 @@ def test_osc_switches_scenes(receiver):
         assert close(colour_at(pilot), RED)
 
 
-@pytest.mark.skipif(shutil.which("oscsend") is None, reason="liblo-tools' oscsend not installed")
+@needs_tool("oscsend")
 def test_osc_switch_from_oscsend(receiver):
     loop = make_loop(Red, Blue, table={"playlist": ["red", "blue"], "crossfade": 0})
     loop.director.listen(receiver)

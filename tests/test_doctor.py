@@ -34,7 +34,7 @@ def test_real_clip_and_models_pass(tmp_path, capsys, use_models, media):
     assert _rows(out)["models"] == "PASS" and "pose_landmarker_full.task" in out
 
 
-def test_broken_setup_fails_each_check_it_should(tmp_path, capsys, monkeypatch, media):
+def test_broken_setup_fails_each_check_it_should(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("INSTALLATION_MODELS", str(tmp_path / "no-models"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

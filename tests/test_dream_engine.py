@@ -16,15 +16,14 @@ import zipfile
 import numpy as np
 import pytest
 
-jax = pytest.importorskip("jax")
+import jax
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter
 
-from ai_edge_litert import schema_py_generated as schema  # noqa: E402
-from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from installation.deep import Network, ops, read_graph, require_jax
+from installation.errors import InstallationError, ModelError
 
-from installation.deep import Network, ops, read_graph, require_jax  # noqa: E402
-from installation.errors import InstallationError, ModelError  # noqa: E402
-
-from conftest import MEDIA, MODELS  # noqa: E402
+from helpers import media_file, model_file
 
 POSE = ("pose_landmarker_full.task", "pose_landmarks_detector.tflite")
 HAND = ("hand_landmarker.task", "hand_landmarks_detector.tflite")
@@ -32,9 +31,7 @@ STANDIN = "imagenet_dev_mobilenet_v2.tflite"
 
 
 def _content(filename: str, member: str | None = None) -> bytes:
-    path = MODELS / filename
-    if not path.exists():
-        pytest.skip(f"{path} not found (see ../shared/models/README.md)")
+    path = model_file(filename)
     if member is None:
         return path.read_bytes()
     with zipfile.ZipFile(path) as archive:
@@ -46,9 +43,7 @@ def _frame(height: int, width: int) -> np.ndarray:
     aspect and scaled, RGB 0..1."""
     import cv2
 
-    clip = MEDIA / "street_two_people.mp4"
-    if not clip.exists():
-        pytest.skip(f"{clip} not found (see ../shared/media/README.md)")
+    clip = media_file("street_two_people.mp4")
     capture = cv2.VideoCapture(str(clip))
     capture.set(cv2.CAP_PROP_POS_FRAMES, 60)
     ok, bgr = capture.read()
@@ -318,9 +313,9 @@ def test_unknown_layer_names_the_closest():
 
 
 @pytest.mark.models
-def test_unsupported_operator_is_one_line_naming_it_and_the_file():
+def test_unsupported_operator_is_one_line_naming_it_and_the_file(models_dir):
     # The pose detector stores some weights sparse (DENSIFY), which the engine lacks.
-    bundle = MODELS / POSE[0]
+    bundle = models_dir / POSE[0]
     with pytest.raises(ModelError) as caught:
         Network.load(bundle, member="pose_detector.tflite")
     message = str(caught.value)

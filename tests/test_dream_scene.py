@@ -1,48 +1,46 @@
-"""The dream scene dreams through a trained network in a process of its own.
+"""The dream scene dreams through a trained network in a process of its own,
+which the stage hands it (``self.props.dreamer``) and ends when it leaves.
 
 Real dream processes on the real pose network (inside the pose bundle in
-../shared/models). One process is lent to every test that needs a dreaming
-scene, so the network compiles once; the tests of starting, failing and
-ending start their own and check it is gone afterwards. No test measures
-wall-clock time: every wait is a hang check.
+the models folder: INSTALLATION_MODELS, else ../shared/models). One process
+is lent to every test that needs a dreaming scene, so the network compiles
+once; the tests of starting, failing and ending start their own and check
+it is gone afterwards. No test measures wall-clock time: every wait is a
+hang check.
 """
 from __future__ import annotations
 
+import ast
 import gc
 import logging
 import os
 import time
 from types import SimpleNamespace
 
+import jax  # noqa: F401  a required dependency: without it these tests fail, never skip
 import numpy as np
 import pygame
 import pytest
 
-pytest.importorskip("jax")
+from installation import Scene
+from installation.deep.feedback import Steer, warp
+from installation.errors import InstallationError
+from installation.scenes.config import DirectorSettings, ScenesConfig
+from installation.scenes.director import Director
+from installation.scenes.props import Props
+from installation.scenes.stage import Stage
 
-from installation.deep.worker import Steer, warp  # noqa: E402
-from installation.errors import InstallationError  # noqa: E402
-
-from scenekit import make_loop  # noqa: E402
-from test_builtin_scenes import (DT, SIZE, frames_of, load, scene_class, stick_figure,  # noqa: E402
-                                 street_image)
+from installation.app.loop import FakeClock
+from helpers import wait_until
+from scenekit import (DT, RED, SCENES_DIR, SIZE, frames_of, load, make_catalog, make_loop,
+                      scene_class, solid, stick_figure, street_image)
 
 SHARED_WIDTH = 160  # the working width of the scenes using the lent process
 
 
-def _wait(condition, seconds: float = 90.0) -> bool:
-    # A hang check: spawning, importing JAX and compiling take seconds.
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 class Lent:
-    """A dream process lent to one scene: the scene's exit() leaves it running
-    for the next test; what the scene hands over is kept in ``given``."""
+    """A dream process lent to one scene: what the scene hands over is kept
+    in ``given``; the process dreams on for the next test."""
 
     def __init__(self, worker):
         self.worker, self.given = worker, []
@@ -54,28 +52,25 @@ class Lent:
         self.given.append(steer)
         self.worker.submit(picture, steer)
 
-    def stop(self):
-        pass
-
 
 @pytest.fixture(scope="module")
 def dream(models_dir):
-    """scenes/dream.py, its start_worker lending one real process per set of settings."""
-    module = load("dream")
-    real = module.start_worker
+    """scenes/dream.py, and ``lend(scene)``: props that lend the scene one
+    real process per set of settings."""
     started = {}
 
-    def lend(**settings):
-        key = repr(sorted(settings.items()))
-        if key not in started:
-            started[key] = real(**settings)
-        return Lent(started[key])
+    class Lending(Props):
+        def dreamer(self, **settings):
+            key = repr(sorted(settings.items()))
+            if key not in started:
+                started[key] = Props(models_dir, scene="dream").dreamer(**settings)
+            return Lent(started[key])
 
-    patch = pytest.MonkeyPatch()
-    patch.setattr(module, "start_worker", lend)
-    patch.setenv("INSTALLATION_MODELS", str(models_dir))
-    yield SimpleNamespace(module=module, cls=scene_class("dream"), real=real)
-    patch.undo()
+    def lend(scene):
+        scene.props = Lending(models_dir, scene="dream")
+        return scene
+
+    yield SimpleNamespace(module=load("dream"), cls=scene_class("dream"), lend=lend)
     for worker in started.values():
         worker.stop()
 
@@ -115,7 +110,7 @@ def gone(pid: int) -> bool:
 def test_the_network_dreams_the_camera_picture(dream, models_dir):
     from installation.deep import Network
 
-    scene = dream.cls(size=SHARED_WIDTH)
+    scene = dream.lend(dream.cls(size=SHARED_WIDTH))
     scene.enter(SIZE)
     try:
         dream_until(scene, camera_frames, updates=8)
@@ -133,7 +128,7 @@ def test_the_network_dreams_the_camera_picture(dream, models_dir):
 
 
 def test_between_updates_the_last_dream_is_carried_on(dream):
-    scene = dream.cls(size=SHARED_WIDTH)
+    scene = dream.lend(dream.cls(size=SHARED_WIDTH))
     scene.enter(SIZE)
     try:
         dream_until(scene, camera_frames, updates=2)
@@ -156,7 +151,7 @@ def test_between_updates_the_last_dream_is_carried_on(dream):
 
 
 def test_the_dream_zooms_about_the_middle_of_the_crowd(dream):
-    scene = dream.cls(size=SHARED_WIDTH)
+    scene = dream.lend(dream.cls(size=SHARED_WIDTH))
     scene.enter(SIZE)
     scene.exit()
     scene.steer_ = np.array([0.5, 20.0, 0.0, 0.0], np.float32)  # zoom in and turn fast
@@ -171,7 +166,7 @@ def test_the_dream_zooms_about_the_middle_of_the_crowd(dream):
 
 def handed_over(dream, people_at, count=40) -> Steer:
     """The last steering the scene handed to the dream process."""
-    scene = dream.cls(size=SHARED_WIDTH)
+    scene = dream.lend(dream.cls(size=SHARED_WIDTH))
     scene.enter(SIZE)
     for frame in frames_of(people_at, count=count):
         scene.update(frame, {}, DT)
@@ -202,60 +197,53 @@ def test_moving_brings_the_room_back(dream):
     assert moving.blend > 1.5 * still.blend
 
 
-def _entered_with_its_own_process(dream):
-    """A small dream scene entered with a dream process of its own (not the lent one)."""
-    scene = dream.cls(size=64)
-    dream.module.start_worker, lent = dream.real, dream.module.start_worker
-    try:
-        scene.enter(SIZE)
-    finally:
-        dream.module.start_worker = lent
-    return scene
+def _on_stage(dream, models_dir, **settings) -> Stage:
+    """A small dream scene on a stage, entered with a dream process of its
+    own (not the lent one), found in ``models_dir``."""
+    stage = Stage("dream", dream.cls(size=64, **settings), budget=1e9,
+                  props=Props(models_dir, scene="dream"))
+    assert stage.enter(SIZE)
+    return stage
 
 
 # -- starting, failing and ending -------------------------------------------------------------
 
 
-def test_while_the_network_compiles_the_room_is_alive_and_the_process_ends_on_exit(dream):
+def test_while_the_network_compiles_the_room_is_alive_and_the_stage_ends_the_process(
+        dream, models_dir):
     # Its own process, not the lent one: it must still be compiling.
-    scene = _entered_with_its_own_process(dream)
+    stage = _on_stage(dream, models_dir)
+    scene = stage.scene
     pid = scene.worker_.pid
-    surface = pygame.Surface(SIZE)
     pictures = []
     for frame in frames_of(lambda n: [stick_figure(arms="wide")], count=20):
-        scene.update(frame, {}, DT)
-        scene.draw(surface)
-        pictures.append(pygame.surfarray.array3d(surface).astype(int))
+        assert stage.update(frame, {}, DT) and stage.draw()
+        pictures.append(pygame.surfarray.array3d(stage.surface).astype(int))
     # Spawning and importing JAX alone outlast 20 frames drawn without waiting.
     assert not scene.dreaming_ and not scene.worker_.ready
     assert np.abs(pictures[-1] - pictures[-2]).max() > 0  # a still body, a moving picture
     # "waking the dream..." at the bottom, in light letters on the dark sky.
     text = pictures[-1][SIZE[0] // 3:2 * SIZE[0] // 3, -40:]
     assert text.min(axis=2).max() > 150 and pictures[-1][:, :SIZE[1] // 2].min(axis=2).max() < 150
-    scene.exit()
-    assert not hasattr(scene, "worker_") and _wait(lambda: gone(pid), 10)
+    assert stage.exit()
+    assert not hasattr(scene, "worker_") and wait_until(lambda: gone(pid), timeout=10)
 
 
-def test_a_wrong_layer_takes_the_scene_off_stage_with_one_line(dream, caplog):
-    cls = dream.cls
-    dream.module.start_worker, lent = dream.real, dream.module.start_worker
-    loop = make_loop(cls, table={"playlist": ["dream"], "crossfade": 0,
-                                 "dream": {"layer": "add_33", "size": 64}})
-    try:
-        with caplog.at_level(logging.ERROR), loop.run_test() as pilot:
-            pilot.step(1)
-            pid = loop.director.stage.scene.worker_.pid
-            assert _wait(lambda: pilot.step(1) or loop.director.current == "fallback")
-            (fault,) = loop.director.faults
-    finally:
-        dream.module.start_worker = lent
+def test_a_wrong_layer_takes_the_scene_off_stage_with_one_line(dream, use_models, caplog):
+    loop = make_loop(dream.cls, table={"playlist": ["dream"], "crossfade": 0,
+                                       "dream": {"layer": "add_33", "size": 64}})
+    with caplog.at_level(logging.ERROR), loop.run_test() as pilot:
+        pilot.step(1)
+        pid = loop.director.stage.scene.worker_.pid
+        assert wait_until(lambda: pilot.step(1) or loop.director.current == "fallback", timeout=90)
+        (fault,) = loop.director.faults
     assert fault.scene == "dream" and fault.hook == "update"
     assert "no layer called 'add_33'" in fault.message and "add_3" in fault.message.split("closest")[1]
     # One line saying what to do, no traceback burying it.
     (line,) = [r.getMessage() for r in caplog.records if "failed in update" in r.getMessage()]
     assert line.startswith("scene dream failed in update: ") and "no layer called 'add_33'" in line
     assert "Traceback" not in caplog.text
-    assert _wait(lambda: gone(pid), 10)  # its exit() ended the process
+    assert wait_until(lambda: gone(pid), timeout=10)
 
 
 def test_a_missing_network_says_how_to_fetch_it_and_shows_the_room(dream, tmp_path, monkeypatch,
@@ -263,36 +251,44 @@ def test_a_missing_network_says_how_to_fetch_it_and_shows_the_room(dream, tmp_pa
     monkeypatch.setenv("INSTALLATION_MODELS", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     scene = dream.cls(network="imagenet")
+    scene.props = Props(tmp_path / "piece", scene="dream")
     with caplog.at_level(logging.WARNING):
         surface = pygame.Surface(SIZE)
         scene.enter(SIZE)
+        assert scene.worker_ is None
         for frame in frames_of(lambda n: [stick_figure(arms="wide")], count=5):
             scene.update(frame, {}, DT)
             scene.draw(surface)
         scene.exit()
     (line,) = [r.getMessage() for r in caplog.records if "dream" in r.getMessage()]
-    assert "efficientnet_lite0.tflite not found" in line
+    assert line.startswith("scene dream shows the room without its dream network: ")
+    assert "efficientnet_lite0.tflite not found" in line and str(tmp_path / "piece") in line
     assert "installation models fetch image_classifier" in line
     assert pygame.surfarray.array3d(surface).std() > 4  # the room, not a blank screen
+    # The caption at the bottom says so, in light letters.
+    text = pygame.surfarray.array3d(surface)[SIZE[0] // 3:2 * SIZE[0] // 3, -40:]
+    assert text.min(axis=2).max() > 150
 
 
 @pytest.mark.parametrize("settings, says", [
     ({"size": 8}, "size 8"), ({"steps": 0}, "steps 0"), ({"blend": 1.5}, "blend 1.5"),
     ({"share": 0.0}, "share 0.0"), ({"network": "imagnet"}, "unknown network 'imagnet'")])
-def test_settings_out_of_range_are_one_line_before_any_process_starts(dream, settings, says):
+def test_settings_out_of_range_are_one_line_before_any_process_starts(dream, models_dir,
+                                                                      settings, says):
     scene = dream.cls(**settings)
+    scene.props = Props(models_dir, scene="dream")
     with pytest.raises(InstallationError, match=says):
         scene.enter(SIZE)
-    assert not hasattr(scene, "worker_")
+    assert not hasattr(scene, "worker_") and scene.props._started == []
 
 
-def test_a_scene_dropped_without_exit_leaves_no_process(dream):
-    scene = _entered_with_its_own_process(dream)
-    pid = scene.worker_.pid
-    assert _wait(lambda: scene.worker_.ready)  # dreaming, past its start
-    del scene  # never exited (its owner crashed, say)
+def test_a_scene_dropped_without_exit_leaves_no_process(dream, models_dir):
+    stage = _on_stage(dream, models_dir)
+    pid = stage.scene.worker_.pid
+    assert wait_until(lambda on=stage: on.scene.worker_.ready, timeout=90)  # dreaming, past its start
+    del stage  # never exited (its owner crashed, say)
     gc.collect()
-    assert _wait(lambda: gone(pid), 10)
+    assert wait_until(lambda: gone(pid), timeout=10)
 
 
 def test_the_piece_dreams_with_the_models_folder_of_its_profile(models_dir, tmp_path):
@@ -314,3 +310,125 @@ def test_the_piece_dreams_with_the_models_folder_of_its_profile(models_dir, tmp_
     assert run.returncode == 0, run.stderr[-2000:]
     assert "dream" in run.stderr  # the scene came on stage
     assert "models fetch" not in run.stderr, run.stderr[-2000:]
+
+
+# -- what the stage hands the scene, and takes back ------------------------------------------
+
+
+class Dozing(Scene):
+    """An artist's scene that asks for a dreamer, then fails in ``fail_in``;
+    it never stops the dreamer itself. The processes it was given: ``pids``."""
+
+    name = "dozing"
+    pids: list = []
+
+    def __init__(self, fail_in: str = "update"):
+        self.fail_in = fail_in
+
+    def _maybe(self, hook):
+        if hook == self.fail_in:
+            raise RuntimeError(f"the artist's mistake in {hook}")
+
+    def enter(self, size):
+        Dozing.pids.append(self.props.dreamer(size=(64, 48), share=1.0).pid)
+        self._maybe("enter")
+
+    def update(self, frame, outputs, dt):
+        self._maybe("update")
+
+    def draw(self, surface):
+        self._maybe("draw")
+        surface.fill((0, 0, 0))
+
+
+def director_of(*classes, playlist, models_dir, tables=None) -> Director:
+    config = ScenesConfig(DirectorSettings(playlist=playlist, crossfade=0.0), tables or {})
+    return Director(make_catalog(*classes), config, clock=FakeClock().now, models_dir=models_dir)
+
+
+def test_the_stage_ends_the_dreamer_when_the_scene_leaves(dream, models_dir):
+    director = director_of(dream.cls, solid("plain", RED), playlist=("dream", "plain"),
+                           models_dir=models_dir, tables={"dream": {"size": 64}})
+    director.start((160, 90), 0.0)
+    stage = director.stage
+    assert stage.scene.props is stage.props and stage.props.models_dir == models_dir
+    pid = stage.scene.worker_.pid
+    assert not gone(pid)
+    director.request("plain")
+    director.update(None, {}, 0.1)
+    assert director.current == "plain" and wait_until(lambda: gone(pid), timeout=10)
+
+
+@pytest.mark.parametrize("hook", ["enter", "update", "draw"])
+def test_a_scene_taken_off_stage_after_a_fault_leaves_no_process(models_dir, hook, caplog):
+    Dozing.pids = []
+    director = director_of(Dozing, playlist=("dozing",), models_dir=models_dir,
+                           tables={"dozing": {"fail_in": hook}})
+    with caplog.at_level(logging.ERROR):
+        director.start((160, 90), 0.0)
+        director.update(None, {}, 0.1)
+        director.draw(pygame.Surface((160, 90)))
+    assert director.current == "fallback"
+    (fault,) = director.faults
+    assert fault.scene == "dozing" and fault.hook == hook
+    (pid,) = Dozing.pids
+    assert wait_until(lambda: gone(pid), timeout=10)
+
+
+def test_each_director_finds_the_network_in_the_folder_it_is_given(dream, models_dir, tmp_path,
+                                                                   monkeypatch):
+    """As `installation run` and `preview` pass their folder down: nothing
+    process-wide decides, so two directors in one process resolve apart."""
+    monkeypatch.delenv("INSTALLATION_MODELS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    given, empty = (director_of(dream.cls, playlist=("dream",), models_dir=folder,
+                                tables={"dream": {"size": 64}})
+                    for folder in (models_dir, tmp_path / "empty"))
+    given.start((160, 90), 0.0)
+    empty.start((160, 90), 0.0)
+    try:
+        assert empty.stage.scene.worker_ is None and empty.current == "dream"  # the room, said
+        pid = given.stage.scene.worker_.pid
+        assert not gone(pid)
+    finally:
+        given.stop()
+        empty.stop()
+    assert wait_until(lambda: gone(pid), timeout=10)
+
+
+def test_without_a_stage_the_dream_shows_the_room_and_starts_nothing(dream):
+    scene = dream.cls(size=64)
+    surface = pygame.Surface(SIZE)
+    scene.enter(SIZE)
+    for frame in frames_of(lambda n: [stick_figure(arms="wide")], count=5):
+        scene.update(frame, {}, DT)
+        scene.draw(surface)
+    assert scene.props is None and scene.worker_ is None
+    assert pygame.surfarray.array3d(surface).std() > 4
+    scene.exit()
+
+
+def test_props_name_the_dream_networks_they_know(models_dir):
+    with pytest.raises(InstallationError, match="unknown dream network 'imagnet'.*'imagenet'"):
+        Props(models_dir, scene="dream").dreamer(network="imagnet")
+
+
+# What a scene plugin may not import: it is handed what it needs.
+FORBIDDEN = ("installation.models", "installation.model_fetch", "installation.deep.worker")
+
+
+def _imports(tree) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(SCENES_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_no_scene_opens_models_or_starts_processes_itself(path):
+    found = [name for name in _imports(ast.parse(path.read_text(encoding="utf-8")))
+             if name.startswith(FORBIDDEN)]
+    assert found == [], f"{path.name} imports {found}: ask self.props instead"

@@ -2,45 +2,28 @@
 in the caller's process as one line, and ends when asked."""
 from __future__ import annotations
 
-import time
-
+import jax  # noqa: F401  a required dependency: without it these tests fail, never skip
 import numpy as np
 import pytest
 
-pytest.importorskip("jax")
+from installation.deep.worker import DreamWorker, Steer, warp
+from installation.errors import InstallationError
+from helpers import wait_until
 
-from installation.deep.worker import DreamWorker, Steer, warp  # noqa: E402
-from installation.errors import InstallationError  # noqa: E402
-
-from conftest import MODELS  # noqa: E402
-
-POSE = MODELS / "pose_landmarker_full.task"
+POSE = "pose_landmarker_full.task"
 MEMBER = "pose_landmarks_detector.tflite"
 
 
-def _wait(condition, seconds: float = 60.0) -> bool:
-    # A hang check, not a speed claim: spawning, importing JAX and compiling
-    # take a few seconds on a quiet machine.
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.models
-def test_worker_dreams_the_newest_picture_and_stops():
-    if not POSE.exists():
-        pytest.skip(f"{POSE} not found")
-    worker = DreamWorker(POSE, MEMBER, layer="re_lu_10", size=(128, 96), steps=1, share=1.0,
-                         step_size=0.05)
+def test_worker_dreams_the_newest_picture_and_stops(models_dir):
+    worker = DreamWorker(models_dir / POSE, MEMBER, layer="re_lu_10", size=(128, 96), steps=1,
+                         share=1.0, step_size=0.05)
     worker.start()
     try:
         picture = np.random.default_rng(0).integers(60, 200, (96, 128, 3), dtype=np.uint8)
         assert worker.newest() is None
         worker.submit(picture, Steer(zoom=1.0, blend=0.0))
-        assert _wait(lambda: worker.updates >= 2)
+        assert wait_until(lambda: worker.updates >= 2, timeout=60)
         dream = worker.newest()
         assert dream.shape == (96, 128, 3) and dream.dtype == np.uint8
         assert np.abs(dream.astype(int) - picture).mean() > 1.0     # it changed the picture
@@ -54,14 +37,12 @@ def test_worker_dreams_the_newest_picture_and_stops():
 
 
 @pytest.mark.models
-def test_worker_error_comes_back_as_one_line():
-    if not POSE.exists():
-        pytest.skip(f"{POSE} not found")
-    worker = DreamWorker(POSE, MEMBER, layer="re_lu_100", size=(128, 96))
+def test_worker_error_comes_back_as_one_line(models_dir):
+    worker = DreamWorker(models_dir / POSE, MEMBER, layer="re_lu_100", size=(128, 96))
     worker.start()
     try:
         with pytest.raises(InstallationError, match="no layer called 're_lu_100'.*re_lu_10"):
-            assert _wait(lambda: worker.ready)      # raises once the process reports
+            assert wait_until(lambda: worker.ready, timeout=60)      # raises once the process reports
     finally:
         worker.stop()
 

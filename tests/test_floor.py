@@ -18,9 +18,10 @@ from installation.room.floor import FloorCalibration, floor_point, group_floor, 
 from installation.room.floor_learning import learn_between, learn_homography
 from installation.takes.io import read_take
 from installation.types import Person
+from helpers import media_file
 
 DATA = Path(__file__).parent / "data"
-RIG = Path(__file__).resolve().parents[1].parent / "shared" / "media" / "lab_calibration.qca.txt"
+RIG = "lab_calibration.qca.txt"  # in the media folder, beside the clips it calibrates
 VIDEO = (1080, 1920)
 # A camera up on a wall looking down at the floor (picture 0..1 -> metres).
 WALL = np.array([[4.0, 0.3, -2.0], [0.1, -6.0, 7.0], [0.05, 1.2, 0.4]])
@@ -202,10 +203,8 @@ def test_merge_is_deterministic():
 
 @pytest.fixture(scope="module")
 def rig():
-    if not RIG.exists():
-        pytest.skip(f"the rig's calibration is not at {RIG} (see ../shared/media/README.md)")
     from installation.room.rig import read_qca
-    cameras = read_qca(RIG)
+    cameras = read_qca(media_file(RIG))
     return cameras, {name: cameras[name].floor_calibration(VIDEO) for name in ("cam01", "cam02")}
 
 

@@ -17,7 +17,6 @@ import random
 import socket
 import struct
 import sys
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -27,6 +26,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 import installation.osc.packet as packet_module
 from installation.osc import OscReceiver
 from installation.osc.packet import IMPULSE, MALFORMED, OVER_LIMITS, PacketError, parse_packet
+from helpers import wait_until
 
 SEED = 1010
 # How many packets of each kind (the total stays a few thousand).
@@ -326,16 +326,6 @@ def test_a_listener_fed_every_packet_still_answers_and_counted_them(corpus):
         assert receiver.running
     finally:
         receiver.stop()
-
-
-def wait_until(condition, timeout: float = 20.0) -> bool:
-    """A generous bound: only a stuck listener takes this long."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
-    return True
 
 
 def test_the_step_counter_stops_a_parser_that_never_ends(monkeypatch):

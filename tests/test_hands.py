@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
-from installation.capture import open_source
 from installation.errors import ModelError
 from installation import models
 from installation.tracking.hands.finder import HandFinder, LandmarkModel, Region, hand_region, wrist_region
 from installation.tracking.hands.palm_detector import PalmDetector, hand_square
-from installation.tracking.tracker import Tracker, TrackerSettings
+from installation.tracking.tracker import TrackerSettings
+from helpers import track_frames
 
 LAB = "lab_one_person_cam01.mp4"
 
@@ -69,17 +69,25 @@ def test_a_bundle_without_one_of_its_models_is_a_model_error(model, member, othe
 @pytest.fixture(scope="module")
 def lab_detected(media, models_dir):
     """The lab clip tracked with hands found by detection only, images kept."""
-    source = open_source(media / LAB)
-    source.open()
-    frames = []
-    try:
-        with Tracker(TrackerSettings(follow_hands=False, parallel=False),
-                     models_dir=models_dir) as tracker:
-            for _ in range(100):
-                frames.append(tracker.process(source.read()))
-    finally:
-        source.close()
-    return frames
+    return track_frames(media / LAB, TrackerSettings(follow_hands=False, parallel=False),
+                        models_dir, 100)
+
+
+def hands_found(frames):
+    """(frame, person, side, hand) for every hand found in ``frames``."""
+    for frame in frames:
+        for person in frame.people:
+            for side, hand in person.hands.items():
+                if hand is not None:
+                    yield frame, person, side, hand
+
+
+def miss(landmarks, hand, frame) -> float:
+    """How far ``landmarks`` (image coordinates) lie from ``hand``'s: the
+    median distance over the 21 points, as a fraction of the hand's size."""
+    pixels = np.array(frame.size)
+    size = np.ptp(hand.landmarks[:, :2] * pixels, axis=0).max()
+    return np.median(np.hypot(*((landmarks[:, :2] - hand.landmarks[:, :2]) * pixels).T)) / size
 
 
 def test_following_refinds_a_detected_hand_where_it_is(lab_detected, models_dir):
@@ -89,23 +97,15 @@ def test_following_refinds_a_detected_hand_where_it_is(lab_detected, models_dir)
     follower = LandmarkModel(models.resolve("hands", models_dir)).open()
     tried = refound = 0
     errors = []
-    for frame in lab_detected:
+    for frame, _, side, hand in hands_found(lab_detected):
         width, height = frame.size
-        for person in frame.people:
-            for side, hand in person.hands.items():
-                if hand is None:
-                    continue
-                region = hand_region(hand.landmarks, side, width, height)
-                landmarks, presence = follower(region.crop(frame.image, 224))
-                tried += 1
-                if presence < TrackerSettings().min_follow_presence:
-                    continue
-                refound += 1
-                found = region.landmarks_to_image(landmarks, 224, width, height)
-                pixels = np.array([width, height])
-                size = np.ptp(hand.landmarks[:, :2] * pixels, axis=0).max()
-                errors.append(np.median(np.hypot(*((found[:, :2] - hand.landmarks[:, :2])
-                                                   * pixels).T)) / size)
+        region = hand_region(hand.landmarks, side, width, height)
+        landmarks, presence = follower(region.crop(frame.image, 224))
+        tried += 1
+        if presence < TrackerSettings().min_follow_presence:
+            continue
+        refound += 1
+        errors.append(miss(region.landmarks_to_image(landmarks, 224, width, height), hand, frame))
     follower.close()
     print(f"lab: followed {refound}/{tried} detected hands; landmarks within "
           f"{np.median(errors):.3f} of the hand's size (median)")
@@ -116,28 +116,24 @@ def test_following_refinds_a_detected_hand_where_it_is(lab_detected, models_dir)
 
 
 def test_following_finds_at_least_as_many_hands_as_detecting(lab_detected, media, models_dir):
-    source = open_source(media / LAB)
-    source.open()
-    followed = []
-    try:
-        with Tracker(TrackerSettings(parallel=False), models_dir=models_dir) as tracker:
-            counts = {"followed": 0, "detected": 0}
-            find = tracker.finder_.find
+    counts = {"followed": 0, "detected": 0}
 
-            def counting(rgb, regions):
-                found = find(rgb, regions)
-                for hand in filter(None, found):
-                    counts["followed" if hand.followed else "detected"] += 1
-                return found
+    def count_finds(tracker):
+        find = tracker.finder_.find
 
-            tracker.finder_.find = counting
-            for _ in range(100):
-                followed.append(tracker.process(source.read()))
-    finally:
-        source.close()
+        def counting(rgb, regions):
+            found = find(rgb, regions)
+            for hand in filter(None, found):
+                counts["followed" if hand.followed else "detected"] += 1
+            return found
+
+        tracker.finder_.find = counting
+
+    followed = track_frames(media / LAB, TrackerSettings(parallel=False), models_dir, 100,
+                            tracker_hook=count_finds)
 
     def hands(frames):
-        return sum(h is not None for f in frames for p in f.people for h in p.hands.values())
+        return sum(1 for _ in hands_found(frames))
 
     print(f"lab: hands with following {hands(followed)}, detection only {hands(lab_detected)}; "
           f"found by following {counts['followed']}, by detection {counts['detected']}")
@@ -177,23 +173,18 @@ def test_the_palm_search_finds_the_hands_mediapipes_hand_landmarker_finds(lab_de
     scale = TrackerSettings().hand_crop_scale
     tried = found = 0
     errors = []
-    for frame in lab_detected:
+    for frame, person, side, hand in hands_found(lab_detected):
         width, height = frame.size
-        for person in frame.people:
-            for side, hand in person.hands.items():
-                region = wrist_region(person.pose, side, width, height, scale)
-                if hand is None or region is None:
-                    continue
-                tried += 1
-                ours = finder.find(frame.image, [region])[0]
-                if ours is None:
-                    continue
-                found += 1
-                assert not ours.followed
-                pixels = np.array([width, height])
-                size = np.ptp(hand.landmarks[:, :2] * pixels, axis=0).max()
-                errors.append(np.median(np.hypot(*((ours.landmarks[:, :2] - hand.landmarks[:, :2])
-                                                   * pixels).T)) / size)
+        region = wrist_region(person.pose, side, width, height, scale)
+        if region is None:
+            continue
+        tried += 1
+        ours = finder.find(frame.image, [region])[0]
+        if ours is None:
+            continue
+        found += 1
+        assert not ours.followed
+        errors.append(miss(ours.landmarks, hand, frame))
     print(f"lab: the palm search found {found}/{tried} of the HandLandmarker's hands; "
           f"landmarks within {np.median(errors):.3f} of the hand's size (median)")
     assert tried >= 100

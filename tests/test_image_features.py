@@ -18,19 +18,18 @@ from installation.errors import ModelError
 from installation.features import FeatureSet
 from installation.features.image import (COLUMNS, ImageNetwork, ImageStage, open_network,
                                          person_box, square, stage_for)
-from installation import models
+from installation import model_fetch, models
 from installation.types import Frame, Person
+from helpers import MEDIA, MEDIA_HELP, MODELS, MODELS_HELP, media_file, model_file
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-STAND_IN = SHARED / "models" / models.DEV_STAND_IN
-MEDIA = SHARED / "media"
+STAND_IN = MODELS / models.DEV_STAND_IN
 LAB, STREET = MEDIA / "lab_one_person_cam01.mp4", MEDIA / "street_two_people.mp4"
 
 needs_stand_in = pytest.mark.skipif(
     not STAND_IN.is_file(),
-    reason=f"the development image network is not at {STAND_IN} (see ../shared/models/README.md)")
+    reason=f"the development image network {STAND_IN.name} is not in {MODELS}: {MODELS_HELP}")
 needs_media = pytest.mark.skipif(not LAB.is_file() or not STREET.is_file(),
-                                 reason=f"the lab and street clips are not in {MEDIA}")
+                                 reason=f"the lab and street clips are not in {MEDIA}: {MEDIA_HELP}")
 
 
 def read_frames(path: Path, indices) -> list[Frame]:
@@ -56,18 +55,15 @@ def stand_pose(x0=0.4, x1=0.6, y0=0.2, y1=0.9) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def network():
-    if not STAND_IN.is_file():
-        pytest.skip(f"the development image network is not at {STAND_IN}")
-    return ImageNetwork(STAND_IN).open()
+    return ImageNetwork(model_file(models.DEV_STAND_IN)).open()
 
 
 @pytest.fixture(scope="module")
 def clips():
-    if not LAB.is_file() or not STREET.is_file():
-        pytest.skip(f"the lab and street clips are not in {MEDIA}")
+    lab, street = media_file(LAB.name), media_file(STREET.name)
     person = (Person(stand_pose(), id=1),)
-    return {"lab": [f.replace(people=person) for f in read_frames(LAB, (0, 1, 2, 3, 40, 41))],
-            "street": [f.replace(people=person) for f in read_frames(STREET, (0, 1, 2, 3, 40, 41))]}
+    return {"lab": [f.replace(people=person) for f in read_frames(lab, (0, 1, 2, 3, 40, 41))],
+            "street": [f.replace(people=person) for f in read_frames(street, (0, 1, 2, 3, 40, 41))]}
 
 
 def embedding(stage, frame) -> np.ndarray:
@@ -158,7 +154,7 @@ def test_square_crop_letterboxes_and_pads():
 
 @needs_stand_in
 @needs_media
-def test_project_records_trains_and_predicts_through_the_pipeline(tmp_path, monkeypatch):
+def test_project_records_trains_and_predicts_through_the_pipeline(tmp_path, use_models):
     """Real tracker, the pipeline's image stage, a project saved and loaded:
     the lab and the street told apart from the picture alone."""
     from installation.app.hud import Hud, stage_latencies
@@ -166,10 +162,9 @@ def test_project_records_trains_and_predicts_through_the_pipeline(tmp_path, monk
     from installation.tracking.pipeline import LandmarkPipeline
     from installation.tracking.tracker import Tracker, TrackerSettings
 
-    monkeypatch.setenv("INSTALLATION_MODELS", str(SHARED / "models"))
     stage = stage_for(["pose", "image"])
     assert isinstance(stage, ImageStage) and stage.mode == "picture"
-    with Tracker(TrackerSettings(hands=False), models_dir=SHARED / "models") as tracker:
+    with Tracker(TrackerSettings(hands=False), models_dir=use_models) as tracker:
         pipeline = LandmarkPipeline(tracker, image=stage)
         # The tracker finds a person a frame after it first sees them.
         tracked = {scene: [f for f in map(pipeline, read_frames(path, range(6, 36, 3)))
@@ -240,7 +235,7 @@ def test_person_refuses_a_broken_embedding():
 @needs_stand_in
 def test_stand_in_is_found_in_the_models_folder_not_the_cache(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("INSTALLATION_MODELS", str(SHARED / "models"))
+    monkeypatch.setenv("INSTALLATION_MODELS", str(MODELS))
     assert models.resolve("image_embedder") == STAND_IN
     assert models.resolve("image_classifier") == STAND_IN
     assert "development stand-in" in caplog.text
@@ -251,7 +246,7 @@ def test_stand_in_is_found_in_the_models_folder_not_the_cache(tmp_path, monkeypa
     (cache / STAND_IN.name).write_bytes(STAND_IN.read_bytes())
     with pytest.raises(ModelError, match="fetch image_embedder"):
         models.resolve("image_embedder")
-    rows = {r.name: r for r in models.list_models(SHARED / "models", models.ALL_MODELS)}
+    rows = {r.name: r for r in models.list_models(MODELS, models.ALL_MODELS)}
     assert rows["image_embedder"].ok and "stand-in" in rows["image_embedder"].detail
 
 
@@ -268,9 +263,7 @@ def test_bad_model_files_get_one_line(tmp_path, monkeypatch):
 @needs_stand_in
 def test_a_network_that_is_not_an_image_network_is_refused(tmp_path):
     # A real TFLite model whose input is landmarks, not a picture.
-    face = SHARED / "models" / "face_landmarker.task"
-    if not face.is_file():
-        pytest.skip(f"{face} not found")
+    face = model_file("face_landmarker.task")
     path = tmp_path / "blendshapes.tflite"
     path.write_bytes(zipfile.ZipFile(face).read("face_blendshapes.tflite"))
     with pytest.raises(ModelError, match="not an image network") as error:
@@ -326,11 +319,11 @@ def test_fetch_checks_and_records_a_network(server, tmp_path):
         "/image_embedder/mobilenet_v3_small/float32/1/mobilenet_v3_small.tflite")
     files["/net.tflite"] = STAND_IN.read_bytes()
     files["/page"] = b"<html>rate limited</html>"
-    path = models.fetch("image_embedder", tmp_path, url=base + "/net.tflite", progress=False)
+    path = model_fetch.fetch("image_embedder", tmp_path, url=base + "/net.tflite", progress=False)
     assert path == tmp_path / "mobilenet_v3_small.tflite"
     assert models.sha256_of(path) == models.sha256_of(STAND_IN)
     with pytest.raises(ModelError, match="not a TFLite network"):
-        models.fetch("image_classifier", tmp_path, url=base + "/page", progress=False)
+        model_fetch.fetch("image_classifier", tmp_path, url=base + "/page", progress=False)
     assert not (tmp_path / "efficientnet_lite0.tflite").exists()
     assert open_network("image_embedder", tmp_path).path == path
 

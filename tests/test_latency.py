@@ -12,8 +12,8 @@ from installation.app.loop import FakeClock
 from installation.app.status import StatusReporter
 from installation.osc.sender import OscSender
 from installation.types import Frame
+from helpers import wait_until
 from scenekit import RED, make_loop, solid
-from test_running import osc_listener, wait_for  # noqa: F401  (osc_listener is a fixture)
 
 Red = solid("red", RED)
 FLOW = ["capture", "pose", "hands", "identity", "mapping", "drawn"]
@@ -206,7 +206,7 @@ def test_a_benchmark_reads_the_whole_run_from_the_hud():
 # -- status: OSC and the log --------------------------------------------------------------
 
 
-def test_latency_message_reaches_a_listener_after_the_first_tracked_frame(osc_listener):  # noqa: F811
+def test_latency_message_reaches_a_listener_after_the_first_tracked_frame(osc_listener):
     port, got = osc_listener
     loop, _ = tracked_loop(0.004, start_after=6.0)
     reporter = StatusReporter(OscSender([f"127.0.0.1:{port}"]), every=5.0)
@@ -214,8 +214,8 @@ def test_latency_message_reaches_a_listener_after_the_first_tracked_frame(osc_li
     with loop.run_test() as pilot:
         pilot.advance(10.5)
         fps, tracking = loop.hud.fps(loop.clock.now()), loop.hud.tracking_fps(loop.clock.now())
-    assert wait_for(lambda: len([g for g in got if g[0] == "/installation/status"]) >= 3
-                    and any(g[0] == "/installation/latency" for g in got))
+    assert wait_until(lambda: len([g for g in got if g[0] == "/installation/status"]) >= 3
+                      and any(g[0] == "/installation/latency" for g in got))
     addresses = [address for address, _ in got]
     # Heartbeats at 0, 5 and 10 s; frames only from 6 s: one latency message.
     assert addresses.count("/installation/status") == 3
@@ -223,7 +223,8 @@ def test_latency_message_reaches_a_listener_after_the_first_tracked_frame(osc_li
     (args,) = [args for address, args in got if address == "/installation/latency"]
     assert len(args) == 2 + 3 * len(FLOW)
     assert all(isinstance(v, float) for v in args[:2])
-    assert args[0] == pytest.approx(fps, abs=2) and args[1] == pytest.approx(args[0] / 2, abs=1)
+    assert args[0] == pytest.approx(fps, abs=2) and args[1] == pytest.approx(tracking, abs=1)
+    assert args[1] == pytest.approx(args[0] / 2, abs=1)
     assert 20 < args[1] < fps
     triples = [args[i:i + 3] for i in range(2, len(args), 3)]
     assert [name for name, _, _ in triples] == FLOW

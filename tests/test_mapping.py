@@ -563,3 +563,65 @@ def test_output_names_that_cannot_name_a_file_are_refused(name, message):
 def test_output_names_that_differ_only_in_case_are_refused():
     with pytest.raises(MappingError, match="differ only in case"):
         Project([ClassifierOutput("Mood"), ClassifierOutput("mood")], inputs=INPUTS)
+
+
+# -- the package's own room -----------------------------------------------------------
+
+MAPPING = Path(__file__).resolve().parent.parent / "installation" / "mapping"
+
+
+def mapping_imports() -> dict[str, set[str]]:
+    """Every module of installation.mapping -> the modules it imports, at the
+    top or inside a function, relative imports resolved; ``from package
+    import name`` counts as an import of the submodule when ``name`` is one."""
+    import ast
+
+    found: dict[str, set[str]] = {}
+    for file in sorted(MAPPING.glob("*.py")):
+        module = "installation.mapping" + ("" if file.stem == "__init__" else f".{file.stem}")
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                package = ["installation", "mapping"][:3 - node.level] if node.level else []
+                base = ".".join([*package, *([node.module] if node.module else [])])
+                for alias in node.names:
+                    submodule = (base == "installation.mapping"
+                                 and (MAPPING / f"{alias.name}.py").exists())
+                    names.add(f"{base}.{alias.name}" if submodule else base)
+        found[module] = names
+    return found
+
+
+def test_the_mapping_package_imports_nothing_from_the_layers_above():
+    imports = mapping_imports()
+    assert "installation.mapping.project" in imports and len(imports) > 10
+    above = ("installation.app", "installation.scenes", "installation.commands",
+             "installation.cli")
+    upward = {module: sorted(name for name in names
+                             if any(name == layer or name.startswith(f"{layer}.")
+                                    for layer in above))
+              for module, names in imports.items()}
+    assert {module: names for module, names in upward.items() if names} == {}
+
+
+def test_the_modules_of_the_mapping_package_import_each_other_in_no_circle():
+    imports = mapping_imports()
+    graph = {module: {name for name in names if name in imports and name != module}
+             for module, names in imports.items()}
+    assert "installation.mapping.spec" in graph["installation.mapping.project"]  # edges are found
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            raise AssertionError("import circle: " + " -> ".join([*path[path.index(module):],
+                                                                  module]))
+        if module in done:
+            return
+        for other in sorted(graph[module]):
+            visit(other, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])

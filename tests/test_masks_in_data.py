@@ -6,7 +6,6 @@ put back into the image (see tests/data/README.md).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -17,7 +16,7 @@ import pytest
 from installation import Frame, Scene
 from installation.takes.io import TakeWriter, read_take
 from installation.types import Face, Hand, Person
-from test_builtin_scenes import scene_class
+from scenekit import scene_class
 
 DATA = Path(__file__).parent / "data"
 MASK_TAKE = DATA / "lab_cam01_masks.jsonl.gz"
@@ -160,12 +159,12 @@ def test_mirror_without_masks_draws_as_before(take):
 
 
 def test_dream_grows_inside_the_silhouette(take):
+    from installation.scenes.bodies import placement
     from installation.tracking.pose.masks import mask_iou
 
     header, frames = take
     dream = scene("dream", seed=1)
     play(dream, frames)
-    module = sys.modules["builtin_scene_dream"]
     w, h = dream.work_  # the dream's working picture, letterboxed like the screen
     inside = screen_mask(frames[-1].people[0].mask, header.size, (w, h))
     # What the network dreams from is the body glowing on a dark sky.
@@ -178,7 +177,7 @@ def test_dream_grows_inside_the_silhouette(take):
         play(dream, frames[:1])
         found = []
         for frame in frames:
-            body, _ = dream._silhouettes(frame, module._placement(frame.size, (w, h)))
+            body, _ = dream._silhouettes(frame, placement(frame.size, (w, h)))
             found.append(mask_iou(body, screen_mask(frame.people[0].mask, header.size, (w, h))))
         return min(found)
     assert shape_match(True) > 0.75 > shape_match(False) + 0.1

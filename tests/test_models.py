@@ -15,19 +15,22 @@ from pathlib import Path
 import pytest
 
 from installation.errors import ModelError
-from installation import models
+from installation import model_fetch, models
+from installation.model_fetch import fetch
 from installation.models import (
-    BUNDLES, ENV_VAR, check_bundle, fetch, list_models, resolve, search_dirs, sha256_of,
+    BUNDLES, ENV_VAR, check_bundle, list_models, resolve, search_dirs, sha256_of,
 )
+from helpers import MODELS, MODELS_HELP
 
-MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+# The real bundles, where INSTALLATION_MODELS (else ../shared/models) says,
+# read before isolated_env below hides the variable from the code under test.
 HAND = MODELS / "hand_landmarker.task"
 POSE = MODELS / "pose_landmarker_full.task"
 FACE = MODELS / "face_landmarker.task"
 
 needs_models = pytest.mark.skipif(
     not (HAND.is_file() and POSE.is_file() and FACE.is_file()),
-    reason=f"real model bundles not found in {MODELS} (see DESIGN.md, 'Models and media')",
+    reason=f"the real model bundles are not all in {MODELS}: {MODELS_HELP}",
 )
 
 
@@ -114,24 +117,18 @@ def test_search_dirs_order(monkeypatch, tmp_path):
 
 
 @needs_models
-def test_the_pieces_folder_is_searched_when_no_folder_is_given(monkeypatch, tmp_path):
-    """What `installation run` sets from the profile, so a scene that loads a
-    network of its own (dream) finds it where tracking does."""
+def test_the_pieces_folder_is_searched_only_where_it_is_passed(monkeypatch, tmp_path):
+    """The piece's folder (profile or --models) is a value passed down, so a
+    scene's network is found where tracking finds its models, and nothing
+    process-wide makes one command resolve differently from another."""
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     piece = place(HAND, tmp_path / "piece")
+    assert resolve("hands", tmp_path / "piece") == piece
+    assert search_dirs(tmp_path / "piece")[0] == ("profile", tmp_path / "piece")
     with pytest.raises(ModelError):
         resolve("hands")
-    models.use_folder(tmp_path / "piece")
-    try:
-        assert resolve("hands") == piece
-        assert search_dirs()[0] == ("profile", tmp_path / "piece")
-        with pytest.raises(ModelError):  # a folder given outright is the profile's own
-            resolve("hands", tmp_path / "other")
-    finally:
-        models.use_folder(None)
-    with pytest.raises(ModelError):
-        resolve("hands")
+    assert not hasattr(models, "use_folder")
 
 
 @needs_models
@@ -351,7 +348,7 @@ def test_fetch_interrupted_leaves_nothing(monkeypatch, tmp_path):
     def interrupted(url, out, desc, progress, timeout):
         out.write(HAND.read_bytes()[:5000])
         raise KeyboardInterrupt
-    monkeypatch.setattr(models, "_download", interrupted)
+    monkeypatch.setattr(model_fetch, "_download", interrupted)
     with pytest.raises(KeyboardInterrupt):
         fetch("hands", tmp_path, url="http://example.invalid/h.task", progress=False)
     assert list(tmp_path.iterdir()) == []

@@ -29,17 +29,12 @@ from installation.osc.nodes import (BAD_NODE_PACKET, MAX_BUNDLE, NOT_A_NODE_PACK
                                     frame_bundle)
 from installation.room.floor import FloorCalibration, floor_point
 from installation.types import Frame, Hand, Person
+from helpers import LineReader, OscDump, free_udp_port, need_tool, wait_for_udp_listener
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 NODE = [sys.executable, "-m", "installation.cli", "node"]
 
@@ -60,20 +55,23 @@ def _stop(process: subprocess.Popen) -> tuple[int, str]:
     return process.returncode, out.decode(errors="replace")
 
 
-def _read_for(source, seconds: float, *, until=None):
-    """Frames of ``source`` for ``seconds`` (or until ``until(frame)``), with
-    the largest pause between two frames."""
-    frames, gap = [], 0.0
-    end = time.monotonic() + seconds
-    last = time.monotonic()
-    while time.monotonic() < end:
+def _read(source, count: int | None = None, *, until=None, timeout: float = 60.0):
+    """Frames of ``source``, each with the merge's groups: ``count`` of them,
+    or up to the first for which ``until(frames)`` holds. The timeout only
+    stops a hung test (AssertionError): it is not what is tested."""
+    frames = []
+    end = time.monotonic() + timeout
+    while True:
         frame = source.read()
-        now = time.monotonic()
-        gap, last = max(gap, now - last), now
-        frames.append((now, frame, list(source.groups_)))
-        if until is not None and until(frame):
-            break
-    return frames, gap
+        frames.append((frame, list(source.groups_)))
+        if (count is not None and len(frames) >= count) or (until is not None and until(frames)):
+            return frames
+        assert time.monotonic() < end, f"{len(frames)} frames read in {timeout} s, not done"
+
+
+def _names(groups) -> set[str]:
+    """The nodes whose people are in a merge's groups."""
+    return {name for group in groups for name, _ in group}
 
 
 def _heard(source, *names, timeout: float = 20.0) -> None:
@@ -122,7 +120,7 @@ def room():
     made = []
 
     def make(nodes, port=None):
-        port = port or _free_port()
+        port = port or free_udp_port()
         source = open_source(f"osc://127.0.0.1:{port}", nodes=nodes, where="test.toml")
         source.open()
         made.append(source)
@@ -166,22 +164,12 @@ def test_a_frame_bundle_reads_back_exactly_and_fits_a_safe_datagram():
 
 def test_the_scheme_reads_in_a_plain_osc_tool(tmp_path):
     """oscdump (liblo), as a patch would: the addresses and the name arrive."""
-    if subprocess.run(["which", "oscdump"], capture_output=True).returncode:
-        pytest.skip("liblo-tools (oscdump) not installed")
-    port = _free_port()
-    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.5)
-        frame = Frame(index=1, t=0.0, size=(640, 480), tracked=True,
-                      people=(_person(2, np.random.default_rng(2)),))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for _ in range(3):  # oscdump may bind a moment late
-                sock.sendto(frame_bundle("door", frame, time.time(), time.time()),
-                            ("127.0.0.1", port))
-                time.sleep(0.2)
-    finally:
-        dump.terminate()
-        out = dump.communicate(timeout=10)[0]
+    frame = Frame(index=1, t=0.0, size=(640, 480), tracked=True,
+                  people=(_person(2, np.random.default_rng(2)),))
+    with OscDump() as dump, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(frame_bundle("door", frame, time.time(), time.time()), ("127.0.0.1", dump.port))
+        dump.wait(" /installation/node/hand ")  # the last message of the bundle, printed
+    out = dump.out
     assert "/installation/node/frame siiiiiiii" in out and '"door"' in out
     assert "/installation/node/person si" + "f" * 132 in out
     assert "/installation/node/hand sis" + "f" * 63 in out
@@ -210,26 +198,27 @@ PD_PATCH = """#N canvas 0 0 450 300 12;
 
 def test_pure_data_vanilla_reads_every_message_of_a_frame(tmp_path):
     """Pd's own [oscparse] (no externals), as a patch would read a node."""
-    if subprocess.run(["which", "pd"], capture_output=True).returncode:
-        pytest.skip("needs Pure Data: apt-get install puredata-core")
-    port = _free_port()
+    need_tool("pd")
+    port = free_udp_port()
     patch = tmp_path / "node.pd"
     patch.write_text(PD_PATCH.replace("PORT", str(port)))
     pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-nomidi", "-noprefs", "-nostdpath",
                            "-stderr", "-open", str(patch)], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True)
+    printed = LineReader(pd.stdout)
     rng = np.random.default_rng(4)
     person = _person(2, rng)
     frame = Frame(index=3, t=0.0, size=(640, 480), tracked=True, people=(person,))
     try:
+        wait_for_udp_listener(pd, port)  # Pd opens its port a moment after starting
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            for _ in range(10):  # Pd opens its port a moment after starting
-                time.sleep(0.3)
-                sock.sendto(frame_bundle("door", frame, 1_700_000_000.5, 1_700_000_000.75),
-                            ("127.0.0.1", port))
+            sock.sendto(frame_bundle("door", frame, 1_700_000_000.5, 1_700_000_000.75),
+                        ("127.0.0.1", port))
+        printed.wait("^hand:")  # the last message of the frame, printed
     finally:
         pd.terminate()
-        out = pd.communicate(timeout=10)[0]
+        pd.wait(timeout=10)
+    out = printed.join()
     assert "error" not in out, out[-1000:]
     head = next(line for line in out.splitlines() if line.startswith("frame:"))
     # Pd prints its 32-bit floats to 6 digits: the microseconds read exactly.
@@ -390,11 +379,11 @@ def test_two_lab_cameras_give_one_visitor_on_nearly_every_frame(takes, lab_nodes
     nodes = [_node(takes["cam01"], port, "cam01"), _node(takes["cam02"], port, "cam02")]
     try:
         _heard(source, "cam01", "cam02")
-        frames, gap = _read_for(source, 3.0)
+        frames = _read(source, until=lambda frames: sum(
+            _names(g) == {"cam01", "cam02"} for _, g in frames) >= 150)
     finally:
         results = [_stop(n) for n in nodes]
-    both = [(f, g) for _, f, g in frames if {n for grp in g for n, _ in grp} == {"cam01", "cam02"}]
-    assert len(both) > 100
+    both = [(f, g) for f, g in frames if _names(g) == {"cam01", "cam02"}]
     one = sum(len(f.people) == 1 for f, _ in both) / len(both)
     print(f"lab cam01 + cam02: one person on {one:.1%} of {len(both)} merged frames")
     # With the rig's true calibration (room/floor.py's merge_views, radius 0.6 m).
@@ -402,7 +391,6 @@ def test_two_lab_cameras_give_one_visitor_on_nearly_every_frame(takes, lab_nodes
     assert all(f.size == (1080, 1920) for f, _ in both)
     assert all(p.floor is not None for f, _ in both for p in f.people)
     assert len({p.id for f, _ in both for p in f.people}) == 1
-    assert gap < 1.0
     # SIGTERM ends a node cleanly.
     for code, out in results:
         assert code == 0 and re.search(r"node cam0\d: sent \d+ frames", out), out
@@ -445,10 +433,9 @@ def test_junk_spoofed_and_unnamed_packets_are_dropped_and_counted(takes, lab_nod
             for data in junk:
                 sock.sendto(data, ("127.0.0.1", port))
         # A plain OSC peer (liblo's oscsend) talking to the wrong port.
-        if not subprocess.run(["which", "oscsend"], capture_output=True).returncode:
-            subprocess.run(["oscsend", "127.0.0.1", str(port), "/installation/node/frame", "s",
-                            "cam01"], check=True)
-        frames, gap = _read_for(source, 1.5)
+        subprocess.run([need_tool("oscsend"), "127.0.0.1", str(port), "/installation/node/frame",
+                        "s", "cam01"], check=True, timeout=10)
+        frames = _read(source, 30)  # what came after: the piece reads on
     finally:
         sock.close()
         _stop(node)
@@ -456,11 +443,13 @@ def test_junk_spoofed_and_unnamed_packets_are_dropped_and_counted(takes, lab_nod
     assert dropped["malformed"] >= 40
     assert dropped[UNNAMED_NODE] == 20
     assert dropped[BAD_NODE_PACKET] >= 20
-    assert gap < 1.0 and len(frames) > 20
-    assert all(len(f.people) == 1 for _, f, _ in frames[-10:])
+    assert all(len(f.people) == 1 for f, _ in frames[-10:])
 
 
-def test_a_killed_node_is_dropped_and_back_within_2_s_of_its_restart(takes, lab_nodes, room):
+def test_a_killed_node_is_dropped_and_taken_back_when_it_restarts(takes, lab_nodes, room):
+    """A node killed (not stopped): after the source's silence timeout its
+    people leave the merge while the other camera's stay; started again, it
+    is taken back and the two views merge into one visitor again."""
     source, port = room(lab_nodes)
     nodes = {"cam01": _node(takes["cam01"], port, "cam01"),
              "cam02": _node(takes["cam02"], port, "cam02")}
@@ -468,20 +457,22 @@ def test_a_killed_node_is_dropped_and_back_within_2_s_of_its_restart(takes, lab_
         _heard(source, "cam01", "cam02")
         nodes["cam02"].kill()
         nodes["cam02"].wait()
-        gone, gap_down = _read_for(source, 1.6)
-        assert not any(n == "cam02" for grp in gone[-1][2] for n, _ in grp)
-        assert all(len(f.people) == 1 for _, f, _ in gone)  # cam01 still sees them
+        _read(source, until=lambda frames: "cam02" not in _names(frames[-1][1]))
+        gone = _read(source, 20)  # the piece reads on without it
+        assert not any("cam02" in _names(g) for _, g in gone)
+        assert all(len(f.people) == 1 for f, _ in gone)  # cam01 still sees them
         started = time.monotonic()
         nodes["cam02"] = _node(takes["cam02"], port, "cam02")
-        back, gap_up = _read_for(source, 10.0, until=lambda _: any(
-            n == "cam02" for grp in source.groups_ for n, _ in grp))
+        _read(source, until=lambda frames: "cam02" in _names(frames[-1][1]))
         after = time.monotonic() - started
+        back = _read(source, until=lambda frames: sum(
+            _names(g) == {"cam01", "cam02"} for _, g in frames) >= 10)
     finally:
         for node in nodes.values():
             _stop(node)
     print(f"node restarted: its people back {after:.2f} s after the process was started")
-    assert after < 2.0
-    assert max(gap_down, gap_up) < 1.0  # the piece kept getting frames
+    merged = [f for f, g in back if _names(g) == {"cam01", "cam02"}]
+    assert sum(len(f.people) == 1 for f in merged) >= 0.8 * len(merged)  # one visitor again
 
 
 def test_a_street_node_beside_the_lab_nodes_merges_nothing_of_theirs(takes, lab_nodes, room):
@@ -492,24 +483,28 @@ def test_a_street_node_beside_the_lab_nodes_merges_nothing_of_theirs(takes, lab_
     nodes = [_node(takes[n], port, n) for n in ("cam01", "cam02", "street")]
     try:
         _heard(source, "cam01", "cam02", "street")
-        frames, _ = _read_for(source, 2.0)
+
+        def streets(groups):
+            return sum({n for n, _ in group} == {"street"} for group in groups)
+        # Until the street's second walker is in its view too (and 60 frames at least).
+        frames = _read(source, until=lambda frames: len(frames) >= 60
+                       and any(streets(g) == 2 for _, g in frames))
     finally:
         for node in nodes:
             _stop(node)
-    street_people = 0
-    for _, frame, groups in frames:
+    for frame, groups in frames:
         for group in groups:
             names = {n for n, _ in group}
             assert not ("street" in names and names & {"cam01", "cam02"}), groups
-            street_people += names == {"street"}
         assert len(frame.people) == len(groups)
-    assert street_people > len(frames)  # the street's two people are there as well
+    # The street's two people were there as well (_read fails if they never
+    # were): never merged with the lab's, each a visitor of their own.
 
 
 def test_run_with_a_nodes_source_reports_node_latency_in_the_heartbeat(takes, lab_nodes,
                                                                        tmp_path):
     from installation.osc.receiver import OscReceiver
-    port, status_port = _free_port(), _free_port()
+    port, status_port = free_udp_port(), free_udp_port()
     h = lab_nodes["cam01"]["homography"]
     profile = tmp_path / "room.toml"
     profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n'
@@ -559,7 +554,7 @@ def test_service_installs_a_node_unit(tmp_path, capsys):
 
 
 def test_doctor_hears_the_nodes_of_a_nodes_profile(takes, lab_nodes, tmp_path):
-    port = _free_port()
+    port = free_udp_port()
     h = lab_nodes["cam01"]["homography"]
     profile = tmp_path / "room.toml"
     profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n'

@@ -6,22 +6,16 @@ off-line with `pd -batch`, it sounds at the pitch and loudness asked for.
 from __future__ import annotations
 
 import re
-import shutil
-import signal
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from installation.osc.sender import OscSender, WekinatorOutputs
-from test_cli import base_env, cli
-from test_unattended import free_udp_port
+from helpers import LineReader, OscDump, base_env, cli, free_udp_port, needs_tool
 
-pytestmark = pytest.mark.skipif(shutil.which("pd") is None,
-                                reason="needs Pure Data: apt-get install puredata-core")
+pytestmark = needs_tool("pd")
 
 ROOT = Path(__file__).resolve().parents[1]
 PD_FOLDER = ROOT / "examples" / "pd"
@@ -62,35 +56,6 @@ def expected_settings(values: list[float], chord_class: int) -> dict[str, tuple]
 # -- Pd, live -----------------------------------------------------------------------------
 
 
-class Printout:
-    """Pd's printout, read on a thread, waited for by pattern."""
-
-    def __init__(self, stream):
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
-
-    def _read(self, stream):
-        for line in stream:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-
-    def wait(self, pattern: str, count: int = 1, timeout: float = 20.0) -> list[str]:
-        """The first `count` lines matching `pattern`, waiting up to `timeout` s."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [line for line in self.lines if re.search(pattern, line)]
-                if len(found) >= count:
-                    return found[:count]
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"Pd printed {len(found)} of {count} line(s) matching "
-                                         f"{pattern!r} in {timeout} s; last: {self.lines[-12:]}")
-                self._changed.wait(left)
-
-
 @pytest.fixture
 def pd():
     """The patch in a headless Pd, printing, on a free port: (port, printout)."""
@@ -98,7 +63,7 @@ def pd():
     proc = subprocess.Popen(["pd", "-nogui", *PD_QUIET, "-send", "installation-verbose 1",
                              "-send", f"installation-port {port}", "-open", str(PATCH)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    printout = Printout(proc.stdout)
+    printout = LineReader(proc.stdout)
     try:
         printout.wait(f"^synth: listen on port {port}$")
         assert not [line for line in printout.lines if "listen failed" in line], printout.lines
@@ -207,23 +172,16 @@ def test_the_running_piece_plays_the_patch(pd, tmp_path):
     """`installation run` on the demo take with a mapper: its /wek/outputs and
     visitor events arrive in Pd; liblo's oscdump, listening beside it, says
     what was sent."""
-    if shutil.which("oscdump") is None:
-        pytest.skip("needs oscdump (liblo-tools) to see what the piece sent")
     port, printout = pd
     project = _mapper_project(tmp_path / "mapper")
-    dump_port = free_udp_port()
-    dump = subprocess.Popen(["oscdump", "-L", str(dump_port)], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.3)  # let it bind
+    with OscDump() as dump:
         result = cli("run", DEV_TAKE, "--seconds", 1.5,
                      "--set", f'mapping.project="{project}"',
-                     "--set", f'mapping.send=["127.0.0.1:{port}", "127.0.0.1:{dump_port}"]',
+                     "--set", f'mapping.send=["127.0.0.1:{port}", "127.0.0.1:{dump.port}"]',
                      "--set", f'osc.status_to=["127.0.0.1:{port}"]',
                      env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path, timeout=120)
         assert result.returncode == 0, result.stderr
-    finally:
-        dump.send_signal(signal.SIGTERM)
-        dumped, _ = dump.communicate(timeout=10)
+    dumped = dump.out
     sent = [numbers(line, 3) for line in dumped.splitlines() if " /wek/outputs ffff " in line]
     assert len(sent) >= 5, dumped
     printout.wait("^osc: wek outputs ", len(sent))

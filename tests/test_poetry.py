@@ -16,8 +16,9 @@ import pygame
 import pytest
 
 from installation.assets import asset_path
-from installation.text import Poem, Verse, WordChain, Written, capitalised, closed, read_corpus, read_poems, tokenize
-from test_builtin_scenes import DT, frames_of, load, longest_quote, make, waving
+from installation.text import Poem, Verse, WordChain, capitalised, closed, read_corpus, read_poems, tokenize
+from helpers import longest_quote
+from scenekit import DT, frames_of, load, make, waving
 
 MOODS = ["night", "body"]
 SEEDS = [0, 1, 2]
@@ -261,5 +262,5 @@ def test_entering_again_reuses_the_fitted_chain(tmp_path):
 
 def test_closed_words():
     assert closed("night,") == "night." and closed("night") == "night." and closed("night!") == "night!"
-    assert isinstance(Written("a", "A", False, 0, False), Written)
+    assert closed("night;") == "night." and closed("night:") == "night." and closed("night?") == "night?"
     assert load("poetry").WordChain is WordChain

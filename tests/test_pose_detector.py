@@ -26,6 +26,7 @@ from installation.tracking.pose.detector import (
 )
 from installation.tracking.ssd import decode, overlap, ssd_anchors, weighted_suppression
 from installation.tracking.regions import Square
+from helpers import model_file
 
 LAB = "lab_one_person_cam01.mp4"
 LAB2 = "lab_one_person_cam02.mp4"
@@ -256,9 +257,7 @@ def test_bundle_without_the_detector_is_one_line(models_dir, tmp_path):
 
 @pytest.mark.models
 def test_another_model_in_its_place_is_one_line(models_dir, tmp_path):
-    hands = models_dir / "hand_landmarker.task"
-    if not hands.exists():
-        pytest.skip(f"hand bundle not found at {hands}")
+    hands = model_file("hand_landmarker.task")
     with zipfile.ZipFile(hands) as archive:
         palm = archive.read("hand_detector.tflite")
     bundle = write_bundle(tmp_path / "pose.task", {"pose_detector.tflite": palm})

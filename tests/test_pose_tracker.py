@@ -29,6 +29,7 @@ from installation.tracking.pose.tracker import (
     PoseTracker, TrackedBody, _is_followed, _one_track_per_body, same_body,
 )
 from installation.tracking.tracker import Tracker, TrackerSettings
+from helpers import track_frames
 
 LAB = "lab_one_person_cam01.mp4"
 STREET = "street_two_people.mp4"
@@ -322,18 +323,8 @@ def test_far_visitor_found_on_a_tile_and_followed(media, models_dir, tmp_path):
     path = clip.compose(tmp_path / "far.mp4", frames=24, media=media)
     counts = {}
     for tiles in (2, 0):
-        source = VideoFileSource(path)
-        source.open()
-        seen = []
-        try:
-            with Tracker(TrackerSettings(hands=False, search_tiles=tiles),
-                         models_dir=models_dir) as tracker:
-                for _ in range(24):
-                    frame = tracker.process(source.read())
-                    seen.append(clip.sides([p.pose for p in frame.people]))
-        finally:
-            source.close()
-        counts[tiles] = seen
+        frames = track_frames(path, TrackerSettings(hands=False, search_tiles=tiles), models_dir, 24)
+        counts[tiles] = [clip.sides([p.pose for p in frame.people]) for frame in frames]
     near = [n for n, _ in counts[2]]
     far = [f for _, f in counts[2]]
     first = far.index(True) if any(far) else None

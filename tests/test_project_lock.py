@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from installation.app.training import load_mapper
+from installation.app.mapping_table import load_mapper
 from installation.cli import main
 from installation.mapping import ClassifierOutput, Mapper, MappingError, Project, RegressorOutput
 from installation.mapping import lock

@@ -11,7 +11,7 @@ from installation.app.replay import FramePlayer
 from installation.assets import DEMO_TAKE, asset_path
 from installation.scenes.discovery import discover_scenes
 from installation.types import Frame
-from scenekit import RED, Room, make_loop, person, solid
+from scenekit import RED, FakeNotifier, Room, make_loop, person, solid
 
 Red = solid("red", RED)
 
@@ -108,26 +108,13 @@ def test_hud_shows_faults_and_status():
     assert pygame.surfarray.array3d(surface).any()
 
 
-class Notifier:
-    def __init__(self):
-        self.calls = []
-
-    def ready(self):
-        self.calls.append("ready")
-
-    def watchdog(self, now):
-        self.calls.append("watchdog")
-
-    def stopping(self):
-        self.calls.append("stopping")
-
-
 def test_the_loop_tells_systemd_it_is_ready_and_alive():
     loop = make_loop(Red, table={"playlist": ["red"]})
-    loop.notifier = Notifier()
+    loop.notifier = FakeNotifier()
     with loop.run_test() as pilot:
         pilot.step(3)
-    assert loop.notifier.calls == ["ready", "watchdog", "watchdog", "watchdog", "stopping"]
+        assert loop.notifier.calls == ["ready"] and loop.notifier.pings == 3  # one a frame
+    assert loop.notifier.calls == ["ready", "stopping"]
 
 
 def test_builtin_scenes_run_in_the_loop_on_the_demo_take():

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 
 import pygame
 import pytest
@@ -22,7 +20,8 @@ from installation.hours import OpeningHours
 from installation.osc.sender import OscSender
 from installation.scenes.visitors import Visitors
 from installation.types import Frame
-from scenekit import BLUE, RED, Room, colour_at, make_loop, person, solid
+from helpers import wait_until
+from scenekit import BLUE, RED, FakeNotifier, Raiser, Room, colour_at, make_loop, person, solid
 
 Red, Blue = solid("red", RED), solid("blue", BLUE)
 MENU = pygame.KMOD_CTRL | pygame.KMOD_SHIFT
@@ -230,20 +229,6 @@ def test_schedule_logs_each_change_once(caplog):
 # -- the supervisor: an exception outside the scenes ---------------------------------
 
 
-class Notifier:
-    def __init__(self):
-        self.calls = []
-
-    def ready(self):
-        self.calls.append("ready")
-
-    def watchdog(self, now):
-        pass
-
-    def stopping(self):
-        self.calls.append("stopping")
-
-
 class BrokenOnce(Room):
     """A source whose latest() raises once, on the ``at``-th call."""
 
@@ -261,7 +246,7 @@ class BrokenOnce(Room):
 def test_a_loop_failure_is_logged_and_the_loop_restarted(caplog):
     clock = FakeClock()
     loop = make_loop(Red, table={"playlist": ["red"]}, source=BrokenOnce(clock), clock=clock)
-    loop.notifier = Notifier()
+    loop.notifier = FakeNotifier()
     with caplog.at_level(logging.ERROR, logger="installation.app"):
         stats = run_supervised(loop, seconds=3.0, sleep=lambda s: None)
     assert loop.restarts == 1
@@ -297,29 +282,6 @@ def test_a_user_error_is_not_retried():
 # -- status heartbeat and visitor events (real UDP, python-osc server) --------------
 
 
-@pytest.fixture
-def osc_listener():
-    from pythonosc.dispatcher import Dispatcher
-    from pythonosc.osc_server import ThreadingOSCUDPServer
-
-    got = []
-    dispatcher = Dispatcher()
-    dispatcher.set_default_handler(lambda address, *args: got.append((address, args)))
-    server = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], got
-    server.shutdown()
-    server.server_close()
-
-
-def wait_for(condition, seconds=3.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and not condition():
-        time.sleep(0.02)
-    return condition()
-
-
 def test_status_heartbeat_and_visitor_events_reach_a_listener(osc_listener):
     port, got = osc_listener
     clock = FakeClock()
@@ -335,7 +297,7 @@ def test_status_heartbeat_and_visitor_events_reach_a_listener(osc_listener):
         pilot.advance(8.0)
         room.people = ()
         pilot.advance(10.5)
-    assert wait_for(lambda: len([g for g in got if g[0] == "/installation/status"]) >= 5)
+    assert wait_until(lambda: len([g for g in got if g[0] == "/installation/status"]) >= 5)
     beats = [args for address, args in got if address == "/installation/status"]
     assert len(beats) == 5  # at 0, 5, 10, 15, 20 s
     fps, people, scene, uptime, error = beats[2]
@@ -347,8 +309,6 @@ def test_status_heartbeat_and_visitor_events_reach_a_listener(osc_listener):
 
 
 def test_last_error_follows_scene_faults_and_loop_restarts():
-    from scenekit import Raiser
-
     loop = make_loop(Raiser, table={"playlist": ["raiser"], "raiser": {"hook": "draw", "after": 5}})
     reporter = StatusReporter(None)
     loop.watchers.append(reporter)

@@ -194,7 +194,22 @@ PROFILES = Path(__file__).resolve().parents[1] / "profiles"
 
 @pytest.mark.parametrize("name", sorted(p.name for p in PROFILES.glob("*.toml")))
 def test_example_profiles_name_real_scenes(name):
+    """Every scene a shipped profile names (its playlist, its attract scene)
+    is a scene file in scenes/; what it plays is that playlist, or else every
+    built-in scene."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
     from installation.profile import load_profile
     from installation.scenes.discovery import scenes_for_profile
 
-    assert scenes_for_profile(load_profile(PROFILES / name))
+    table = tomllib.loads((PROFILES / name).read_text(encoding="utf-8")).get("scenes", {})
+    builtin = {p.stem for p in (PROFILES.parent / "scenes").glob("*.py") if not p.name.startswith("_")}
+    named = [*table.get("playlist", ()), *([table["attract"]] if "attract" in table else [])]
+    assert set(named) <= builtin, f"{name} names scenes that are not in scenes/"
+    played = scenes_for_profile(load_profile(PROFILES / name))
+    assert played == (list(table["playlist"]) if "playlist" in table
+                      else discover_scenes().names())
+    assert played and set(played) <= builtin

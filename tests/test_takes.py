@@ -2,16 +2,17 @@
 import gzip
 import json
 import logging
-import time
 from datetime import datetime
 
 import numpy as np
 import pytest
 
+from installation.capture import take_source
 from installation.capture.take_source import TakeSource
 from installation.errors import SourceEnded, SourceError, TakeError
 from installation.takes.io import TakeWriter, read_header, read_take
 from installation.types import Frame, Hand, Person
+from helpers import FakeTime, RecordingEvent, wait_until
 
 MODELS = {"pose": "pose_landmarker_full", "hands": "hand_landmarker"}
 
@@ -572,41 +573,61 @@ def test_take_source_refuses_a_take_with_no_frames_at_open(tmp_path):
         source.open()
 
 
-def test_realtime_pacing_follows_recorded_time(tmp_path):
+def paced(monkeypatch, source: TakeSource) -> tuple[FakeTime, RecordingEvent]:
+    """Replay ``source`` (open) on a fake clock: its waits for each frame's
+    time are recorded and move the clock, nothing is slept."""
+    clock = FakeTime()
+    monkeypatch.setattr(take_source, "time", clock)
+    source._closed = waits = RecordingEvent(spend=False, clock=clock)
+    return clock, waits
+
+
+def test_realtime_pacing_follows_recorded_time(tmp_path, monkeypatch):
     frames = random_frames(6, dt=0.05)  # a 0.25 s take
     path = write_take(tmp_path / "take.jsonl", frames, fps=20)
     with TakeSource(path, realtime=True) as source:
-        start = time.monotonic()
-        got = [source.read() for _ in frames]
-        elapsed = time.monotonic() - start
-    assert elapsed >= 0.2
-    assert [f.t for f in got] == sorted(f.t for f in got)
-    # The gaps between frames follow the recording (loosely: no tight timing).
-    assert got[-1].t - got[0].t >= 0.2
+        clock, waits = paced(monkeypatch, source)
+        got, recorded = [], []
+        for _ in frames:
+            got.append(source.read())
+            recorded.append(source.take_time)
+    # Each frame is given at its recorded time after the first, having waited for it.
+    assert [f.t - got[0].t for f in got] == pytest.approx([t - recorded[0] for t in recorded])
+    assert waits.waits == pytest.approx(np.diff(recorded))  # about 0.05 s each, as recorded
 
 
-def test_realtime_pacing_continues_across_loops(tmp_path):
+def test_realtime_pacing_continues_across_loops(tmp_path, monkeypatch):
     frames = random_frames(3, dt=0.05)  # 0.1 s long, plus a 0.05 s seam
     path = write_take(tmp_path / "take.jsonl", frames, fps=20)
     with TakeSource(path, realtime=True, loop=True) as source:
-        start = time.monotonic()
+        clock, waits = paced(monkeypatch, source)
+        got, recorded = [], []
         for _ in range(6):
-            source.read()
-        elapsed = time.monotonic() - start
-    assert elapsed >= 0.2  # the second pass is scheduled after the first
+            got.append(source.read())
+            recorded.append(source.take_time)
+    assert recorded[3:] == recorded[:3]  # the take again
+    # The second pass is scheduled after the first: its length and one frame (1/20 s) later.
+    length = recorded[2] - recorded[0] + 1 / 20
+    expected = [t - recorded[0] for t in recorded[:3]]
+    assert [f.t - got[0].t for f in got] == pytest.approx(expected + [e + length for e in expected])
+    assert waits.waits[2] == pytest.approx(1 / 20)  # the seam: one frame interval
 
 
 def test_close_wakes_a_waiting_read(tmp_path):
     import threading
-    frames = random_frames(2, dt=5.0)  # the second frame is due in 5 s
+    frames = random_frames(2, dt=3600.0)  # the second frame is due in an hour
     path = write_take(tmp_path / "take.jsonl", frames)
     source = TakeSource(path, realtime=True)
     source.open()
+    source._closed = waits = RecordingEvent()  # a real wait, recorded as it starts
     source.read()
-    threading.Timer(0.1, source.close).start()
-    start = time.monotonic()
-    source.read()  # returns early; the caller discards it
-    assert time.monotonic() - start < 2.0
+    reader = threading.Thread(target=source.read)  # returns early; the caller discards it
+    reader.start()
+    assert wait_until(lambda: waits.waits)  # the read waits for its frame's time
+    source.close()
+    reader.join(timeout=30)  # a bound against a hang only
+    assert not reader.is_alive()
+    assert waits.waits[0] > 3000  # it was waiting for the hour, not for the close
 
 
 def test_take_source_errors(tmp_path):

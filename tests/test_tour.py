@@ -3,14 +3,13 @@ then the playlist.
 
 `installation run` itself runs in a subprocess, as a user runs it (a machine
 with no camera is simulated by having none: the tests that need that skip
-where /dev/video0 exists). The tour's timing, captions and hand-over run on
+where a camera is attached, /dev/video0). The tour's timing, captions and hand-over run on
 the render loop's headless driver with a fake clock.
 """
 from __future__ import annotations
 
 import logging
 import re
-import signal
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,11 @@ from installation.cli import main
 from installation.scenes.config import DirectorSettings, ScenesConfig
 from installation.scenes.director import Director
 from installation.scenes.discovery import discover_scenes
+from helpers import (base_env, cli, heartbeats, no_camera_attached, skip_without_hardware, start_run,
+                     stop_with_sigterm, wait_for_line, wait_until)
 from scenekit import BLUE, GREEN, RED, Raiser, Room, make_catalog, solid
-from test_cli import base_env, cli
-from test_silent_stream import start_run, wait_for_line
 
 Red, Blue, Green = solid("red", RED), solid("blue", BLUE), solid("green", GREEN)
-NO_CAMERA = pytest.mark.skipif(Path("/dev/video0").exists(),
-                               reason="a camera is attached: no demo take, no tour")
 SIZE = (320, 180)
 
 
@@ -55,19 +52,22 @@ def caption_area(size=SIZE, name="red", line="a line") -> tuple[slice, slice]:
 # -- installation run, as a user runs it ------------------------------------------------
 
 
-@NO_CAMERA
-def test_a_headless_run_without_camera_logs_each_step_then_the_playlist(tmp_path):
+@no_camera_attached
+def test_a_headless_run_without_camera_logs_each_step_then_the_playlist(tmp_path, osc_listener):
     """The real command, stopped by SIGTERM (as systemd stops it) once the
     playlist has taken over: no wall-clock bet on how fast scenes start."""
+    port, got = osc_listener
     process = start_run(tmp_path, "--seconds", 120, "--tour-seconds", 0.5,
-                        "--set", 'scenes.playlist=["poetry", "mirror"]')
+                        "--set", 'scenes.playlist=["poetry", "mirror"]',
+                        "--set", f'osc.status_to=["127.0.0.1:{port}"]',
+                        "--set", "osc.status_every=0.2")
     try:
         seen = wait_for_line(process, "scene poetry on stage (tour over)", seconds=90)
-        process.send_signal(signal.SIGTERM)
-        out, rest = process.communicate(timeout=30)
+        # A heartbeat sent after that line: the frame that logged it is over.
+        beats = len(heartbeats(got))
+        assert wait_until(lambda: len(heartbeats(got)) > beats + 1, timeout=60)
     finally:
-        if process.poll() is None:
-            process.kill()
+        out, rest = stop_with_sigterm(process)
     assert process.returncode == 0, rest
     log = "".join(seen) + rest
     assert "playing the demo take instead" in log
@@ -88,7 +88,7 @@ def test_a_headless_run_without_camera_logs_each_step_then_the_playlist(tmp_path
                          ids=["source", "no-tour"])
 def test_a_source_or_no_tour_goes_straight_to_the_playlist(argv, tmp_path):
     if argv == ["--no-tour"] and Path("/dev/video0").exists():
-        pytest.skip("a camera is attached: no demo take")
+        skip_without_hardware("a camera is attached at /dev/video0: no demo take")
     result = cli("run", "--seconds", 2, "--tour-seconds", 0.5, *argv,
                  env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -209,7 +209,7 @@ def test_the_demo_mapper_outputs_move_with_the_bodies():
     """Mirror's bars in the tour come from a mapper trained on the demo take:
     along the take its outputs take many values, not one fixed number."""
     from installation.app.replay import take_frames
-    from installation.mapping.demo import demo_mapper
+    from installation.app.training import demo_mapper
     from installation.types import Frame
 
     mapper = demo_mapper()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pygame
 import pytest
 
-from installation.app.training import TrainingSession, load_mapper
+from installation.app.mapping_table import load_mapper
+from installation.app.training import TrainingSession
 from installation.errors import InstallationError
 from installation.mapping import ClassifierOutput, GestureOutput, Project, RegressorOutput
 from installation.osc import OscSender

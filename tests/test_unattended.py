@@ -4,72 +4,61 @@ read (--set, [logging], [osc]), and every new mistake one clear line."""
 from __future__ import annotations
 
 import re
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from test_cli import RUN_LINE, base_env, cli, lines, run_figures
+from helpers import (RUN_LINE, OscDump, base_env, cli, heartbeats, lines, run_figures, start_run,
+                     stop_with_sigterm, wait_until)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_TAKE = ROOT / "profiles" / "dev-take.toml"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_run_the_dev_take_for_a_minute(tmp_path):
+    """A minute of the looping demo take, logging to a folder: it runs its
+    whole time (never cut short: the loop stops only once --seconds have
+    passed), everyone walks through, and the log says what happened."""
     logs = tmp_path / "logs"
-    started = time.monotonic()
     result = cli("run", DEV_TAKE, "--seconds", 60, "--set", f'logging.folder="{logs}"',
                  env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path, timeout=150)
-    took = time.monotonic() - started
-    print(result.stdout, f"(the command took {took:.1f} s)")
+    print(result.stdout)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     drawn, tracked, seen = run_figures(result.stdout)
-    assert drawn > 0 and tracked > 0 and seen >= 2
+    assert drawn >= tracked > 0 and seen >= 2
     seconds = float(re.search(r"frames in ([\d.]+) s", result.stdout).group(1))
-    assert seconds == pytest.approx(60.0, abs=0.5)
+    assert seconds >= 60.0
     text = (logs / "installation.log").read_text()
     assert "scene dream on stage (start)" in text and "logging to" in text
 
 
 def test_status_heartbeat_arrives_at_oscdump(tmp_path):
-    if shutil.which("oscdump") is None:
-        pytest.skip("oscdump (liblo-tools) is not installed")
-    port = free_udp_port()
-    dump = subprocess.Popen(["oscdump", "-L", str(port)], stdout=subprocess.PIPE, text=True)
-    try:
-        time.sleep(0.3)
-        result = cli("run", DEV_TAKE, "--seconds", 5, "--set", f'osc.status_to=["127.0.0.1:{port}"]',
+    """Every status_every (1 s) of the piece's clock a heartbeat: the first at
+    once, each later one at least a second after the one before (by the
+    uptime it carries), in order; visitor events as they happen."""
+    with OscDump() as dump:
+        result = cli("run", DEV_TAKE, "--seconds", 5,
+                     "--set", f'osc.status_to=["127.0.0.1:{dump.port}"]',
                      "--set", "osc.status_every=1", env=base_env(SDL_VIDEODRIVER="dummy"),
                      cwd=tmp_path, timeout=60)
         assert result.returncode == 0, result.stderr
-        time.sleep(0.3)
-    finally:
-        dump.send_signal(signal.SIGTERM)
-        out, _ = dump.communicate(timeout=5)
-    print(out)
-    beats = [line.split(None, 3)[3] for line in out.splitlines()
-             if " /installation/status fisfs " in line]
-    assert 5 <= len(beats) <= 7  # at 0, 1, 2, 3, 4 (, 5) s
+    print(dump.out)
+    beats = [line.split(None, 2)[2] for line in dump.messages("/installation/status")
+             if line.split()[1] == "fisfs"]
+    assert len(beats) >= 2
     values = [re.fullmatch(r'([\d.]+) (\d+) "(\w+)" ([\d.]+) "(.*)"', b).groups() for b in beats]
-    fps, people, scene, uptime, error = values[3]
-    assert 1.0 < float(fps) < 500 and scene == "dream" and error == ""
-    assert float(uptime) == pytest.approx(3.0, abs=0.5)
-    assert [float(v[3]) for v in values] == sorted(float(v[3]) for v in values)
-    assert int(values[-1][1]) >= 1  # the demo take's walkers are in view by then
+    uptimes = [float(v[3]) for v in values]
+    assert uptimes[0] == 0.0  # "I am up", at the first frame
+    # Rounded to a tenth: never sooner than a second after the one before.
+    assert all(b - a >= 1.0 - 0.1 for a, b in zip(uptimes, uptimes[1:])), uptimes
+    fps, people, scene, _, error = values[-1]
+    assert float(fps) > 0 and scene == "dream" and error == ""
+    assert all(v[2] == "dream" and v[4] == "" for v in values)
+    assert int(people) >= 1  # the demo take's walkers are in view by then
     # Visitors of the demo take enter (ids 1 and 4; its brief false detections do not).
-    enters = [line.split()[-1] for line in out.splitlines() if " /installation/visitor/enter i " in line]
+    enters = [line.split()[-1] for line in dump.messages("/installation/visitor/enter")]
     assert enters[:2] == ["1", "4"]
 
 
@@ -84,47 +73,43 @@ def busy_port():
     sock.close()
 
 
+# name: (the one --set, what the error line must say); "{port}" and "{file}"
+# stand for a UDP port in use and a file where a folder is asked for.
+MISTAKE_TABLE = {
+    "screen that does not exist": ("display.screen=5", "[display] screen: screen 5 asked, 1 found"),
+    "listen port out of range": ("osc.listen_port=70000",
+                                 "[osc] listen_port: expected a port number from 1 to 65535"),
+    "unknown osc key": ('osc.status_too=["127.0.0.1:9000"]',
+                        "unknown key 'status_too' (did you mean 'status_to'?)"),
+    "status destination without port": ('osc.status_to=["localhost"]',
+                                        "[osc] status_to: no port in 'localhost'"),
+    "status destination not a list": ("osc.status_to=9000", '[osc] status_to: expected a list of "host:port"'),
+    "status every zero": ("osc.status_every=0", "status_every must be above 0"),
+    "backoff cap below start": ("source.backoff_max=0.1", "backoff_max at least backoff_start"),
+    "stall timeout zero": ("source.stall_timeout=0", "stall_timeout must be above 0"),
+    "closed colour out of range": ("display.closed_colour=[300, 0, 0]", "[display] closed_colour: expected a colour"),
+    "kiosk not a bool": ('display.kiosk="yes"', "[display] kiosk: expected bool, got 'yes'"),
+    "negative enter_after": ("scenes.enter_after=-1", "'enter_after' must be 0 or more seconds"),
+    "log folder unwritable": ('logging.folder="{file}/logs"', "cannot write logs"),
+    "camera that does not exist": ("source.spec=97", "camera 97"),
+    "bad --set": ("display", "section.key=value"),
+    "opening hours typo": ('hours.every_day="10-18"', "cannot read opening hours '10-18'"),
+}
+
+
 def _mistakes(tmp_path, busy_port):
+    """name -> (argv, text the error line must name)."""
     a_file = tmp_path / "a-file"
     a_file.write_text("")
-    return {
-        "screen that does not exist": (["--set", "display.screen=5"],
-                                       "[display] screen: screen 5 asked, 1 found"),
-        "listen port in use": (["--set", 'osc.listen_host="127.0.0.1"', "--set",
-                                f"osc.listen_port={busy_port}"],
-                               f"UDP port {busy_port} is already in use"),
-        "listen port out of range": (["--set", "osc.listen_port=70000"],
-                                     "[osc] listen_port: expected a port number from 1 to 65535"),
-        "unknown osc key": (["--set", 'osc.status_too=["127.0.0.1:9000"]'],
-                            "unknown key 'status_too' (did you mean 'status_to'?)"),
-        "status destination without port": (["--set", 'osc.status_to=["localhost"]'],
-                                            "[osc] status_to: no port in 'localhost'"),
-        "status destination not a list": (["--set", "osc.status_to=9000"],
-                                           '[osc] status_to: expected a list of "host:port"'),
-        "status every zero": (["--set", "osc.status_every=0"], "status_every must be above 0"),
-        "backoff cap below start": (["--set", "source.backoff_max=0.1"],
-                                    "backoff_max at least backoff_start"),
-        "stall timeout zero": (["--set", "source.stall_timeout=0"], "stall_timeout must be above 0"),
-        "closed colour out of range": (["--set", "display.closed_colour=[300, 0, 0]"],
-                                       "[display] closed_colour: expected a colour"),
-        "kiosk not a bool": (["--set", 'display.kiosk="yes"'],
-                             "[display] kiosk: expected bool, got 'yes'"),
-        "negative enter_after": (["--set", "scenes.enter_after=-1"],
-                                 "'enter_after' must be 0 or more seconds"),
-        "log folder unwritable": (["--set", f'logging.folder="{a_file}/logs"'], "cannot write logs"),
-        "camera that does not exist": (["--set", "source.spec=97"], "camera 97"),
-        "bad --set": (["--set", "display"], "section.key=value"),
-        "opening hours typo": (["--set", 'hours.every_day="10-18"'],
-                               "cannot read opening hours '10-18'"),
-    }
+    mistakes = {name: (["--set", setting.replace("{file}", str(a_file))], named)
+                for name, (setting, named) in MISTAKE_TABLE.items()}
+    mistakes["listen port in use"] = (["--set", 'osc.listen_host="127.0.0.1"', "--set",
+                                       f"osc.listen_port={busy_port}"],
+                                      f"UDP port {busy_port} is already in use")
+    return mistakes
 
 
-MISTAKES = ["screen that does not exist", "listen port in use", "listen port out of range",
-            "unknown osc key", "status destination without port", "status destination not a list",
-            "status every zero", "backoff cap below start", "stall timeout zero",
-            "closed colour out of range", "kiosk not a bool", "negative enter_after",
-            "log folder unwritable", "camera that does not exist", "bad --set",
-            "opening hours typo"]
+MISTAKES = [*MISTAKE_TABLE, "listen port in use"]
 
 
 @pytest.mark.parametrize("name", MISTAKES)
@@ -149,20 +134,17 @@ def test_missing_profile_is_one_line(tmp_path):
                    "(check the path; example profiles are in profiles/)"
 
 
-def test_sigterm_ends_a_kiosk_cleanly(tmp_path):
+def test_sigterm_ends_a_kiosk_cleanly(tmp_path, osc_listener):
     """systemctl stop sends SIGTERM: even in kiosk mode (where closing the
     window does nothing) the piece stops after the frame, exit 0."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "installation.cli", "run", str(DEV_TAKE), "--kiosk"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    port, got = osc_listener
+    process = start_run(tmp_path, DEV_TAKE, "--kiosk",
+                        "--set", f'osc.status_to=["127.0.0.1:{port}"]', INSTALLATION_MODELS="")
     try:
-        time.sleep(4)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
+        # The first heartbeat: the show is on (start-up and its log lines are over).
+        assert wait_until(lambda: heartbeats(got), timeout=90), "the piece never started"
     finally:
-        if process.poll() is None:
-            process.kill()
+        out, err = stop_with_sigterm(process)
     assert process.returncode == 0, err
     assert "SIGTERM: stopping" in err
     drawn, _, _ = run_figures(out)
@@ -201,9 +183,8 @@ def test_a_one_frame_take_loops_like_the_demo_take(tmp_path):
                  cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     drawn, tracked, seen = run_figures(result.stdout)
-    assert drawn > 10 and tracked > 10 and seen == 1  # the one frame, again and again
-    seconds = float(re.search(r"frames in ([\d.]+) s", result.stdout).group(1))
-    assert seconds == pytest.approx(2.0, abs=0.5)
+    # The one frame, again and again: each pass of the take a new tracked frame.
+    assert drawn >= tracked >= 2 and seen == 1
 
 
 def test_a_take_played_once_that_ends_ends_the_show_with_an_error(tmp_path):

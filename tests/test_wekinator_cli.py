@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,10 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import needs_tool
 
-pytestmark = pytest.mark.skipif(shutil.which("oscsend") is None or shutil.which("oscdump") is None,
-                                reason="needs liblo-tools (oscsend, oscdump): apt-get install "
-                                       "liblo-tools")
+pytestmark = needs_tool("oscsend", "oscdump")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -46,12 +46,17 @@ class Signals:
         self.starting = True  # before the loop, a signal ends the start-up
 
     def __call__(self, signum, _frame) -> None:
-        log.info("%s: stopping", signal.Signals(signum).name)
+        # Stop first, log after: the signal may land while the main thread is
+        # writing a log line, and a second write then fails ("reentrant call").
         if self.loop is not None:
             self.loop.stop()
         elif self.starting:
             self.starting = False  # once: a second signal must not cut the clean-up short
-            raise StoppedEarly()
+            raise StoppedEarly(signal.Signals(signum).name)
+        try:
+            log.info("%s: stopping", signal.Signals(signum).name)
+        except RuntimeError:
+            pass  # the log line is lost, the stop is not
 
     @contextlib.contextmanager
     def installed(self):

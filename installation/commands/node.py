@@ -69,8 +69,8 @@ def node_command(args) -> int:
     try:
         with signals.installed():
             return _serve(args, name, destinations, profile, settings, signals)
-    except StoppedEarly:
-        log.info("stopped before the first frame")
+    except StoppedEarly as stopped:
+        log.info("%s: stopped before the first frame", stopped)
         return 0
 
 

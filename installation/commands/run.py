@@ -73,8 +73,8 @@ def run_command(args) -> int:
         # From here on SIGTERM stops the piece cleanly, during start-up too.
         with signals.installed():
             return _run(args, profile, source_settings, signals)
-    except StoppedEarly:
-        log.info("stopped before the show began")
+    except StoppedEarly as stopped:
+        log.info("%s: stopped before the show began", stopped)
         return 0
 
 
