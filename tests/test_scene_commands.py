@@ -71,6 +71,14 @@ def test_scenes_check_with_a_bad_setting(capsys):
     assert "installation: error: --set: unknown key 'sped' (did you mean 'speed'?" in err
 
 
+def test_scenes_check_names_the_profile_table_of_a_bad_setting(tmp_path, capsys):
+    profile = tmp_path / "show.toml"
+    profile.write_text('[scenes.particles]\ncount = "many"\n')
+    assert main(["scenes", "check", "particles", "--profile", str(profile)]) == 2
+    err = capsys.readouterr().err
+    assert f"installation: error: {profile} [scenes.particles]: 'count' must be int" in err
+
+
 def test_preview_a_scene_file_headless_with_a_screenshot(tmp_path, capsys):
     shot = tmp_path / "ripples.png"
     assert main(["preview", str(RIPPLES), "--seconds", "1.5", "--size", "320x180",

@@ -128,7 +128,9 @@ def check_command(args) -> int:
     for info in infos:
         table = dict(config.tables.get(info.name, {})) if config else {}
         table.update(parse_settings(args.set))
-        settings = check_settings(info.cls, table, "--set" if args.set else "profile")
+        # A bad value is named where it was written: on the command line, or in the profile.
+        where = "--set" if args.set else config.where_for(info.name) if config else "--set"
+        settings = check_settings(info.cls, table, where)
         report = check_scene(info, settings=settings, take=args.take, seconds=args.seconds,
                              raise_on_failure=False)
         print(report)
