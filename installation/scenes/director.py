@@ -42,7 +42,7 @@ log = logging.getLogger("installation.director")
 BACKGROUND = (12, 14, 20)  # what shows if even the fallback scene failed
 
 
-class Director(Steering):
+class Director:
     """Plays scenes from ``catalog`` as ``config`` (the profile's ``[scenes]``) says.
 
     ``clock`` times the scenes' frames for the budget (the loop's clock);
@@ -60,7 +60,6 @@ class Director(Steering):
                  clock: Callable[[], float] = time.monotonic, first: str | None = None,
                  waited: Callable[[], float] | None = None,
                  models_dir: str | Path | None = None):
-        super().__init__()
         self.catalog = catalog
         self.models_dir = models_dir
         if first is not None:
@@ -89,6 +88,7 @@ class Director(Steering):
         self._switched_at = 0.0
         self.bench = Bench(self.settings.retry_first, self.settings.retry_after)
         self._fallen_from: str | None = None  # the scene the fallback stands in for
+        self.steering = Steering(self)  # keys, OSC, the mapper, the timer, the empty room
 
     # -- what is on -------------------------------------------------------------------
 
@@ -103,6 +103,21 @@ class Director(Steering):
         if self.leaving is None or self.settings.crossfade <= 0:
             return None
         return min(1.0, max(0.0, (self._now - self._fade_start) / self.settings.crossfade))
+
+    @property
+    def position(self) -> int:
+        """Where the show is in the playlist (the last playlist scene on)."""
+        return self._index
+
+    @property
+    def switched_at(self) -> float:
+        """When the scene on stage came on (or was last kept on)."""
+        return self._switched_at
+
+    @property
+    def attracting(self) -> bool:
+        """The attract scene is on because the room is empty."""
+        return self.steering.attracting
 
     def benched(self, now: float | None = None) -> dict[str, float]:
         """Failed scenes kept off stage: name -> time they may come back."""
@@ -120,11 +135,11 @@ class Director(Steering):
         self._now = self._switched_at = now
         self._forgotten = self.visitors.forget(now)
         self.stage = self.leaving = None
-        self._attracting, self._attract_armed, self._return_to = False, True, None
+        self.steering.reset()
         self._fallen_from = None
         first = scene or self.first or (self.playlist[0] if self.playlist else FALLBACK)
-        if not self._switch(first, now, "start", fade=False):
-            self._switch(FALLBACK, now, "start", fade=False)
+        if not self.switch(first, now, "start", fade=False):
+            self.switch(FALLBACK, now, "start", fade=False)
 
     def forget_visitors(self, now: float | None = None) -> None:
         """Everyone in view leaves now (their ids start afresh: recalibration);
@@ -161,9 +176,9 @@ class Director(Steering):
         if self._forgotten:
             events, self._forgotten = self._forgotten + events, []
         self._tell_listeners(events)
-        self._steer(outputs, now, new_frame)
+        self.steering.steer(outputs, now, new_frame)
         if self._fallen_from and self.current == FALLBACK and self._fallen_from not in self.benched(now):
-            self._switch(self._fallen_from, now, "retry")
+            self.switch(self._fallen_from, now, "retry")
         if frame is None:
             frame = Frame.empty(index=-1, t=now)
         stage = self.stage
@@ -242,7 +257,29 @@ class Director(Steering):
                 self.playlist = self.catalog.names()
             if self.current == name or (self.current == FALLBACK and self._fallen_from == name):
                 log.info("scene %s reloaded; restarting it", name)
-                self._switch(name, now, "reload", fade=False, force=True)
+                self.switch(name, now, "reload", fade=False, force=True)
+
+    # -- steering: what keys, OSC, the menu and the steering ask for ------------------
+
+    def request(self, name: str, reason: str = "request") -> None:
+        """Ask for scene ``name``; it comes on at the next frame. Thread-safe."""
+        self.steering.request(name, reason)
+
+    def step(self, steps: int = 1, reason: str = "request") -> None:
+        """Ask for the next (1) or previous (-1) playlist scene. Thread-safe."""
+        self.steering.step(steps, reason)
+
+    def listen(self, receiver) -> None:
+        """Take scene switches over OSC (see scenes/steering.py)."""
+        self.steering.listen(receiver)
+
+    def handle_key(self, event) -> bool:
+        """1-9, the arrows, PageUp and PageDown switch scenes (see scenes/steering.py)."""
+        return self.steering.handle_key(event)
+
+    def stay(self, now: float) -> None:
+        """Keep the scene on stage as if it had just come on (the timer starts again)."""
+        self._switched_at = now
 
     # -- inside -----------------------------------------------------------------------
 
@@ -254,9 +291,9 @@ class Director(Steering):
                 except Exception:  # noqa: BLE001  a listener must not stop the show
                     log.exception("visitor listener %r failed on %s", listener, event)
 
-    def _switch(self, name: str, now: float, reason: str, *, fade: bool = True,
-                force: bool = False) -> bool:
-        """Put scene ``name`` on stage; False when it could not (benched, failed)."""
+    def switch(self, name: str, now: float, reason: str, *, fade: bool = True,
+               force: bool = False) -> bool:
+        """Put scene ``name`` on stage now; False when it could not (benched, failed)."""
         if name == self.current and not force:
             return False
         if name in self.benched(now) and reason not in ("reload",):
@@ -273,8 +310,7 @@ class Director(Steering):
             stage = self._launch(FALLBACK)
         elif name != FALLBACK:
             self._fallen_from = None
-        if reason not in ("attract",):
-            self._attracting = False
+        self.steering.switched(reason)
         old = self.stage
         if old is not None:
             if fade and self.settings.crossfade > 0 and not old.failed:

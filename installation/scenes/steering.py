@@ -15,7 +15,8 @@
 
 Requests wait in a queue until the director's next frame (several at once:
 the last one wins); the rest is looked at once per frame, on the render
-thread. Putting a scene on stage is the director's own business.
+thread. Putting a scene on stage is the director's own business: the
+steering only asks for it, through the director's public face.
 """
 from __future__ import annotations
 
@@ -30,13 +31,15 @@ log = logging.getLogger("installation.director")
 
 
 class Steering:
-    """The director's steering, mixed into
-    :class:`~installation.scenes.director.Director`, which provides what
-    it reads (``settings``, ``playlist``, ``catalog``, ``visitors``,
-    ``current``, ``benched()``, ``_index``, ``_switched_at``) and
-    ``_switch(name, now, reason)``, which puts a scene on stage."""
+    """What steers ``show`` (a :class:`~installation.scenes.director.Director`),
+    read through its public face: ``settings``, ``playlist``, ``catalog``,
+    ``visitors``, ``current``, ``position``, ``switched_at``, ``benched(now)``,
+    and asked through ``switch(name, now, reason)`` (puts a scene on stage;
+    False when it could not) and ``stay(now)`` (the scene on stays: the timer
+    starts again)."""
 
-    def __init__(self):
+    def __init__(self, show):
+        self.show = show
         self._requests: deque = deque()
         self._lock = threading.Lock()
         self._attracting = False
@@ -48,6 +51,16 @@ class Steering:
     def attracting(self) -> bool:
         """The attract scene is on because the room is empty."""
         return self._attracting
+
+    def reset(self) -> None:
+        """The show starts afresh: no attract scene on, ready to call it."""
+        self._attracting, self._attract_armed, self._return_to = False, True, None
+
+    def switched(self, reason: str) -> None:
+        """The director put a scene on for ``reason``: any but the empty room's
+        own switch ends the attract scene's turn."""
+        if reason != "attract":
+            self._attracting = False
 
     def request(self, name: str, reason: str = "request") -> None:
         """Ask for scene ``name``; it comes on at the next frame. Thread-safe."""
@@ -75,8 +88,8 @@ class Steering:
         for first in (pygame.K_1, pygame.K_KP1):
             if first <= key <= first + 8:
                 number = key - first
-                if number < len(self.playlist):
-                    self.request(self.playlist[number], "key")
+                if number < len(self.show.playlist):
+                    self.request(self.show.playlist[number], "key")
                 return True
         if key in (pygame.K_RIGHT, pygame.K_PAGEDOWN):
             self.step(1, "key")
@@ -88,75 +101,80 @@ class Steering:
 
     # -- each frame (the render thread) -------------------------------------------
 
-    def _steer(self, outputs: dict, now: float, new_frame: bool) -> None:
+    def steer(self, outputs: dict, now: float, new_frame: bool) -> None:
         """Switch as asked (requests, the mapper output of a new frame), as
         the room says (attract), or as the timer says."""
+        show = self.show
         self._take_requests(now)
         if new_frame:
             self._switch_by_output(outputs, now)
         self._attract(now)
-        if self.settings.timer > 0 and not self._attracting \
-                and now - self._switched_at >= self.settings.timer:
+        if show.settings.timer > 0 and not self._attracting \
+                and now - show.switched_at >= show.settings.timer:
             self._advance(1, now, "timer")
 
     def _take_requests(self, now: float) -> None:
+        show = self.show
         with self._lock:
             requests = list(self._requests)
             self._requests.clear()
         for kind, value, reason in requests[-1:]:  # several at once: the last one wins
             if kind == "step":
                 self._advance(value, now, reason)
-            elif value not in self.catalog and value != FALLBACK:
+            elif value not in show.catalog and value != FALLBACK:
                 log.warning("%s asked for scene '%s', which does not exist (%s)", reason, value,
-                            did_you_mean(value, self.catalog.names()))
+                            did_you_mean(value, show.catalog.names()))
             else:
-                self._switch(value, now, reason)
+                show.switch(value, now, reason)
 
     def _switch_by_output(self, outputs: dict, now: float) -> None:
-        name = self.settings.switch_output
+        show = self.show
+        name = show.settings.switch_output
         if not name or name not in outputs:
             return
         try:
             value = int(round(float(outputs[name])))
         except (TypeError, ValueError, OverflowError):
             return
-        target = self.settings.switch_map.get(value)
+        target = show.settings.switch_map.get(value)
         if target != self._output_target:
             self._output_target = target
             if target is not None:
-                self._switch(target, now, "mapper")
+                show.switch(target, now, "mapper")
 
     def _attract(self, now: float) -> None:
-        attract = self.settings.attract
+        show = self.show
+        attract = show.settings.attract
         if not attract:
             return
-        if self.visitors.last_seen:
+        if show.visitors.last_seen:
             self._attract_armed = True
             if self._attracting:
                 self._attracting = False
-                back = self._return_to or (self.playlist[self._index] if self.playlist else None)
-                if back and back != self.current:
-                    self._switch(back, now, "visitor")
+                back = self._return_to or (show.playlist[show.position] if show.playlist else None)
+                if back and back != show.current:
+                    show.switch(back, now, "visitor")
             return
-        empty_since = self.visitors.nobody_since
+        empty_since = show.visitors.nobody_since
         if self._attract_armed and empty_since is not None \
-                and now - empty_since >= self.settings.attract_after and self.current != attract:
-            self._return_to = self.current if self.current not in (attract, FALLBACK, "") else None
-            if self._switch(attract, now, "attract"):
+                and now - empty_since >= show.settings.attract_after and show.current != attract:
+            self._return_to = show.current if show.current not in (attract, FALLBACK, "") else None
+            if show.switch(attract, now, "attract"):
                 self._attracting = True
             self._attract_armed = False
 
     def _advance(self, steps: int, now: float, reason: str) -> None:
-        if not self.playlist:
+        show = self.show
+        if not show.playlist:
             return
-        count = len(self.playlist)
-        start = self.playlist.index(self.current) if self.current in self.playlist else self._index
-        benched = self.benched(now)
+        count = len(show.playlist)
+        start = show.playlist.index(show.current) if show.current in show.playlist else show.position
+        benched = show.benched(now)
         for offset in range(1, count + 1):
-            name = self.playlist[(start + steps * offset) % count]
+            name = show.playlist[(start + steps * offset) % count]
             if name not in benched:
-                if name == self.current:
-                    self._switched_at = now  # a playlist of one: it stays on
+                if name == show.current:
+                    show.stay(now)  # a playlist of one: it stays on
                 else:
-                    self._switch(name, now, reason)
+                    show.switch(name, now, reason)
                 return
