@@ -295,13 +295,14 @@ def test_damaged_takes_load_or_give_one_line(tmp_path, capsys):
 @pytest.mark.parametrize("scene", ["mirror", "dream", "poetry", "particles"])
 def test_the_largest_numbers_a_take_lets_through_play_in_every_builtin_scene(tmp_path, capsys, scene):
     # Scenes overflowed on 1e9..1e30 (dream's OpenCV calls, mirror's blits);
-    # the reader refuses anything past 1000, so 1000 itself must play.
+    # the reader refuses anything past 1000 (and a visibility outside 0..1),
+    # so 1000 itself must play.
     lines = first_lines(TAKES[0], 40)
     frames = [json.loads(line) for line in lines[1:]]
     for n, frame in enumerate(frames):
         value = 1000.0 if n % 2 else -1000.0
         for person in frame["people"]:
-            person["pose"] = [[value, -value, value, 1.0 if n % 4 < 2 else value] for _ in range(33)]
+            person["pose"] = [[value, -value, value, 1.0 if n % 4 < 2 else 0.0] for _ in range(33)]
             person["hands"] = {side: [[-value, value, value]] * 21 for side in ("left", "right")}
     path = tmp_path / "limits.jsonl"
     path.write_text(lines[0] + "".join(json.dumps(f) + "\n" for f in frames))

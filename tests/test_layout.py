@@ -18,7 +18,7 @@ PACKAGE = ROOT / "installation"
 # Within a layer the cycle check keeps the order honest.
 LAYERS = [
     # the words every stage speaks: types, errors, files, logs, assets
-    {"types", "errors", "files", "logs", "hours", "assets"},
+    {"types", "errors", "files", "logs", "hours", "assets", "limits"},
     # the stages and what they read: sources, tracking, the room, takes,
     # networks, features, mapping, OSC, poem text, model bundles, profiles
     {"capture", "tracking", "room", "takes", "deep", "features", "mapping", "osc", "text",

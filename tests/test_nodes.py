@@ -29,7 +29,8 @@ from installation.osc.nodes import (BAD_NODE_PACKET, MAX_BUNDLE, NOT_A_NODE_PACK
                                     frame_bundle)
 from installation.room.floor import FloorCalibration, floor_point
 from installation.types import Frame, Hand, Person
-from helpers import LineReader, OscDump, free_udp_port, need_tool, wait_for_udp_listener
+from helpers import (LineReader, OscDump, free_udp_port, need_tool, wait_for_udp_listener,
+                     wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -264,6 +265,21 @@ _HEAD = ("/installation/node/frame",
     (_bundle(("/installation/node/alive", [("s", "left"), ("i", 1), ("i", 0), ("f", 30.0),
                                            ("f", 1.0)])), BAD_NODE_PACKET),  # frames not an int
     (_bundle(("/wek/inputs", [("f", 1.0)])), NOT_A_NODE_PACKET),
+    # Finite but absurd: what a take would refuse never reaches a scene.
+    (_bundle(_HEAD, ("/installation/node/person",
+                     [("s", "left"), ("i", 1), ("f", 3e38)] + _POSE[1:])),
+     BAD_NODE_PACKET),  # a landmark far past any picture
+    (_bundle(_HEAD, ("/installation/node/person",
+                     [("s", "left"), ("i", 1)] + _POSE[:3] + [("f", 7.0)] + _POSE[4:])),
+     BAD_NODE_PACKET),  # a visibility of 7
+    (_bundle(_HEAD, ("/installation/node/person",
+                     [("s", "left"), ("i", 1)] + _POSE[:3] + [("f", -5.0)] + _POSE[4:])),
+     BAD_NODE_PACKET),  # a visibility of -5
+    (_bundle(_HEAD, ("/installation/node/person", [("s", "left"), ("i", 1)] + _POSE),
+             ("/installation/node/hand", [("s", "left"), ("i", 1), ("s", "left")]
+              + [("f", -2e6)] + [("f", 0.5)] * 62)), BAD_NODE_PACKET),  # a hand past any picture
+    (_bundle(("/installation/node/alive", [("s", "left"), ("i", 1), ("i", 0), ("f", 3e38),
+                                           ("i", 1)])), BAD_NODE_PACKET),  # a heartbeat of 3e38 fps
 ])
 def test_bad_node_packets_are_refused_with_their_reason(data, reason):
     with pytest.raises(NodePacketError) as error:
@@ -288,6 +304,63 @@ def test_node_clock_offset_is_the_smallest_gap_of_the_window():
         if arrival == 102.0:
             assert clock.offset == pytest.approx(5.1)
     assert clock.offset == pytest.approx(5.4)  # 5.1 left the window
+
+
+def test_node_clock_believes_no_stray_time_but_follows_a_clock_that_really_moved():
+    clock = NodeClock(window=10.0, tolerance=2.0, convince=15)
+    assert clock.add(100.0, 95.0)  # the node's clock is 5 s behind ours
+    # A forged bundle from thirty days ahead, then wild ones that disagree: none moves it.
+    assert not clock.add(100.1, 100.1 + 30 * 86400)
+    assert all(not clock.add(100.2, sent) for sent in (1e9, 50.0, 2e9, -1e9))
+    assert clock.offset == pytest.approx(5.0)
+    # Strays that agree, but not for long enough, interrupted by the real clock.
+    assert all(not clock.add(101.0 + n / 30, 101.0 + n / 30 + 600.0) for n in range(14))
+    assert clock.add(101.5, 96.5)
+    assert clock.offset == pytest.approx(5.0)
+    # The node's clock was set 600 s ahead and stays there: followed after 15 bundles.
+    believed = [clock.add(102.0 + n / 30, 102.0 + n / 30 + 600.0) for n in range(15)]
+    assert believed == [False] * 14 + [True]
+    assert clock.offset == pytest.approx(-600.0)
+
+
+def _send_until_heard(source, sock, port, name, frame, capture, sent):
+    """Send one bundle of ``frame`` and wait until the source has handled it."""
+    before = source.listeners[0].received
+    sock.sendto(frame_bundle(name, frame, capture, sent), ("127.0.0.1", port))
+    assert wait_until(lambda: source.listeners[0].received > before, timeout=10)
+
+
+def test_a_forged_bundle_from_the_future_neither_locks_a_node_out_nor_stops_time(room):
+    source, port = room({"a": {"main": True}})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    real, forged = _standing(4, (0.3, 0.8)), _standing(9, (0.7, 0.8))
+    times, seen = [], []
+    try:
+        for step in range(40):
+            now = time.time()
+            frame = Frame(index=step, t=0.0, size=(640, 480), people=(real,), tracked=True)
+            _send_until_heard(source, sock, port, "a", frame, now - 0.01, now)
+            if step == 10:  # one bundle sent thirty days ahead, under the node's name
+                future = now + 30 * 86400
+                lie = Frame(index=step + 1000, t=0.0, size=(640, 480), people=(forged,),
+                            tracked=True)
+                _send_until_heard(source, sock, port, "a", lie, future, future)
+            if step == 20:  # a picture a million seconds ahead of its own bundle
+                lie = Frame(index=step + 1000, t=0.0, size=(640, 480), people=(forged,),
+                            tracked=True)
+                _send_until_heard(source, sock, port, "a", lie, now + 1e6, now)
+            merged = source.merge()
+            times.append((merged.t, time.monotonic()))
+            seen.append([float(p.pose[27, 0]) for p in merged.people])
+    finally:
+        sock.close()
+    # The real visitor stays on every frame; the forged one never appears.
+    assert all(xs == [pytest.approx(0.3)] for xs in seen), seen
+    # The frame clock keeps running with ours and is never ahead of it.
+    assert all(t <= now for t, now in times)
+    assert all(b[0] > a[0] for a, b in zip(times, times[1:]))
+    assert source.untimely["a"] == 2
+    assert "2 untimely bundles dropped" in source.describe()
 
 
 # -- the profile -----------------------------------------------------------------------

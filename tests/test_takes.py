@@ -22,7 +22,9 @@ def random_people(rng, count):
     for _ in range(count):
         hands = {side: Hand(rng.uniform(0, 1, (21, 3)), side, score=0.9)
                  if rng.uniform() < 0.5 else None for side in ("left", "right")}
-        people.append(Person(pose=rng.uniform(-0.2, 1.2, (33, 4)), id=int(rng.integers(1, 50)),
+        pose = rng.uniform(-0.2, 1.2, (33, 4))
+        pose[:, 3] = rng.uniform(0, 1, 33)  # visibility is a probability
+        people.append(Person(pose=pose, id=int(rng.integers(1, 50)),
                              left_hand=hands["left"], right_hand=hands["right"]))
     return tuple(people)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 import numpy as np
 
@@ -75,6 +75,9 @@ class NodesSource(Source):
     max_rate: float = 60.0
     #: Seconds between frames of an empty or silent room.
     idle: float = 0.1
+    #: Most seconds from a node's picture to its bundle leaving; longer is a
+    #: bundle whose times are not believed.
+    max_age: float = 10.0
 
     def __init__(self, listen, nodes: dict, where: str = "profile"):
         super().__init__(mirror=False)
@@ -99,6 +102,8 @@ class NodesSource(Source):
         self._last_t = 0.0
         self._last_frame = 0.0
         self.groups_: list = []  # the last merge: [[(node, its person id), ...], ...]
+        #: Bundles dropped because their times were not believed, per node.
+        self.untimely: Counter = Counter()
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -131,19 +136,30 @@ class NodesSource(Source):
                 node.fps = packet.fps
                 return
             assert isinstance(packet, NodeFrame)
+            # Times first: a bundle whose times are not believed changes nothing.
+            if not 0.0 <= packet.sent - packet.capture <= self.max_age \
+                    or not node.clock.add(arrival, packet.sent):
+                self._drop_time(node)
+                return
             if node.frame is not None and packet.sent <= node.frame.sent:
                 return  # late, or repeated: a newer frame is already here
             if node.frame is not None and packet.index <= node.frame.index:
                 # Numbered from the start again: the node restarted.
                 node.restarts += 1
-                node.clock = NodeClock()
                 node.forget = True  # the merge forgets its old ids, on its own thread
-            node.clock.add(arrival, packet.sent)
             node.frame = packet
             node.capture = packet.capture + node.clock.offset
             node.arrival = arrival
             node.latencies.append((now, arrival - node.capture))
         self._new.set()
+
+    def _drop_time(self, node: _Node) -> None:
+        """Count a bundle whose times were not believed; say so once per node."""
+        if not self.untimely[node.name]:
+            log.warning("node %s: a bundle whose times disagree with the node's clock was "
+                        "dropped (forged, or a clock that jumped; counted in the status)",
+                        node.name)
+        self.untimely[node.name] += 1
 
     # -- frames -----------------------------------------------------------------------
 
@@ -204,7 +220,7 @@ class NodesSource(Source):
         if newest is not None:
             capture, arrival, f = newest
             to_local = now - unix  # our unix time to our monotonic clock
-            t = capture + to_local
+            t = min(capture + to_local, now)  # never ahead of our own clock
             stamps = {"capture": t, "node": t + (f.sent - f.capture), "network": arrival + to_local}
         t = self._last_t = max(t, self._last_t)  # time never runs backwards for a scene
         stamps["merge"] = time.monotonic()
@@ -279,7 +295,9 @@ class NodesSource(Source):
         status = {s[0]: s for s in self.node_status()}
         parts = [f"{name} {status[name][1]:.0f}/{status[name][2]:.0f} ms" if name in status
                  else f"{name} silent" for name in self.names]
-        return "nodes: " + ", ".join(parts)
+        untimely = sum(self.untimely.values())
+        return "nodes: " + ", ".join(parts) + (f"; {untimely} untimely bundles dropped"
+                                               if untimely else "")
 
 
 def _read_nodes(nodes: dict, where: str):

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from installation.limits import person_problem, rate_problem
 from installation.osc.packet import PacketError, parse_packet
 from installation.osc.receiver import FLOOD, OscReceiver
 from installation.types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
@@ -198,8 +199,12 @@ def decode(data: bytes, now: float | None = None) -> NodeFrame | NodeAlive:
     if address == ALIVE:
         if len(messages) != 1 or len(args) != 5:
             raise _bad("a heartbeat is one message: s i i f i")
+        fps = _number(args[3], float)
+        problem = rate_problem(fps, "a heartbeat's rate")
+        if problem:
+            raise _bad(problem)
         return NodeAlive(_name(args[0]), _time(_number(args[1], int), _number(args[2], int), now),
-                         _number(args[3], float), _number(args[4], int))
+                         fps, _number(args[4], int))
     if address != FRAME:
         raise NodePacketError(NOT_A_NODE_PACKET, f"starts with {address!r}")
     if len(args) != 9:
@@ -238,6 +243,12 @@ def decode(data: bytes, now: float | None = None) -> NodeFrame | NodeAlive:
         raise _bad("two people with one id")
     people = [p.replace(left_hand=hands.get(p.id, {}).get("left"),
                         right_hand=hands.get(p.id, {}).get("right")) for p in people]
+    for person in people:
+        # The ranges a take's landmarks must keep, so nothing absurd reaches a scene.
+        problem = person_problem(person.pose, [h.landmarks for h in person.hands.values()
+                                               if h is not None], f"person {person.id}'s")
+        if problem:
+            raise _bad(problem)
     return NodeFrame(name, index, capture, sent, (width, height), tuple(people))
 
 

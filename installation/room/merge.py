@@ -19,20 +19,37 @@ class NodeClock:
     minimum over the last ``window`` seconds bounds the offset with the
     smallest delay (a fraction of a millisecond on a LAN). A capture time of
     the node plus that minimum is the capture in our clock.
+
+    One wild or forged time cannot move it: a bundle whose gap strays more
+    than ``tolerance`` seconds from the offset is not believed (:meth:`add`
+    says False). Only ``convince`` strays in a row that agree among
+    themselves (a node whose clock was set, or that restarted on another
+    clock) make the offset start again from them.
     """
 
-    def __init__(self, window: float = 10.0):
-        self.window = window
-        self._gaps: deque[tuple[float, float]] = deque()  # (arrival, arrival - sent)
+    def __init__(self, window: float = 10.0, tolerance: float = 2.0, convince: int = 15):
+        self.window, self.tolerance, self.convince = window, tolerance, convince
         self._best: deque[tuple[float, float]] = deque()  # increasing gaps: the window's minimum first
+        self._strays: list[float] = []  # gaps in a row that disagree with the offset
 
-    def add(self, arrival: float, sent: float) -> None:
+    def add(self, arrival: float, sent: float) -> bool:
+        """Note a bundle's times; False when they are not believed (the
+        caller drops the bundle)."""
         gap = arrival - sent
+        if self._best and abs(gap - self.offset) > self.tolerance:
+            if self._strays and abs(gap - self._strays[0]) > self.tolerance:
+                self._strays = []  # strays that disagree among themselves: noise, or forgery
+            self._strays.append(gap)
+            if len(self._strays) < self.convince:
+                return False
+            self._best.clear()  # the node's clock really moved: follow it
+        self._strays = []
         while self._best and self._best[-1][1] >= gap:
             self._best.pop()
         self._best.append((arrival, gap))
         while self._best and arrival - self._best[0][0] > self.window:
             self._best.popleft()
+        return True
 
     @property
     def offset(self) -> float:

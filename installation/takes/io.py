@@ -47,7 +47,8 @@ import numpy as np
 from installation.errors import TakeError
 from installation.types import Frame, Person
 from installation.tracking.pose.masks import encode_mask
-from installation.takes.values import MAX_FPS, MAX_SIZE, finite, is_int, parse_frame, usable
+from installation.limits import MAX_FPS, MAX_SIZE, person_problem
+from installation.takes.values import finite, is_int, parse_frame, usable
 
 log = logging.getLogger("installation.takes")
 
@@ -150,9 +151,9 @@ class TakeWriter:
         for person in frame.people:
             # What the reader would refuse is not written: one bad person
             # (a model that answered NaN) must not spoil the whole take.
-            if not usable(person.pose):
-                log.warning("frame %d: person %d not recorded: pose landmarks not finite "
-                            "or out of range", frame.index, person.id)
+            problem = person_problem(person.pose, (), "its")
+            if problem:
+                log.warning("frame %d: person %d not recorded: %s", frame.index, person.id, problem)
                 continue
             hands = {}
             for side, hand in person.hands.items():

@@ -16,18 +16,12 @@ import zlib
 
 import numpy as np
 
+from installation.limits import LANDMARK_LIMIT, landmarks_problem, visibility_problem
 from installation.types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
 from installation.tracking.pose.masks import decode_mask
 
-# Landmarks are fractions of the image (x, y), a relative depth (z) and a
-# visibility; a real one lies within a few image sizes. A value past this is
-# damage, and scenes that turn it into pixels would overflow.
-LANDMARK_LIMIT = 1000.0
 # Frame times are seconds from the first frame; no take runs for eleven days.
 MAX_TIME = 1e6
-# Header sizes and rates a scene can divide by and draw at.
-MAX_SIZE = 100_000
-MAX_FPS = 1000.0
 # Person ids are sent over OSC as 32-bit integers; -1 means "not identified".
 MAX_ID = 2**31 - 1
 # A stored mask is 64 pixels on its long side; a working-size mask of a 4K
@@ -39,7 +33,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def usable(array: np.ndarray) -> bool:
     """True when every landmark value is one the reader accepts."""
-    return bool(np.isfinite(array).all() and np.abs(array).max(initial=0.0) <= LANDMARK_LIMIT)
+    return landmarks_problem(array, "landmarks") is None
 
 
 def is_int(value) -> bool:
@@ -165,6 +159,9 @@ def parse_frame(record) -> tuple[float, tuple[Person, ...]]:
             raise ValueError(f"{what}: 'id' must be a whole number from -1 to {MAX_ID}, "
                              f"got {short(pid)}")
         pose = landmark_array(entry.get("pose"), POSE_LANDMARKS, 4, f"{what}: pose")
+        problem = visibility_problem(pose, f"{what}: pose")
+        if problem:
+            raise ValueError(f"{problem}, expected a probability from 0 to 1")
         hands = entry.get("hands")
         if not isinstance(hands, dict):
             raise ValueError(f"{what}: 'hands' must be an object with 'left' and 'right'")
