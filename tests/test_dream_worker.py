@@ -47,6 +47,47 @@ def test_worker_error_comes_back_as_one_line(models_dir):
         worker.stop()
 
 
+def _damaged_copies(models_dir, folder, count=16):
+    """Copies of the dev network cut short (odd) or with bytes flipped (even)."""
+    original = (models_dir / "imagenet_dev_mobilenet_v2.tflite").read_bytes()
+    rng = np.random.default_rng(0)
+    for n in range(count):
+        damaged = bytearray(original)
+        if n % 2:
+            damaged = damaged[: int(len(damaged) * rng.uniform(0.01, 0.9))]
+        else:
+            for at in rng.integers(8, 4000, 40):
+                damaged[at] = int(rng.integers(0, 256))
+        path = folder / f"damaged{n}.tflite"
+        path.write_bytes(bytes(damaged))
+        yield path
+
+
+@pytest.mark.models
+def test_every_damaged_network_is_one_line_naming_its_file(models_dir, tmp_path):
+    from installation.deep.graph import read_graph
+
+    for path in _damaged_copies(models_dir, tmp_path):
+        with pytest.raises(InstallationError) as error:
+            read_graph(path)
+        assert error.value.where == str(path) and "\n" not in error.value.message
+
+
+@pytest.mark.models
+def test_a_damaged_network_stops_the_dream_process_with_one_line(models_dir, tmp_path, capfd):
+    path = next(_damaged_copies(models_dir, tmp_path, 2))  # flipped bytes, a struct.error inside
+    worker = DreamWorker(path, None, layer="block_10_expand_relu", value_range=(-1.0, 1.0),
+                         size=(128, 96))
+    worker.start()
+    try:
+        with pytest.raises(InstallationError, match="damaged TFLite network") as error:
+            assert wait_until(lambda: worker.ready, timeout=60)
+    finally:
+        worker.stop()
+    assert str(path) in error.value.message
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_steer_refuses_non_finite_and_out_of_range():
     with pytest.raises(ValueError):
         Steer(zoom=float("nan"))

@@ -115,11 +115,21 @@ def read_graph(source: bytes | str | Path, member: str | None = None) -> Graph:
 
 
 def _parse(content: bytes, where: str) -> Graph:
-    from ai_edge_litert import schema_py_generated as schema
-
     if len(content) < 8 or content[4:8] != b"TFL3":
         raise ModelError("not a TFLite network (no TFL3 mark)", where=where,
                          fix="give a .tflite file, or a .task bundle and the member inside it")
+    try:
+        return _read_model(content, where)
+    except ModelError:
+        raise
+    except Exception as error:  # noqa: BLE001  a damaged flatbuffer fails anywhere inside
+        raise ModelError(f"a damaged TFLite network ({type(error).__name__}: {error})",
+                         where=where, fix="fetch or copy the file again") from None
+
+
+def _read_model(content: bytes, where: str) -> Graph:
+    from ai_edge_litert import schema_py_generated as schema
+
     model = schema.ModelT.InitFromPackedBuf(content, 0)
     if not model.subgraphs:
         raise ModelError("the network has no graph", where=where, fix=_FIX)

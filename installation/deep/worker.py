@@ -186,6 +186,10 @@ def _run(settings: dict, shared) -> None:
     except InstallationError as error:
         errors.put((error.what, error.where, error.fix))
         return
+    except Exception as error:  # noqa: BLE001  one line for the scene, never a traceback
+        errors.put((f"the network could not be loaded ({type(error).__name__}: {error})",
+                    str(settings["source"]), "fetch or copy the file again"))
+        return
     _give_back_freed_memory()
     ready.set()
     dream, share = None, settings["share"]
