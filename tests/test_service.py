@@ -1,6 +1,8 @@
 """`installation service install`: the unit file a technician enables."""
 import configparser
 
+import pytest
+
 from installation.cli import main
 
 PROFILE = """\
@@ -50,3 +52,41 @@ def test_broken_profile_is_refused_before_writing(tmp_path, capsys):
     assert main(["service", "install", str(profile), "--dir", str(tmp_path / "units")]) == 2
     assert "did you mean [source]" in capsys.readouterr().err
     assert not (tmp_path / "units").exists()
+
+
+def _unescaped(value: str) -> str:
+    """A unit setting as systemd reads it: %% is %, $$ is $ (in ExecStart)."""
+    return value.replace("%%", "%").replace("$$", "$")
+
+
+def test_a_profile_path_with_percent_dollar_and_spaces_reaches_the_command_intact(tmp_path, capsys):
+    import shlex
+
+    folder = tmp_path / "100% of $HOME's show"
+    folder.mkdir()
+    profile = _profile(folder)
+    assert main(["service", "install", str(profile), "--dir", str(tmp_path / "units")]) == 0
+    text = (tmp_path / "units" / "installation-gallery.service").read_text()
+    parsed = configparser.ConfigParser(strict=False, interpolation=None)
+    parsed.read_string(text)
+    argv = shlex.split(_unescaped(parsed["Service"]["ExecStart"]))
+    assert argv[-3:] == ["run", str(profile.resolve()), "--wait-for-camera"]
+    assert parsed["Service"]["WorkingDirectory"].replace("%%", "%") == str(folder.resolve())
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["--node-name", "left\nExecStartPre=/bin/sh -c 'rm -rf ~'"], "--node-name holds a line break"),
+    (["--node-name", "x" * 300], "a node name has 1 to 64 characters"),
+    (["--node-name", "left", "--to", "127.0.0.1:9000\nUser=root"], "--to holds a line break"),
+    (["--node-name", "left", "--name", "x/y"], "'x/y' cannot name a systemd unit"),
+])
+def test_what_would_break_a_unit_is_refused_in_one_line_and_nothing_is_written(
+        tmp_path, capsys, arguments, says):
+    units = tmp_path / "units"
+    command = ["service", "install", "--node", "0", "--dir", str(units)]
+    if "--to" not in arguments:
+        command += ["--to", "127.0.0.1:9000"]
+    assert main(command + arguments) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+    assert not units.exists()

@@ -73,6 +73,20 @@ _DESKTOP = ("# Needs the desktop for its window and the camera; starts once it i
             "After=graphical-session.target\nPartOf=graphical-session.target\n")
 
 
+# A unit's name: what systemd accepts (and no folder), short enough for its limit.
+_UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\-]{1,200}$")
+
+
+def unit_value(text: str, what: str) -> str:
+    """``text`` as a unit file may hold it: one line, its ``%`` escaped (systemd
+    reads ``%x`` as a specifier); a line break or control character is the
+    user's one-line error, since it would end the setting and start another."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InstallationError(f"{what} holds a line break or a control character: {text!r}",
+                                where="service install", fix="give it on one line")
+    return text.replace("%", "%%")
+
+
 def unit_text(profile: Path | None, name: str, watchdog: int = 30, node: list | None = None) -> str:
     """The unit file for ``profile`` (an absolute path), or for a node whose
     `installation node` arguments are ``node``."""
@@ -81,14 +95,18 @@ def unit_text(profile: Path | None, name: str, watchdog: int = 30, node: list | 
         arguments = ["run", str(profile)]
     else:
         arguments = ["node", *node] + (["--profile", str(profile)] if profile else [])
-    command = shlex.join([sys.executable, "-m", "installation.cli", *arguments,
-                          "--wait-for-camera"])
+    # ExecStart expands $VAR too: a dollar of a path stays a dollar.
+    command = unit_value(shlex.join([sys.executable, "-m", "installation.cli", *arguments,
+                                     "--wait-for-camera"]), "the command").replace("$", "$$")
     models = os.environ.get("INSTALLATION_MODELS")
-    environment = f"Environment={shlex.quote('INSTALLATION_MODELS=' + models)}\n" if models else ""
-    return UNIT.format(name=name, unit=f"{name}.service", interval=600, burst=10,
-                       command=command, workdir=profile.parent if profile else Path.home(),
-                       environment=environment, watchdog=watchdog,
-                       after="" if node else _DESKTOP,
+    environment = ""
+    if models:
+        setting = unit_value(shlex.quote("INSTALLATION_MODELS=" + models), "INSTALLATION_MODELS")
+        environment = f"Environment={setting}\n"
+    workdir = unit_value(str(profile.parent if profile else Path.home()), "the folder")
+    return UNIT.format(name=unit_value(name, "--name"), unit=f"{name}.service", interval=600,
+                       burst=10, command=command, workdir=workdir, environment=environment,
+                       watchdog=watchdog, after="" if node else _DESKTOP,
                        wanted_by="default.target" if node else "graphical-session.target")
 
 
@@ -104,6 +122,9 @@ def service_command(args) -> int:
         load_profile(profile)  # a broken profile is reported now, not at boot
     stem = profile.stem if node is None else "node-" + node[node.index("--name") + 1]
     name = args.name or "installation-" + re.sub(r"[^A-Za-z0-9_.-]", "-", stem)
+    if not _UNIT_NAME.match(name):
+        raise InstallationError(f"{name!r} cannot name a systemd unit", where="service install --name",
+                                fix="use up to 200 letters, digits, '-', '_', '.' or ':'")
     if args.watchdog < 5:
         raise InstallationError(f"--watchdog {args.watchdog} is too short", where="service install",
                                 fix="give at least 5 seconds; starting the models alone takes ~2 s")
@@ -115,6 +136,7 @@ def service_command(args) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write(unit, unit_text(profile, name, args.watchdog, node).encode("utf-8"))
     print(f"wrote {unit}")
+    _verify(unit)
     print("enable it (starts now and with every login):" if node is None else
           "enable it (starts now, and at boot once lingering is on):")
     print(f"  systemctl --user daemon-reload && systemctl --user enable --now {name}.service")
@@ -136,10 +158,41 @@ def _node_arguments(args) -> list[str] | None:
                                 fix="give where the piece listens, e.g. --to 192.168.1.10:9100")
     from installation.osc.sender import parse_destination
 
+    from installation.osc.nodes import MAX_NAME
+
     for destination in args.to:
+        unit_value(destination, "--to")
         parse_destination(destination, where="service install --to")
+    unit_value(args.node, "--node")
     source = Path(args.node).expanduser()
     # A file is named absolutely: the service does not start in this folder.
     spec = str(source.resolve()) if source.exists() else args.node
     name = args.node_name or socket.gethostname()
+    unit_value(name, "--node-name")
+    if not 0 < len(name) <= MAX_NAME:  # what the node itself refuses
+        raise InstallationError(f"a node name has 1 to {MAX_NAME} characters, got {len(name)}",
+                                where="service install --node-name",
+                                fix="give a short name, e.g. --node-name left")
     return [spec, *(a for d in args.to for a in ("--to", d)), "--name", name]
+
+
+def _verify(unit: Path) -> None:
+    """Let systemd read the unit back where its analyzer is installed, and
+    say what it found wrong; a machine without systemd skips this."""
+    import shutil
+    import subprocess
+
+    analyzer = shutil.which("systemd-analyze")
+    if analyzer is None:
+        return
+    try:
+        done = subprocess.run([analyzer, "verify", str(unit)], capture_output=True, text=True,
+                              timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    problems = [line for line in (done.stdout + done.stderr).splitlines() if str(unit) in line]
+    if done.returncode == 0 and not problems:
+        print("checked with systemd-analyze verify: no problem found")
+    else:
+        for line in problems or (done.stdout + done.stderr).splitlines()[:5]:
+            print(f"systemd-analyze verify: {line}")
