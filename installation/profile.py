@@ -233,7 +233,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                                fix="write --set section.key=value, e.g. --set source.mirror=true")
         try:
             value = tomllib.loads(f"value = {text.strip()}")["value"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             value = text.strip()  # `--set source.spec=clip.mp4` needs no quotes
         if has_non_finite(value):
             raise ProfileError(f"expected a number, got {text.strip()}", where=f"--set {item}",
@@ -258,6 +258,9 @@ def load_profile(path: str | Path, overrides: list[str] = ()) -> Profile:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ProfileError(f"not valid TOML ({error})", where=str(path)) from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ProfileError("nested too deeply to be a profile", where=str(path),
+                           fix="a profile's tables and arrays nest a few levels at most") from None
     data = apply_overrides(data, list(overrides))
     return profile_from_dict(data, Where(str(path), text), path=path)
 

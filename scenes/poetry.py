@@ -33,7 +33,8 @@ from installation import Frame, Scene
 from installation.assets import asset_path
 from installation.scenes.bodies import LIMBS, MIN_VISIBILITY, follow_energy, palm, placement
 from installation.scenes.draw import wrap
-from installation.text import Poem, Verse, WordChain, capitalised, read_corpus, read_poems, tokenize
+from installation.text import (Poem, Verse, WordChain, capitalised, read_corpus, read_corpus_file,
+                               read_poems, tokenize)
 
 __all__ = ["Poetry", "WordChain", "read_corpus", "read_poems", "tokenize"]
 
@@ -341,7 +342,7 @@ def _chain(path: Path, order, temperature, max_verbatim) -> WordChain:
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, order, temperature, max_verbatim)
     chain = _CHAINS.get(key)
     if chain is None:
-        text = path.read_text(encoding="utf-8")
+        text = read_corpus_file(path)
         chain = WordChain(order, temperature, max_verbatim).fit(read_poems(text), capitalised(text))
         if len(_CHAINS) > 8:
             _CHAINS.clear()

@@ -264,3 +264,20 @@ def test_closed_words():
     assert closed("night,") == "night." and closed("night") == "night." and closed("night!") == "night!"
     assert closed("night;") == "night." and closed("night:") == "night." and closed("night?") == "night?"
     assert load("poetry").WordChain is WordChain
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"\xff\xfe not text", "not UTF-8 text (byte 0)"),
+    (b"word " * 450_000, "too large to read while the piece plays"),
+    (b"## one long line\n" + b"and " * 6000 + b"\n", "is not a line of a poem"),
+])
+def test_a_corpus_that_cannot_be_read_at_once_is_one_line_naming_it(tmp_path, content, says):
+    from installation.errors import InstallationError
+
+    corpus = tmp_path / "mine.txt"
+    corpus.write_bytes(content)
+    scene = make("poetry", moods=[str(corpus)])
+    with pytest.raises(InstallationError) as error:
+        scene.enter((320, 180))
+    assert says in error.value.message and error.value.where == str(corpus)
+    assert "\n" not in error.value.message

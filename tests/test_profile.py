@@ -179,3 +179,10 @@ def test_closed_colour_takes_a_list_or_hex(tmp_path):
     assert profile.display.closed_colour == (16, 32, 48)
     profile = load_profile(write(tmp_path, "[display]\nclosed_colour = [5, 6, 7]\n"))
     assert profile.display.closed_colour == (5, 6, 7)
+
+
+def test_a_profile_nested_thousands_deep_is_one_line(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ProfileError, match="nested too deeply to be a profile"):
+        load_profile(path)

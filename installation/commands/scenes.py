@@ -71,7 +71,7 @@ def parse_settings(pairs: list[str]) -> dict:
                                     fix="write e.g. --set speed=2.5 or --set palette=dawn")
         try:
             value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             value = text
         values[key.strip()] = value
     return values
