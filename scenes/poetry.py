@@ -19,22 +19,22 @@ a capital, and a sentence cut short ends with a full stop.
 A mapper output (``mood_output``, "mood" by default) picks the mood: class 1
 plays the first of ``moods``, class 2 the second, and so on; each mood has
 its own corpus and colours. Without that output the first mood plays.
-A mood can also be the path of your own ``.txt`` corpus (same format: plain
-lines, ``#`` comments, ``## title`` lines between poems).
+A mood can also be the path of your own ``.txt`` corpus (UTF-8, at most
+2 MB; same format: plain lines, ``#`` comments, ``## title`` lines between
+poems). Corpora are fitted off the render thread: the sky and the bodies
+move meanwhile, and the words start once they are ready.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pygame
 
 from installation import Frame, Scene
-from installation.assets import asset_path
 from installation.scenes.bodies import LIMBS, MIN_VISIBILITY, follow_energy, palm, placement
 from installation.scenes.draw import wrap
-from installation.text import (Poem, Verse, WordChain, capitalised, read_corpus, read_corpus_file,
-                               read_poems, tokenize)
+from installation.scenes.props import Later
+from installation.text import Poem, Verse, WordChain, read_corpus, read_poems, tokenize
+from installation.text.library import corpus_path, fitted_chain
 
 __all__ = ["Poetry", "WordChain", "read_corpus", "read_poems", "tokenize"]
 
@@ -92,8 +92,12 @@ class Poetry(Scene):
             raise ValueError("poetry: moods is empty; name at least one corpus, e.g. moods = [\"night\"]")
         self.rng_ = np.random.default_rng(self.seed)
         self.mood_names_ = moods
-        self.chains_ = [_chain(_corpus_path(mood), self.order, self.temperature, self.max_verbatim)
-                        for mood in moods]
+        # Fitted on threads of their own: the sky and the bodies move meanwhile.
+        later = self.props.later if self.props is not None else Later.now
+        self.loading_ = [later(fitted_chain, corpus_path(mood), self.order, self.temperature,
+                               self.max_verbatim) for mood in moods]
+        self.chains_ = None
+        self._chains_ready()
         self.palettes_ = [PALETTES.get(m, OTHER_PALETTES[n % len(OTHER_PALETTES)])
                           for n, m in enumerate(moods)]
         pygame.font.init()
@@ -141,7 +145,7 @@ class Poetry(Scene):
         if frame.index != self.last_index_:  # the loop may draw a frame twice
             self.last_index_ = frame.index
             self._read_bodies(frame)
-        if self.hands_:
+        if self.hands_ and self._chains_ready():
             pace = self.words_per_second * min(1.0, 0.15 + self.energy_ / 4.0)
             self.due_ = min(self.due_ + pace * dt, 3.0)
             while self.due_ >= 1.0:
@@ -152,7 +156,7 @@ class Poetry(Scene):
     def _choose_mood(self, outputs, dt):
         value = outputs.get(self.mood_output) if outputs else None
         if value is not None and np.isfinite(value):
-            mood = int(min(max(round(float(value)) - 1, 0), len(self.chains_) - 1))
+            mood = int(min(max(round(float(value)) - 1, 0), len(self.mood_names_) - 1))
             if mood != self.mood_:
                 self.previous_mood_, self.mood_, self.fade_ = self.mood_, mood, 0.0
         self.fade_ = min(1.0, self.fade_ + dt / 1.5)
@@ -192,6 +196,12 @@ class Poetry(Scene):
         self.limbs_ = limbs
         # A gesture's words keep coming a moment after it.
         self.energy_ = follow_energy(self.energy_, energy, settle=0.08)
+
+    def _chains_ready(self) -> bool:
+        """Whether every mood's chain is fitted (a corpus that failed raises its one line)."""
+        if self.chains_ is None and all(later.ready for later in self.loading_):
+            self.chains_ = [later.result() for later in self.loading_]
+        return self.chains_ is not None
 
     def _write_word(self):
         written = self.chains_[self.mood_].write(self.poem_, self.rng_)
@@ -330,37 +340,6 @@ class Poetry(Scene):
 
 
 # --- small helpers -------------------------------------------------------------------------
-
-
-# Fitted chains by corpus file and settings: entering the scene again (the
-# director does it at every switch) need not read and count the corpus again.
-_CHAINS: dict[tuple, WordChain] = {}
-
-
-def _chain(path: Path, order, temperature, max_verbatim) -> WordChain:
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, order, temperature, max_verbatim)
-    chain = _CHAINS.get(key)
-    if chain is None:
-        text = read_corpus_file(path)
-        chain = WordChain(order, temperature, max_verbatim).fit(read_poems(text), capitalised(text))
-        if len(_CHAINS) > 8:
-            _CHAINS.clear()
-        _CHAINS[key] = chain
-    return chain
-
-
-def _corpus_path(mood: str) -> Path:
-    if mood.endswith(".txt") or "/" in mood or "\\" in mood:
-        path = Path(mood).expanduser()
-    else:
-        path = asset_path(f"poetry_{mood}.txt")
-    if not path.is_file():
-        folder = asset_path("poetry_night.txt").parent
-        shipped = sorted(p.stem[len("poetry_"):] for p in folder.glob("poetry_*.txt"))
-        raise FileNotFoundError(f"poetry: no corpus for mood {mood!r} at {path}; shipped moods are "
-                                f"{', '.join(shipped)}, or give the path of a .txt file")
-    return path
 
 
 def _mix(a, b, t):

@@ -281,3 +281,51 @@ def test_a_corpus_that_cannot_be_read_at_once_is_one_line_naming_it(tmp_path, co
         scene.enter((320, 180))
     assert says in error.value.message and error.value.where == str(corpus)
     assert "\n" not in error.value.message
+
+
+def test_the_corpus_is_fitted_off_the_render_thread_while_the_scene_plays(monkeypatch):
+    import threading
+
+    from helpers import wait_until
+    from installation.scenes.stage import Stage
+
+    # The fit is held until the test lets it go: a corpus that takes long.
+    poetry, gate, fitted_on = load("poetry"), threading.Event(), []
+    real = poetry.fitted_chain
+
+    def held(*args):
+        fitted_on.append(threading.current_thread())
+        assert gate.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(poetry, "fitted_chain", held)
+    stage = Stage("poetry", make("poetry"), budget=1e9)
+    assert stage.enter((320, 180))  # returns while both corpora are still being fitted
+    scene, frames = stage.scene, frames_of(waving, count=400, size=(320, 180))
+    for frame in frames[:60]:
+        assert stage.update(frame, {}, DT) and stage.draw()
+    assert scene.chains_ is None and not any(scene.verse_.lines) and stage.fault is None
+    assert fitted_on and threading.main_thread() not in fitted_on
+    gate.set()
+    assert wait_until(lambda: all(later.ready for later in scene.loading_), timeout=60)
+    for frame in frames[60:]:
+        assert stage.update(frame, {}, DT) and stage.draw()
+    assert scene.chains_ is not None and any(scene.verse_.lines)  # the waving hands write
+    stage.exit()
+
+
+def test_a_corpus_failing_off_the_render_thread_takes_the_scene_off_in_one_line(tmp_path):
+    from helpers import wait_until
+    from installation.scenes.stage import Stage
+
+    corpus = tmp_path / "mine.txt"
+    corpus.write_bytes(b"\xff\xfe not text")
+    stage = Stage("poetry", make("poetry", moods=[str(corpus)]), budget=1e9)
+    assert stage.enter((320, 180))
+    scene = stage.scene
+    assert wait_until(lambda: all(later.ready for later in scene.loading_), timeout=60)
+    frame = frames_of(waving, count=1, size=(320, 180))[0]
+    assert not stage.update(frame, {}, DT)
+    assert stage.fault.hook == "update" and str(corpus) in stage.fault.message
+    assert "not UTF-8 text" in stage.fault.message
+    stage.exit()

@@ -18,6 +18,7 @@ for nothing.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,44 @@ from installation.deep.worker import DreamWorker
 from installation.errors import InstallationError, ModelError, did_you_mean
 
 log = logging.getLogger("installation.scenes")
+
+
+class Later:
+    """Work on a thread of its own (reading and counting a file, say), so
+    the render loop never waits for it: :attr:`ready` once it ended,
+    :meth:`result` its value, or its error raised where the scene asks.
+    :meth:`now` does the work at once, for a scene run without a stage."""
+
+    def __init__(self, work, *args, start: bool = True):
+        self._done = threading.Event()
+        self._value = self._error = None
+        if start:
+            threading.Thread(target=self._run, args=(work, args), daemon=True,
+                             name=f"scene work: {getattr(work, '__name__', 'work')}").start()
+
+    @classmethod
+    def now(cls, work, *args) -> "Later":
+        later = cls(work, start=False)
+        later._value = work(*args)  # an error is the caller's, at once
+        later._done.set()
+        return later
+
+    def _run(self, work, args) -> None:
+        try:
+            self._value = work(*args)
+        except BaseException as error:  # noqa: BLE001  handed to the scene, raised there
+            self._error = error
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set()
+
+    def result(self):
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 @dataclass
@@ -69,6 +108,12 @@ class Props:
         worker.start()
         self._started.append(worker)
         return worker
+
+    def later(self, work, *args) -> Later:
+        """Run ``work(*args)`` on a thread of its own (a file to read and
+        count): never on the render thread. A thread cannot be ended from
+        outside, so work handed here must finish on its own."""
+        return Later(work, *args)
 
     def close(self) -> None:
         """End what the scene was given (the stage calls it as the scene leaves)."""
