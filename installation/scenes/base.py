@@ -23,10 +23,11 @@ that signature. Scenes never open the camera, models or sockets: the
 framework hands them a :class:`~installation.types.Frame` (people, and the
 camera image when there is one) and ``outputs``, the mapper's named values
 (an empty dict when no mapper runs), and, before ``enter``, ``self.props``
-(:class:`~installation.scenes.props.Props`): the piece's models folder and
+(:class:`~installation.scenes.props.Props`): the piece's models folder,
 ``self.props.dreamer(...)``, a dream process that ends when the scene leaves
-the stage, after a fault too. Without a stage (a test calling the hooks
-itself) ``props`` is None.
+the stage, after a fault too, and ``self.props.later(work, ...)``, slow work
+(a file to read) on a thread of its own. Without a stage (a test calling the
+hooks itself) ``props`` is None.
 
 The hooks run on the render thread, in this order: ``enter`` as the scene
 comes on stage, then per drawn frame (about 60 a second) any ``on_visitor``
