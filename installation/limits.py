@@ -17,6 +17,10 @@ LANDMARK_LIMIT = 1000.0
 # Picture sizes and rates a scene can divide by and draw at.
 MAX_SIZE = 100_000
 MAX_FPS = 1000.0
+# People in one frame: a tracker follows up to 10, a room of nodes a few
+# dozen; every scene draws each of them every frame, so hundreds would
+# starve the screen.
+MAX_PEOPLE = 64
 
 
 def landmarks_problem(array: np.ndarray, what: str) -> str | None:

@@ -28,6 +28,9 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_FILE = "installation.log"
 # Rotated files kept at most: each rollover renames every one of them.
 MAX_KEEP = 1000
+# Smaller log files would rotate every few lines, renaming every kept file
+# each time: the piece would spend itself on renames.
+MIN_MB = 0.01
 
 
 class _Place:
@@ -230,8 +233,9 @@ def _say(text: str) -> None:
 def setup_logging(level: str = "info", folder: str | Path | None = None, *,
                   max_mb: float = 5.0, keep: int = 10) -> Path | None:
     """Configure the root logger; returns the log file when one is written."""
-    if not (isinstance(max_mb, (int, float)) and math.isfinite(max_mb) and max_mb > 0):
-        raise InstallationError(f"max_mb must be above 0, got {max_mb}", where="[logging]",
+    if not (isinstance(max_mb, (int, float)) and math.isfinite(max_mb) and max_mb >= MIN_MB):
+        raise InstallationError(f"max_mb must be at least {MIN_MB}, got {max_mb}",
+                                where="[logging]",
                                 fix="give the size of one log file in MB, e.g. 5")
     if not (isinstance(keep, int) and 1 <= keep <= MAX_KEEP):
         raise InstallationError(f"keep must be from 1 to {MAX_KEEP}, got {keep}", where="[logging]",

@@ -126,10 +126,11 @@ def test_a_library_formatting_its_data_into_the_text_is_limited_too(tmp_path):
     assert "still heard" in _file_lines(tmp_path)[-1]
 
 
-@pytest.mark.parametrize("bad", [{"max_mb": 0}, {"max_mb": -1}, {"max_mb": float("nan")},
-                                 {"keep": 0}, {"keep": -3}, {"keep": 10**6}])
+@pytest.mark.parametrize("bad", [{"max_mb": 0}, {"max_mb": -1}, {"max_mb": 1e-9},
+                                 {"max_mb": float("nan")}, {"keep": 0}, {"keep": -3},
+                                 {"keep": 10**6}])
 def test_limits_that_would_turn_rotation_off_are_refused(tmp_path, bad):
-    with pytest.raises(InstallationError, match="max_mb must be above 0|keep must be from 1"):
+    with pytest.raises(InstallationError, match="max_mb must be at least 0.01|keep must be from 1"):
         setup_logging("info", tmp_path, **bad)
 
 

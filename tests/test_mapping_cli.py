@@ -213,3 +213,28 @@ def test_output_names_that_cannot_name_a_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "300 characters long" in err and "at most 100" in err
     assert not (tmp_path / "p" / "project.toml").exists()
+
+
+def _set_model(project: Path, table: str) -> None:
+    """Give the posture output ``table`` (TOML lines) as its model and settings."""
+    path = project / "project.toml"
+    text = path.read_text().replace('model = "knn"\n', "")
+    path.write_text(text + f"\n[outputs.posture]\n{table}\n" if "[outputs.posture]" not in text
+                    else text.replace("[outputs.posture]\n", f"[outputs.posture]\n{table}\n", 1))
+
+
+def test_more_neighbours_than_examples_is_one_line_not_a_traceback(project, capsys):
+    _set_model(project, 'model = "knn"\nparams = {n_neighbors = 500}')
+    assert main(["train", str(project), "--output", "posture"]) == 1
+    out = capsys.readouterr().out
+    assert "posture: not trained: n_neighbors is 500, more than the" in out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("layers", ["[100000, 100000]", "[0]", '["big"]',
+                                    "[32, 32, 32, 32, 32, 32, 32, 32, 32]"])
+def test_a_network_too_big_to_train_is_refused_as_the_project_is_read(project, capsys, layers):
+    _set_model(project, f'model = "mlp"\nparams = {{hidden_layer_sizes = {layers}}}')
+    assert main(["project", "show", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert "[outputs.posture]: hidden_layer_sizes" in err and "cannot be trained here" in err

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -21,16 +20,16 @@ import time
 import numpy as np
 import pytest
 
-from installation.room.merge import NodeClock
 from installation.capture.sources import open_source
 from installation.errors import InstallationError, SourceError
 from installation.osc.nodes import (BAD_NODE_PACKET, MAX_BUNDLE, NOT_A_NODE_PACKET, UNNAMED_NODE,
                                     NodeListener, NodePacketError, _message, alive_message, decode,
                                     frame_bundle)
 from installation.room.floor import FloorCalibration, floor_point
+from installation.room.merge import NodeClock
 from installation.types import Frame, Hand, Person
-from helpers import (LineReader, OscDump, free_udp_port, need_tool, wait_for_udp_listener,
-                     wait_until)
+from helpers import (OscDump, free_udp_port, need_tool, node_patch, pd_listening,
+                     stop_with_sigterm, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -46,13 +45,7 @@ def _node(take, port: int, name: str, *extra) -> subprocess.Popen:
 
 
 def _stop(process: subprocess.Popen) -> tuple[int, str]:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        out, _ = process.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        out, _ = process.communicate()
+    out, _ = stop_with_sigterm(process, timeout=20)
     return process.returncode, out.decode(errors="replace")
 
 
@@ -176,49 +169,16 @@ def test_the_scheme_reads_in_a_plain_osc_tool(tmp_path):
     assert "/installation/node/hand sis" + "f" * 63 in out
 
 
-PD_PATCH = """#N canvas 0 0 450 300 12;
-#X obj 10 10 netreceive -u -b PORT;
-#X obj 10 40 oscparse;
-#X obj 10 70 list trim;
-#X obj 10 100 route installation;
-#X obj 10 130 route node;
-#X obj 10 160 route frame person hand;
-#X obj 10 190 print frame;
-#X obj 110 190 print person;
-#X obj 210 190 print hand;
-#X connect 0 0 1 0;
-#X connect 1 0 2 0;
-#X connect 2 0 3 0;
-#X connect 3 0 4 0;
-#X connect 4 0 5 0;
-#X connect 5 0 6 0;
-#X connect 5 1 7 0;
-#X connect 5 2 8 0;
-"""
-
-
 def test_pure_data_vanilla_reads_every_message_of_a_frame(tmp_path):
     """Pd's own [oscparse] (no externals), as a patch would read a node."""
-    need_tool("pd")
-    port = free_udp_port()
-    patch = tmp_path / "node.pd"
-    patch.write_text(PD_PATCH.replace("PORT", str(port)))
-    pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-nomidi", "-noprefs", "-nostdpath",
-                           "-stderr", "-open", str(patch)], stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-    printed = LineReader(pd.stdout)
     rng = np.random.default_rng(4)
     person = _person(2, rng)
     frame = Frame(index=3, t=0.0, size=(640, 480), tracked=True, people=(person,))
-    try:
-        wait_for_udp_listener(pd, port)  # Pd opens its port a moment after starting
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(frame_bundle("door", frame, 1_700_000_000.5, 1_700_000_000.75),
-                        ("127.0.0.1", port))
+    with pd_listening(tmp_path, node_patch(("frame", "person", "hand"))) as (port, printed), \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(frame_bundle("door", frame, 1_700_000_000.5, 1_700_000_000.75),
+                    ("127.0.0.1", port))
         printed.wait("^hand:")  # the last message of the frame, printed
-    finally:
-        pd.terminate()
-        pd.wait(timeout=10)
     out = printed.join()
     assert "error" not in out, out[-1000:]
     head = next(line for line in out.splitlines() if line.startswith("frame:"))
@@ -606,6 +566,16 @@ def test_node_refuses_a_bad_destination_in_one_line(takes):
                              capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert process.returncode == 2
     assert process.stderr.strip().splitlines()[-1].startswith("installation: error: --to")
+
+
+def test_node_refuses_a_placeholder_piece_host_before_opening_its_camera():
+    # Camera 97 is never opened: the placeholder is refused first.
+    process = subprocess.run([*NODE, "97", "--to", "PIECE_HOST:9100", "--name", "left"],
+                             capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert process.returncode == 2
+    (line,) = [line for line in process.stderr.splitlines() if line.strip()]
+    assert line.startswith("installation: error: --to PIECE_HOST:9100: 'PIECE_HOST' is a "
+                           "placeholder") and "camera" not in line
 
 
 def test_service_installs_a_node_unit(tmp_path, capsys):

@@ -169,6 +169,20 @@ def test_run_with_a_bad_scenes_table_is_a_one_line_error(show, text, expected, c
     assert expected in line
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("drift = 1e308", "'drift' must be between 0 and 10, got 1e+308 (the default is 1.0)"),
+    ("seed = -1", "'seed' must be between 0 and 4.29497e+09, got -1 (the default is None)"),
+    ("size = 4", "'size' must be between 16 and 1024, got 4"),
+])
+def test_a_built_in_scenes_limits_are_checked_as_the_profile_is_read(tmp_path, text, expected,
+                                                                    capsys):
+    profile = tmp_path / "show.toml"
+    profile.write_text(f"[scenes.dream]\n{text}\n")
+    assert main(["run", str(profile), "--seconds", "1"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"installation: error: {profile} [scenes.dream]") and expected in line
+
+
 def test_settings_of_a_discovered_scene_reach_it(show):
     catalog = discover_scenes(show / "scenes", entry_points=False)
     config = read_scenes_table({"tint": {"strength": 3, "label": "hi"}}, "show.toml")

@@ -324,6 +324,7 @@ def _person_with(**changes):
     ({"t": 0.1, "people": {}}, "people"),
     ({"t": 0.1}, "people"),
     ([1, 2], "object"),
+    ({"t": 0.1, "people": _person_with()["people"] * 500}, "holds 500 people, more than the 64"),
 ])
 def test_bad_frame_lines(tmp_path, frame, match):
     path = write_lines(tmp_path / "a.jsonl", [HEADER, good_frame(0.0), frame, good_frame(0.2)])

@@ -15,7 +15,9 @@ brings something new (at most ``max_rate`` a second, and at least every
 - a node silent for ``timeout`` seconds is dropped, and taken back the
   moment it sends again;
 - each node's clock is compared with ours, so frames are merged, and their
-  latency measured, in our own time (:class:`NodeClock`).
+  latency measured, in our own time (:class:`NodeClock`);
+- a node's datagrams may be required to come from its address and to be
+  signed with its key (:mod:`installation.osc.node_gate`).
 """
 from __future__ import annotations
 
@@ -29,13 +31,15 @@ import numpy as np
 from installation.capture.base import Source
 from installation.errors import InstallationError, SourceEnded, SourceError
 from installation.room.merge import NodeClock, RoomIds, into_view
+from installation.osc.node_gate import TRUST_KEYS, NodeGate, read_trust, trust_line
 from installation.osc.nodes import NodeAlive, NodeFrame, NodeListener
 from installation.types import Frame, Person
 
 log = logging.getLogger("installation.capture")
 
-#: Keys of a [nodes.NAME] table: the floor calibration's, and ``main``.
-NODE_KEYS = ("main", "homography", "points")
+#: Keys of a [nodes.NAME] table: the floor calibration's, ``main``, and
+#: what its datagrams must be (``from``, ``key`` or ``key_file``).
+NODE_KEYS = ("main", "homography", "points", *TRUST_KEYS)
 
 
 class _Node:
@@ -58,12 +62,13 @@ class NodesSource(Source):
     """Frames of a room from tracking nodes (see the module docstring).
 
     ``listen``: ``"host:port"`` strings to listen on; ``nodes``: the
-    profile's ``[nodes]`` table, ``{name: {main, homography, points}}``
-    (only nodes named there are heard); ``where``: the profile's name, for
-    errors.
+    profile's ``[nodes]`` table, ``{name: {main, homography, points, from,
+    key, key_file}}`` (only nodes named there are heard); ``where``: the
+    profile's path (key files are relative to its folder), for errors.
     """
 
     live = True
+    kind = "nodes"
     tracked = True  # people arrive tracked: no models here
     #: Seconds a node may be silent before it is dropped.
     timeout: float = 1.0
@@ -87,11 +92,14 @@ class NodesSource(Source):
         if not nodes:
             raise SourceError("no node is named, so none would be heard", where=f"{where} [nodes]",
                               fix="add a [nodes.NAME] table for each node (NAME as its --name)")
-        self.calibrations, self.main = _read_nodes(nodes, where)
+        self.calibrations, self.main, self.trust = read_nodes(nodes, where)
         self.names = tuple(nodes)
         self.name = "nodes " + ", ".join(f"{h}:{p}" for h, p in addresses)
-        self.listeners = [NodeListener(h, p, self.names, self._on_packet,
-                                       name=f"nodes {h}:{p}") for h, p in addresses]
+        #: Checks every datagram's address and signature (shared by the listeners).
+        self.gate = NodeGate(self.trust)
+        self.listeners = [NodeListener(h, p, self.names, self._on_packet, name=f"nodes {h}:{p}",
+                                       gate=self.gate) for h, p in addresses]
+        self._trust_said = False
         self._nodes = {name: _Node(name) for name in self.names}
         self._lock = threading.Lock()
         self._new = threading.Event()
@@ -116,6 +124,9 @@ class NodesSource(Source):
         except InstallationError as error:
             self.close()
             raise SourceError(error.what, error.where, error.fix) from None
+        if not self._trust_said:  # once, at start: how far a datagram is believed
+            self._trust_said = True
+            log.log(*trust_line(self.trust))
         self._restart_count()
 
     def close(self) -> None:
@@ -226,7 +237,8 @@ class NodesSource(Source):
         stamps["merge"] = time.monotonic()
         index = self._next_index
         self._next_index += 1
-        return Frame(index=index, t=t, size=size, people=people, tracked=True, stamps=stamps)
+        return Frame(index=index, t=t, size=size, people=people, tracked=True, stamps=stamps,
+                     source_kind=self.kind)
 
     def _keep_merged(self, groups: list) -> list:
         """Groups that were one visitor last time stay one while their floor
@@ -296,16 +308,26 @@ class NodesSource(Source):
         parts = [f"{name} {status[name][1]:.0f}/{status[name][2]:.0f} ms" if name in status
                  else f"{name} silent" for name in self.names]
         untimely = sum(self.untimely.values())
+        refused = self.gate.summary()
         return "nodes: " + ", ".join(parts) + (f"; {untimely} untimely bundles dropped"
-                                               if untimely else "")
+                                               if untimely else "") + (
+            f"; refused {refused}" if refused else "")
 
 
-def _read_nodes(nodes: dict, where: str):
-    """The [nodes.NAME] tables: each node's floor calibration, and the main node."""
+def read_nodes(nodes: dict, where: str):
+    """The [nodes.NAME] tables: each node's floor calibration, the main
+    node, and each node's trust (a key file relative to the profile at
+    ``where``, a host name resolved now)."""
+    from pathlib import Path
+
     from installation.profile_tables import ProfileError, close_match, short
     from installation.room.floor import FloorCalibration
 
-    calibrations, mains = {}, []
+    try:
+        base = Path(where).parent if Path(where).is_file() else Path.cwd()
+    except OSError:  # a `where` that names no file
+        base = Path.cwd()
+    calibrations, mains, trust = {}, [], {}
     for name, table in nodes.items():
         place = f"{where} [nodes.{name}]"
         if not isinstance(table, dict):
@@ -322,7 +344,8 @@ def _read_nodes(nodes: dict, where: str):
             mains.append(name)
         if "homography" in table or "points" in table:
             calibrations[name] = FloorCalibration.from_profile(table, place)
+        trust[name] = read_trust(name, table, place, base)
     if len(mains) > 1:
         raise ProfileError(f"{len(mains)} nodes say main = true ({', '.join(mains)})",
                            where=f"{where} [nodes]", fix="one node's picture is the piece's view")
-    return calibrations, (mains[0] if mains else next(iter(nodes)))
+    return calibrations, (mains[0] if mains else next(iter(nodes))), trust

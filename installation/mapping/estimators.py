@@ -114,8 +114,28 @@ def build(kind: str, name: str, params: dict, where: str = "model"):
             raise MappingError(f"unknown setting {key!r} for model {name!r}", where,
                                did_you_mean(key, [*valid, *extra]))
     estimator.set_params(**params)
+    if name == "mlp":
+        _check_layers(estimator.hidden_layer_sizes, where)
     steps.append(("model", estimator))
     return Pipeline(steps) if len(steps) > 1 else estimator
+
+
+# A mapper's network learns from hundreds of examples on the piece's own
+# computer; past these sizes it would only exhaust the memory while training.
+MAX_LAYERS, MAX_LAYER, MAX_WEIGHTS = 8, 4096, 4_000_000
+
+
+def _check_layers(sizes, where: str) -> None:
+    """MappingError unless ``hidden_layer_sizes`` is a few whole numbers of a
+    size a machine can train (weights between hidden layers counted)."""
+    sizes = [sizes] if isinstance(sizes, int) else sizes
+    fits = isinstance(sizes, (list, tuple)) and 1 <= len(sizes) <= MAX_LAYERS and all(
+        isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= MAX_LAYER for n in sizes)
+    if fits and sum(a * b for a, b in zip(sizes, sizes[1:])) <= MAX_WEIGHTS:
+        return
+    raise MappingError(f"hidden_layer_sizes {sizes!r} cannot be trained here", where,
+                       f"give 1 to {MAX_LAYERS} layers of 1 to {MAX_LAYER} units, at most "
+                       f"{MAX_WEIGHTS:,} weights between them, e.g. [32] or [64, 32]")
 
 
 # -- fast prediction ------------------------------------------------------------------

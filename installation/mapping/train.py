@@ -57,8 +57,13 @@ def fit_output(spec, X: np.ndarray, y: np.ndarray, signature: dict) -> Trained:
         raise MappingError("one example only", where, "record at least two examples")
     kind = spec.type
     estimator = build(kind, spec.model, spec.params, where)
+    neighbours = spec.params.get("n_neighbors")
+    if isinstance(neighbours, int) and neighbours > len(y):
+        raise MappingError(f"n_neighbors is {neighbours}, more than the {len(y)} examples",
+                           where, f"record more examples, or set n_neighbors to {len(y)} or less")
     try:
         estimator.fit(X, y)
+        answers = estimator.predict(X[:20])
     except (ValueError, TypeError) as error:  # a bad setting (its value or its type), or
         # data the model cannot take; params come from project.toml as a person wrote them
         text = " ".join(str(error).split())[:300]  # scikit-learn's messages run over lines
@@ -66,7 +71,7 @@ def fit_output(spec, X: np.ndarray, y: np.ndarray, signature: dict) -> Trained:
                            "check the output's params, or choose another model") from None
     # Numbers near the float limits can fit to NaN without an error; such a
     # model must not run.
-    if not np.isfinite(estimator.predict(X[:20])).all():
+    if not np.isfinite(answers).all():
         raise MappingError(f"{spec.model} gives no finite answers for its own examples", where,
                            "check the examples for huge numbers, or choose another model")
     score, score_name = cross_validate(spec, X, y)

@@ -106,10 +106,12 @@ def _person_messages(name: str, person: Person, hands: bool) -> list:
     return out
 
 
-def frame_bundle(name: str, frame, capture_unix: float, sent_unix: float) -> bytes:
+def frame_bundle(name: str, frame, capture_unix: float, sent_unix: float,
+                 room: int = 0) -> bytes:
     """The bundle of one tracked ``frame`` (its people already checked finite
     by their types). Hands are left out when the bundle would pass
-    :data:`MAX_BUNDLE`, people after the first :data:`MAX_PEOPLE`."""
+    :data:`MAX_BUNDLE` less ``room`` bytes (a signature's, see
+    :mod:`installation.osc.node_keys`), people after the first :data:`MAX_PEOPLE`."""
     from pythonosc.osc_bundle_builder import OscBundleBuilder
 
     from pythonosc.osc_bundle_builder import IMMEDIATELY
@@ -124,7 +126,7 @@ def frame_bundle(name: str, frame, capture_unix: float, sent_unix: float) -> byt
             for message in _person_messages(name, person, hands):
                 builder.add_content(message)
         data = builder.build().dgram
-        if len(data) <= MAX_BUNDLE:
+        if len(data) <= MAX_BUNDLE - room:
             break
     return data[:8] + ntp_time(capture_unix) + data[16:]
 
@@ -153,7 +155,7 @@ def time_ints(unix: float) -> list:
     return [("i", seconds % _WRAP), ("i", micro)]
 
 
-def _time(seconds: int, micro: int, near: float) -> float:
+def read_time(seconds: int, micro: int, near: float) -> float:
     """The unix time of (seconds modulo 2**31, microseconds) nearest ``near``."""
     if not (0 <= seconds < _WRAP and 0 <= micro < 1_000_000):
         raise _bad("a time's seconds or microseconds out of range")
@@ -203,16 +205,16 @@ def decode(data: bytes, now: float | None = None) -> NodeFrame | NodeAlive:
         problem = rate_problem(fps, "a heartbeat's rate")
         if problem:
             raise _bad(problem)
-        return NodeAlive(_name(args[0]), _time(_number(args[1], int), _number(args[2], int), now),
-                         fps, _number(args[4], int))
+        time_ = read_time(_number(args[1], int), _number(args[2], int), now)
+        return NodeAlive(_name(args[0]), time_, fps, _number(args[4], int))
     if address != FRAME:
         raise NodePacketError(NOT_A_NODE_PACKET, f"starts with {address!r}")
     if len(args) != 9:
         raise _bad("a frame message is s i i i i i i i i")
     name = _name(args[0])
     index, width, height, count = (_number(args[i], int) for i in (1, 6, 7, 8))
-    capture = _time(_number(args[2], int), _number(args[3], int), now)
-    sent = _time(_number(args[4], int), _number(args[5], int), now)
+    capture = read_time(_number(args[2], int), _number(args[3], int), now)
+    sent = read_time(_number(args[4], int), _number(args[5], int), now)
     if not (0 <= count <= MAX_PEOPLE and 0 < width <= 16384 and 0 < height <= 16384):
         raise _bad(f"{count} people in a {width}x{height} picture")
     people: list[Person] = []
@@ -256,24 +258,36 @@ class NodeListener(OscReceiver):
     """Listens for nodes on one UDP port; calls ``on_packet(packet, arrival)``
     with each :class:`NodeFrame` or :class:`NodeAlive` from a node in
     ``names`` (``arrival`` is ``time.time()`` when it came). Everything else
-    is dropped and counted by reason (:meth:`counts`), as OscReceiver does."""
+    is dropped and counted by reason (:meth:`counts`), as OscReceiver does.
+
+    ``gate``: what checks a datagram's sender and signature before it is
+    read (:class:`installation.osc.node_keys.NodeGate`: ``gate.read(data,
+    peer, arrival)`` gives the packet or raises :class:`NodePacketError`);
+    without one, every datagram is read as it is.
+    """
 
     #: Packets a second one node may send (frames and heartbeats); a camera
     #: node sends about 31, a take replayed at 60 fps about 61.
     max_rate: float = 250.0
 
-    def __init__(self, host: str, port: int, names, on_packet, *, name: str = "nodes"):
+    def __init__(self, host: str, port: int, names, on_packet, *, name: str = "nodes",
+                 gate=None):
         super().__init__(host, port, name=name)
         self.names = frozenset(names)
         self.on_packet = on_packet
+        self.gate = gate
 
-    def handle_datagram(self, data: bytes) -> None:
+    def handle_datagram(self, data: bytes, peer=None) -> None:
+        """One datagram; ``peer`` is its sender's (host, port), when known."""
         import time
 
         arrival = time.time()
         self.received += 1
         try:
-            packet = decode(data, arrival)
+            if self.gate is not None:
+                packet = self.gate.read(data, peer, arrival)
+            else:
+                packet = decode(data, arrival)
         except (PacketError, NodePacketError) as error:
             self._drop(error.reason)
             return

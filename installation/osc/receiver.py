@@ -247,7 +247,7 @@ class OscReceiver:
         sock = self._socket
         while not self._stopping.is_set():
             try:
-                data, _peer = sock.recvfrom(_MAX_DATAGRAM)
+                data, peer = sock.recvfrom(_MAX_DATAGRAM)
             except socket.timeout:
                 self._maybe_log()
                 continue
@@ -258,7 +258,7 @@ class OscReceiver:
                 # systems; they say nothing about our socket.
                 continue
             try:
-                self.handle_datagram(data)
+                self.handle_datagram(data, peer)
             except Exception:  # noqa: BLE001 - nothing a peer sends may stop the loop
                 self._drop(MALFORMED)
                 self._internal_errors += 1
@@ -267,9 +267,10 @@ class OscReceiver:
                                 self.name, exc_info=True)
             self._maybe_log()
 
-    def handle_datagram(self, data: bytes) -> None:
+    def handle_datagram(self, data: bytes, peer=None) -> None:
         """Parse one UDP datagram and dispatch its messages (the receiving
-        thread calls this; tests and other transports may too)."""
+        thread calls this, with the sender's (host, port) as ``peer``; tests
+        and other transports may too)."""
         self.received += 1
         try:
             messages = _parse(data)

@@ -12,8 +12,10 @@
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
+import re
 import socket
 import time
 from collections import Counter
@@ -44,6 +46,36 @@ def parse_destination(text: str, default_port: int | None = None,
         raise InstallationError(f"bad port in {text!r}", where,
                                 "a port is a whole number from 1 to 65535")
     return host or "127.0.0.1", int(port_text)
+
+
+# A name copied from an example and never filled in: PIECE_HOST, HOST,
+# <host>, $HOST. Underscores are no part of a host name (RFC 1123) anyway.
+_PLACEHOLDER_WORDS = {"HOST", "HOSTNAME", "ADDRESS", "ADDR", "IP", "SERVER", "PIECE", "NAME"}
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_host(host: str, where: str = "OSC destination") -> str:
+    """``host`` if it can be the address of another computer: an IP address
+    or a host name as RFC 1123 writes it. It is not looked up: the piece's
+    name may only resolve where, and when, the node runs (mDNS, a DNS entry
+    made later). A placeholder left from an example is refused."""
+    fix = ("give the piece computer's address, its IP address such as 192.168.1.10 "
+           "or its host name such as piece.local")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+        return host
+    except ValueError:
+        pass
+    shouted = re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+|[A-Z]+", host) is not None
+    if (any(c in host for c in "<>{}$") or any(c.isspace() for c in host)
+            or (shouted and ("_" in host or host in _PLACEHOLDER_WORDS))):
+        raise InstallationError(f"{host!r} is a placeholder, not an address", where, fix)
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if (len(host) > 253 or not all(_LABEL.match(label) for label in labels)
+            or all(label.isdigit() for label in labels)):
+        raise InstallationError(f"{host!r} is neither an IP address nor a host name", where, fix)
+    return host
 
 
 class OscSender:

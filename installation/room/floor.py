@@ -35,6 +35,14 @@ PROFILE_AGREEMENT = 0.05
 # The bottom centre of the picture, taken to show the floor: it fixes which
 # side of the horizon is in front of the camera.
 _BOTTOM_CENTRE = (0.5, 1.0)
+# Metres: no floor a camera watches is larger. A marked point or the bottom
+# of the picture beyond it is a typo or a nearly singular homography, which
+# would send people to absurd places.
+FLOOR_LIMIT = 1000.0
+# Metres around the marked points where people may still stand: a camera sees
+# beyond its marks, but a point far past them is a foot near the horizon,
+# where a pixel is metres.
+FLOOR_MARGIN = 10.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +71,11 @@ class FloorCalibration:
         if abs(weight) < 1e-9 * np.abs(h).max():
             raise ValueError("the floor's horizon passes through the bottom of the picture")
         h = h / weight
+        bottom = _apply(h, [(0.0, 1.0), _BOTTOM_CENTRE, (1.0, 1.0)])
+        reach = float(np.nanmax(np.abs(bottom))) if np.isfinite(bottom).any() else math.inf
+        if not reach <= FLOOR_LIMIT:
+            raise ValueError(f"the homography puts the bottom of the picture {reach:.3g} m "
+                             "away: it is nearly singular")
         h.setflags(write=False)
         object.__setattr__(self, "homography", h)
         # Kept: the nodes source maps floor points into a picture every frame.
@@ -73,6 +86,15 @@ class FloorCalibration:
             points = np.array(self.points, dtype=np.float64).reshape(-1, 4)
             points.setflags(write=False)
             object.__setattr__(self, "points", points)
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The (x, y) corners, low and high, of where people may stand: the
+        marked points plus :data:`FLOOR_MARGIN`, else :data:`FLOOR_LIMIT`."""
+        if self.points is None or not len(self.points):
+            return np.full(2, -FLOOR_LIMIT), np.full(2, FLOOR_LIMIT)
+        floor = self.points[:, 2:]
+        return floor.min(axis=0) - FLOOR_MARGIN, floor.max(axis=0) + FLOOR_MARGIN
 
     def to_floor(self, points) -> np.ndarray:
         """(N, 2) picture points -> (N, 2) floor points in metres (NaN beyond the horizon)."""
@@ -103,6 +125,11 @@ class FloorCalibration:
         if not (np.isfinite(image).all() and np.isfinite(floor).all()):
             raise InstallationError("a calibration point is not a finite number",
                                     fix="correct the point")
+        if np.abs(floor).max() > FLOOR_LIMIT or np.abs(image - 0.5).max() > 1.5:
+            raise InstallationError(
+                f"a calibration point lies outside the picture or more than "
+                f"{FLOOR_LIMIT:g} m away", fix="picture points are pixels of the picture "
+                "(or 0..1 with --normalised), floor points metres from one corner")
         h = _fit(image, floor)
         if h is None:
             raise InstallationError(
@@ -196,7 +223,9 @@ def floor_point(person: Person, calibration: FloorCalibration | None) -> tuple[f
     if len(seen) == 0:
         return None
     on_floor = calibration.to_floor(seen)
-    on_floor = on_floor[np.isfinite(on_floor).all(axis=1)]
+    low, high = calibration.bounds
+    on_floor = on_floor[np.isfinite(on_floor).all(axis=1)
+                        & (on_floor >= low).all(axis=1) & (on_floor <= high).all(axis=1)]
     if len(on_floor) == 0:
         return None
     x, y = on_floor.mean(axis=0)

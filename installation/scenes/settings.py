@@ -260,7 +260,30 @@ def check_settings(cls, table: dict, where: str, *, scene_name: str | None = Non
                              fix=f"{hint + ' ' if hint else ''}the settings of {name}: {known}; "
                                  f"defined at {_where(cls, cls.__init__)}")
         values[key] = convert(settings[key], value, where)
+        problem = limit_problem(cls, key, values[key])
+        if problem:
+            raise SceneError(problem, where=where, fix=f"the default is {settings[key].default!r}")
     return values
+
+
+def limit_problem(cls, key: str, value) -> str | None:
+    """Why ``value`` is outside the limits ``cls.limits`` sets for ``key``, or None."""
+    low, high = getattr(cls, "limits", {}).get(key, (None, None))
+    if low is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if low <= value <= high:
+        return None
+    return f"'{key}' must be between {low:g} and {high:g}, got {value!r}"
+
+
+def settings_problem(scene) -> str | None:
+    """The first setting of ``scene`` outside its class's limits, or None
+    (for a scene made in code, whose settings no profile check has seen)."""
+    for key in getattr(scene, "limits", {}):
+        problem = limit_problem(type(scene), key, getattr(scene, key, None))
+        if problem:
+            return problem
+    return None
 
 
 def convert(setting: Setting, value, where: str):

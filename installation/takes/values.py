@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from installation.limits import LANDMARK_LIMIT, landmarks_problem, visibility_problem
+from installation.limits import LANDMARK_LIMIT, MAX_PEOPLE, landmarks_problem, visibility_problem
 from installation.types import HAND_LANDMARKS, POSE_LANDMARKS, Hand, Person
 from installation.tracking.pose.masks import decode_mask
 
@@ -149,6 +149,9 @@ def parse_frame(record) -> tuple[float, tuple[Person, ...]]:
     people = record.get("people")
     if not isinstance(people, list):
         raise ValueError(f"'people' must be a list, got {short(people)}")
+    if len(people) > MAX_PEOPLE:
+        raise ValueError(f"a frame holds {len(people)} people, more than the {MAX_PEOPLE} "
+                         "a take may hold")
     parsed = []
     for n, entry in enumerate(people):
         what = f"person {n}"
