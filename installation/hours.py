@@ -11,6 +11,10 @@ The profile's ``[hours]`` table gives each day its times, in local time::
 
 No ``[hours]`` table means always open. Outside opening hours the screen goes
 dark and tracking pauses, so the machine idles.
+
+``override`` sets every day at once, over ``every_day`` and the named days:
+``installation run gallery.toml --set hours.override=always`` opens the piece
+now, whatever its hours (testing on the spot, on a closed Monday too).
 """
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from dataclasses import dataclass
 from installation.errors import InstallationError, did_you_mean
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Keys of an ``[hours]`` table: the default, each day, and the one that overrides them all.
+KEYS = ("every_day", *DAYS, "override")
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 _DAY = 24 * 60
 
@@ -37,19 +43,22 @@ class OpeningHours:
 
     @classmethod
     def from_table(cls, table: dict, where: str = "[hours]") -> "OpeningHours":
-        """Parse a profile's ``[hours]`` table; errors name the key and the bad text."""
-        keys = ("every_day", *DAYS)
+        """Parse a profile's ``[hours]`` table; errors name the key and the bad text.
+
+        ``override`` wins over every other key (each is still checked)."""
         for key, value in table.items():
-            if key not in keys:
+            if key not in KEYS:
                 raise InstallationError(f"unknown key '{key}'", where=where,
-                                        fix=did_you_mean(key, keys,
-                                                         otherwise=f"use one of: {', '.join(keys)}"))
+                                        fix=did_you_mean(key, KEYS,
+                                                         otherwise=f"use one of: {', '.join(KEYS)}"))
             if not isinstance(value, str):
                 raise InstallationError(f"'{key}' must be text like \"10:00-18:00\", got {value!r}",
                                         where=where)
         default = table.get("every_day", "always")
         days = tuple(_parse_day(table.get(day, default), f"{where} {day if day in table else 'every_day'}")
                      for day in DAYS)
+        if "override" in table:
+            return cls((_parse_day(table["override"], f"{where} override"),) * 7)
         return cls(days)
 
     def is_open(self, when: dt.datetime) -> bool:

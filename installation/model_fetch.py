@@ -59,7 +59,7 @@ def fetch(name: str, dest_dir: str | Path | None = None, *, url: str | None = No
     valid file already there is kept unless *force* is true.
     """
     bundle = models.get_bundle(name)
-    url = url or bundle.url
+    url = url or models.download_url(bundle)
     dest = Path(dest_dir).expanduser() if dest_dir else models.cache_dir()
     final = dest / bundle.filename
     if final.is_file() and not force and models.bundle_problem(final, bundle) is None:

@@ -35,6 +35,9 @@ from installation.errors import ModelError, did_you_mean
 log = logging.getLogger("installation.models")
 
 ENV_VAR = "INSTALLATION_MODELS"
+#: A mirror of Google's model storage (same paths below it), for a gallery
+#: or a lab that keeps one copy of the models on its own network.
+MIRROR_VAR = "INSTALLATION_MODELS_URL"
 MANIFEST = "installed.json"
 
 _STORAGE = "https://storage.googleapis.com/mediapipe-models"
@@ -130,6 +133,15 @@ class ModelStatus:
     matches_record: bool | None = None   # vs installed.json; None: no record
 
 
+def download_url(bundle: Bundle) -> str:
+    """Where ``fetch`` downloads ``bundle`` from: Google's storage, or the
+    same path on the mirror named by ``$INSTALLATION_MODELS_URL``."""
+    mirror = os.environ.get(MIRROR_VAR, "").strip().rstrip("/")
+    if not mirror:
+        return bundle.url
+    return mirror + bundle.url[len(_STORAGE):]
+
+
 def get_bundle(name: str) -> Bundle:
     """The model called *name*; an unknown name gets the closest valid one."""
     try:
@@ -176,6 +188,12 @@ def _find(bundle: Bundle, models_dir) -> tuple[str, Path] | None:
             if label != "cache" and path.is_file():
                 return label, path
     return None
+
+
+def is_found(name: str, models_dir: str | Path | None = None) -> bool:
+    """Whether a file for model *name* is in one of the folders searched
+    (sound or not: :func:`resolve` checks it)."""
+    return _find(get_bundle(name), models_dir) is not None
 
 
 def resolve(name: str, models_dir: str | Path | None = None) -> Path:

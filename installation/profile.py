@@ -34,7 +34,7 @@ else:  # pragma: no cover - Python 3.10
 
 from installation.errors import InstallationError, did_you_mean
 from installation.hours import OpeningHours
-from installation.logs import MAX_KEEP
+from installation.logs import MAX_KEEP, MIN_MB
 from installation.profile_tables import (ProfileError, Where, build_settings, check_finite,
                                          has_non_finite, path_text, resolved, short)
 from installation.tracking.pipeline import SmoothingSettings
@@ -166,8 +166,8 @@ class LoggingSettings:
         if self.level.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError(f"level must be debug, info, warning or error, got {self.level!r}")
         # 0 would turn rotation off and let one file grow until the disk is full.
-        if not (math.isfinite(self.max_mb) and self.max_mb > 0):
-            raise ValueError(f"max_mb must be above 0, got {self.max_mb}")
+        if not (math.isfinite(self.max_mb) and self.max_mb >= MIN_MB):
+            raise ValueError(f"max_mb must be at least {MIN_MB}, got {self.max_mb}")
         # keep = 0 would rotate into nothing (again no limit); each rollover
         # renames every kept file, so thousands would stall the piece.
         if not 1 <= self.keep <= MAX_KEEP:

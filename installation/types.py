@@ -190,6 +190,9 @@ class Frame:
     people: tuple[Person, ...] = ()
     tracked: bool = False  # True once landmarks were filled in (or came from a take)
     stamps: dict[str, float] = field(default_factory=dict)
+    # What made it: "camera", "stream", "video", "folder", "take" or "nodes"
+    # (a Source's ``kind``); "" when not known (a frame made by hand).
+    source_kind: str = ""
 
     def __post_init__(self):
         if self.image is not None:

@@ -45,6 +45,7 @@ from installation.errors import InstallationError, did_you_mean
 from installation.scenes.bodies import (LIMBS, MIN_VISIBILITY, body_scale, fit_image,
                                         follow_energy, mask_in_picture, palm, placement,
                                         to_pixels)
+from installation.scenes.settings import settings_problem
 from installation.types import LEFT_SHOULDER, NOSE, RIGHT_SHOULDER
 
 TORSO = (11, 12, 24, 23)  # shoulders and hips, round: the polygon of the body's trunk
@@ -57,14 +58,16 @@ PERSON_TINTS = np.array([(1.0, 0.55, 0.2), (0.25, 0.75, 1.0), (1.0, 0.3, 0.6),
 FIRST_INTERVAL = 0.1  # seconds between dream updates, until measured
 WAKING = "waking the dream\u2026"
 # Without its network the scene shows the room, saying what is missing.
-NOT_INSTALLED = "the dream's network is not installed: installation models fetch {}"
-OFF_STAGE = "no dream network: the scene is not on a stage"
+NOT_INSTALLED = "no model to dream through here: installation models fetch {}"
+OFF_STAGE = "nothing to dream through: the scene is not on a stage"
 
 
 class Dream(Scene):
     """A trained network dreams the room in a feedback loop; the hands steer it."""
 
     name = "dream"
+    limits = {"steps": (1, 20), "blend": (0.0, 1.0), "size": (16, 1024), "share": (0.01, 1.0),
+              "drift": (0.0, 10.0), "seed": (0, 2**32 - 1)}
 
     def __init__(
         self,
@@ -95,12 +98,9 @@ class Dream(Scene):
         if self.network not in NETWORKS:
             raise InstallationError(f"unknown network {self.network!r}", where, fix=did_you_mean(
                 self.network, NETWORKS, otherwise=f"use one of {', '.join(NETWORKS)}"))
-        if not (16 <= self.size <= 1024 and 1 <= self.steps <= 20 and 0.0 <= self.blend <= 1.0
-                and 0.0 < self.share <= 1.0):
-            raise InstallationError(
-                f"size {self.size}, steps {self.steps}, blend {self.blend}, share {self.share} "
-                "out of range", where,
-                fix="size 16..1024 pixels, steps 1..20, blend 0..1, share above 0 up to 1")
+        problem = settings_problem(self)  # a profile's values were checked; code's are not
+        if problem:
+            raise InstallationError(problem, where)
         self.rng_ = np.random.default_rng(self.seed)
         self.size_ = (max(1, int(size[0])), max(1, int(size[1])))
         w = int(self.size)
@@ -138,6 +138,9 @@ class Dream(Scene):
         words = WAKING if self.worker_ is not None else OFF_STAGE if self.props is None \
             else NOT_INSTALLED.format(NETWORKS[self.network].model)
         self.caption_ = font.render(words, True, (214, 220, 232))
+
+    def models_needed(self):
+        return (NETWORKS[self.network].model,) if self.network in NETWORKS else ()
 
     def exit(self):
         # The process is the stage's to end (it does, after a fault too).

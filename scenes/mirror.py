@@ -5,7 +5,8 @@ take is playing), every person's silhouette (when the tracker or take gives
 body masks) and skeleton in their id's colour with the id above the head,
 both hands (L and R at the wrists), and one bar per mapper output with its
 name and value. A status line says the frame number, how
-many people are in view and the drawing rate.
+many people are in view, the kind of source (camera, stream, video, folder,
+take or nodes) and the drawing rate.
 
 A bar's range starts at 0..1 (Wekinator's default) and widens to every value
 the output has taken, so an output outside 0..1 is shown, not clipped.
@@ -170,16 +171,28 @@ class Mirror(Scene):
                 fill.w = max(2, int(bar.w * (min(max(value, low), high) - low) / (high - low)))
                 pygame.draw.rect(surface, BAR, fill, border_radius=3)
 
-    def _draw_status(self, surface, frame):
+    def status_text(self, frame) -> str:
+        """The status line: frame number, people in view, the kind of source, fps."""
         people = len(frame.people)
-        source = "camera" if frame.image is not None else ("take" if frame.tracked else "no source")
-        text = (f"frame {frame.index}   {people} {'person' if people == 1 else 'people'}   "
-                f"{source}   {self.fps_:.0f} fps")
-        label = self.small_.render(text, True, TEXT)
+        return (f"frame {frame.index}   {people} {'person' if people == 1 else 'people'}   "
+                f"{source_word(frame)}   {self.fps_:.0f} fps")
+
+    def _draw_status(self, surface, frame):
+        label = self.small_.render(self.status_text(frame), True, TEXT)
         backing = pygame.Surface((label.get_width() + 20, label.get_height() + 10), pygame.SRCALPHA)
         backing.fill(PANEL)
         surface.blit(backing, (16, self.size_[1] - backing.get_height() - 16))
         surface.blit(label, (26, self.size_[1] - backing.get_height() - 11))
+
+
+def source_word(frame) -> str:
+    """The kind of source the frame came from (camera, stream, video, folder,
+    take, nodes); for a frame that does not say, what it holds."""
+    if frame.source_kind:
+        return frame.source_kind
+    if frame.image is not None:
+        return "picture"
+    return "landmarks" if frame.tracked else "no source"
 
 
 def _tint(mask, area_size):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import is_hardware_reason, media_file, model_file
+from helpers import is_hardware_reason, media_file, model_file, needs_of
 
 # Windows and sound are never needed by the tests: a dummy display keeps
 # pygame real but headless, and the dummy audio driver keeps ALSA quiet.
@@ -62,6 +62,19 @@ def osc_listener():
     yield server.server_address[1], got
     server.shutdown()
     server.server_close()
+
+
+# -- the markers `models` and `media` -----------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test that needs the models or the clips (helpers.needs_of),
+    so `pytest -m "not models and not media"` runs the tests that need
+    neither: the fast subset (see README.md, 'Tests')."""
+    for item in items:
+        for need in sorted(needs_of(item)):
+            if not any(mark.name == need for mark in item.iter_markers()):
+                item.add_marker(need)
 
 
 # -- CI: a skip is a failure unless hardware is missing ----------------------------------

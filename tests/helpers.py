@@ -10,11 +10,13 @@ needs a camera, a display or a microphone it cannot fake skips through
 :func:`skip_without_hardware` or :func:`hardware_skipif`; everything else a
 test needs (models, clips, liblo-tools, Pure Data) is installed by .ci/run,
 so there a missing one fails. On a developer's machine without them the
-test skips with a message saying what is missing and where the README says
-how to get it.
+test skips with one line saying what is missing and where, ending "see
+README.md, 'Tests'": the section that says how to get the models (``installation
+models fetch``), the clips and the tools.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -35,11 +37,12 @@ SHARED = ROOT.parent / "shared"
 MODELS = Path(os.environ.get("INSTALLATION_MODELS") or SHARED / "models")
 MEDIA = SHARED / "media"
 
-MODELS_HELP = ("put the MediaPipe bundles in a folder and set INSTALLATION_MODELS to it "
-               "(README.md, section 'Models')")
-MEDIA_HELP = ("the tests' real clips are looked for beside the project, in ../shared/media "
-              "(README.md, section 'Quick start', on running the tests)")
-TOOLS_HELP = "README.md, section 'Quick start', on running the tests"
+# Every skip for want of a model, a clip or a tool ends with the one README
+# section that says how to get them.
+TESTS_HELP = "see README.md, 'Tests'"
+MODELS_HELP = f"INSTALLATION_MODELS names the models folder; {TESTS_HELP}"
+MEDIA_HELP = f"the real clips are looked for in ../shared/media beside the project; {TESTS_HELP}"
+TOOLS_HELP = TESTS_HELP
 
 
 # -- what may skip ----------------------------------------------------------------------
@@ -87,12 +90,87 @@ def media_file(name: str) -> Path:
     return path
 
 
+# -- which tests need the models or the clips: the markers `models` and `media` --------
+# A test is marked (by conftest.py, at collection) when it uses a fixture that
+# needs them, calls model_file/media_file or reads MODELS/MEDIA (itself or
+# through a function of its module), or carries a skip whose reason is theirs;
+# `pytest -m "not models and not media"` runs the rest, which need neither.
+
+NEEDS = {"models": {"model_file", "MODELS", "MODELS_HELP"},
+         "media": {"media_file", "MEDIA", "MEDIA_HELP"}}
+NEEDS_FIXTURES = {"models": {"models_dir", "use_models"}, "media": {"media"}}
+
+
+def _names_used(tree) -> dict[str, set[str]]:
+    """Each function of a module (methods too) -> the names it reads."""
+    import ast
+
+    used: dict[str, set[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # Names read and not its own (parameters and locals are not the
+            # module's functions; fixtures are seen through item.fixturenames).
+            own = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+            own |= {n.id for n in ast.walk(node)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            names = {n.id for n in ast.walk(node)
+                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            used.setdefault(node.name, set()).update(names - own)
+    return used
+
+
+_MODULE_NEEDS: dict[str, dict[str, set[str]]] = {}
+
+
+def module_needs(path) -> dict[str, set[str]]:
+    """For each need ("models", "media"): the functions and fixtures of the
+    module at ``path`` that reach it, directly or through one another."""
+    import ast
+
+    key = str(path)
+    if key not in _MODULE_NEEDS:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+        used = _names_used(tree)
+        # Only the helpers' own names count (a module may have a MODELS of its own).
+        imported = {alias.asname or alias.name for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module == "helpers"
+                    for alias in node.names}
+        found = {}
+        for need, names in NEEDS.items():
+            reach = (set(names) & imported) | NEEDS_FIXTURES[need]
+            while True:
+                more = {fn for fn, refs in used.items() if refs & reach} - reach
+                if not more:
+                    break
+                reach |= more
+            found[need] = reach
+        _MODULE_NEEDS[key] = found
+    return _MODULE_NEEDS[key]
+
+
+def needs_of(item) -> set[str]:
+    """The needs ("models", "media") of a collected test item."""
+    found = {mark.name for mark in item.iter_markers() if mark.name in NEEDS}
+    reach = module_needs(item.path) if str(item.path).endswith(".py") else {}
+    name = getattr(getattr(item, "function", None), "__name__", "")
+    for need in NEEDS:
+        if NEEDS_FIXTURES[need] & set(item.fixturenames):
+            found.add(need)
+        elif need in reach and (name in reach[need] or reach[need] & set(item.fixturenames)):
+            found.add(need)
+    for mark in item.iter_markers("skipif"):
+        reason = str(mark.kwargs.get("reason", ""))
+        found |= {need for need, text in (("models", MODELS_HELP), ("media", MEDIA_HELP))
+                  if text in reason}
+    return found
+
+
 TOOL_PACKAGES = {"oscsend": "liblo-tools", "oscdump": "liblo-tools", "pd": "puredata-core"}
 
 
 def _tool_message(name: str) -> str:
     package = TOOL_PACKAGES[name]
-    return f"needs {name} from Debian's {package} (apt-get install {package}; {TOOLS_HELP})"
+    return f"needs {name} from Debian's {package} (apt-get install {package}); {TOOLS_HELP}"
 
 
 def need_tool(name: str) -> str:
@@ -432,3 +510,52 @@ def longest_quote(words, poems) -> int:
         if not any(run in corpus for run in runs(words, length + 1)):
             return length
         length += 1
+
+
+# -- a real Pure Data reading the node stream ------------------------------------------------
+
+
+def node_patch(routes: tuple[str, str, str]) -> str:
+    """A vanilla Pd patch (no externals) that reads node datagrams on port
+    PORT with [oscparse] and prints three of the node addresses by name."""
+    first, second, third = routes
+    return f"""#N canvas 0 0 450 300 12;
+#X obj 10 10 netreceive -u -b PORT;
+#X obj 10 40 oscparse;
+#X obj 10 70 list trim;
+#X obj 10 100 route installation;
+#X obj 10 130 route node;
+#X obj 10 160 route {first} {second} {third};
+#X obj 10 190 print {first};
+#X obj 110 190 print {second};
+#X obj 210 190 print {third};
+#X connect 0 0 1 0;
+#X connect 1 0 2 0;
+#X connect 2 0 3 0;
+#X connect 3 0 4 0;
+#X connect 4 0 5 0;
+#X connect 5 0 6 0;
+#X connect 5 1 7 0;
+#X connect 5 2 8 0;
+"""
+
+
+@contextlib.contextmanager
+def pd_listening(tmp_path: Path, patch: str):
+    """Pure Data, headless, playing ``patch`` (its port written PORT) on a
+    free UDP port; yields (port, a LineReader of what Pd prints). Pd is
+    stopped on the way out; read ``printed.join()`` after."""
+    need_tool("pd")
+    port = free_udp_port()
+    path = tmp_path / "patch.pd"
+    path.write_text(patch.replace("PORT", str(port)))
+    pd = subprocess.Popen(["pd", "-nogui", "-nosound", "-nomidi", "-noprefs", "-nostdpath",
+                           "-stderr", "-open", str(path)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True)
+    printed = LineReader(pd.stdout)
+    try:
+        wait_for_udp_listener(pd, port)  # Pd opens its port a moment after starting
+        yield port, printed
+    finally:
+        pd.terminate()
+        pd.wait(timeout=10)

@@ -153,6 +153,19 @@ def test_report_table_lists_both_loops_and_the_gain():
     assert "end to end ms median" in text and "1.50x" in text  # 90 -> 60 ms
 
 
+def test_report_table_shows_whole_thread_names_in_aligned_columns():
+    long = "capture reader (video street_two_people.mp4)"
+    results = {m: {"tracking_fps": 10.0, "render_fps": 30.0,
+                   "cores_by_thread": {"MainThread": 0.5, long: 0.25, "other": 0.1}}
+               for m in ("plain", "pipeline")}
+    lines = table(results).splitlines()
+    row = next(line for line in lines if long in line)
+    assert row.split()[-2:] == ["0.25", "0.25"]
+    assert f"  thread {long} (cores)" in row
+    # Every row, the header too, is as wide: the figures stay in their columns.
+    assert len({len(line) for line in lines}) == 1
+
+
 def test_latency_histogram_agrees_with_the_huds_window():
     """The whole-run record keeps fixed memory and gives the HUD's figures."""
     rng = np.random.default_rng(1)

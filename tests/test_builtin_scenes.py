@@ -19,7 +19,7 @@ from installation import Frame, Hand, Person, Scene
 from installation.assets import DEMO_TAKE, asset_path
 from installation.scenes import draw
 from installation.takes.io import read_take
-from helpers import longest_quote
+from helpers import free_udp_port, longest_quote
 # DT, SIZE, frames_of, load, scene_class, stick_figure and street_image are
 # imported from here by tests/test_dream_scene.py too (for now: scenekit is their home).
 from scenekit import (DT, SIZE, difference, frames_of, load, make, pixels, play, scene_class,  # noqa: F401
@@ -526,3 +526,31 @@ def test_mirror_shows_skeletons_ids_and_outputs(busy):
     scene = make("mirror")
     play(scene, [frame], outputs={"x": 3.5})
     assert scene.ranges_["x"] == (0.0, 3.5)
+
+
+def test_mirror_status_names_the_kind_of_source(tmp_path, media):
+    """The status line says where the frames come from, read from real
+    sources opened as the piece opens them (a camera, which no machine here
+    has, by its class)."""
+    import cv2
+
+    from installation.capture import open_source
+    from installation.capture.camera import CameraSource
+
+    clip = media / "lab_one_person_cam01.mp4"
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    assert cv2.imwrite(str(folder / "a.png"), street_image())
+    specs = {"video": str(clip), "stream": clip.as_uri(), "folder": str(folder),
+             "take": str(asset_path(DEMO_TAKE)), "nodes": f"osc://127.0.0.1:{free_udp_port()}"}
+    words = {}
+    for kind, spec in specs.items():
+        source = open_source(spec, nodes={"left": {"main": True,
+                                                   "homography": np.eye(3).tolist()}})
+        with source:  # an empty room of nodes still gives a frame (Source.idle)
+            frame = source.read()
+        scene = make("mirror")
+        play(scene, [frame])
+        words[kind] = scene.status_text(frame).split()[4]  # frame N  P people  KIND  F fps
+    assert words == {kind: kind for kind in specs}
+    assert CameraSource.kind == "camera"

@@ -51,6 +51,17 @@ def test_help(argv, capsys):
     assert "-h, --help" in out
 
 
+def test_project_new_help_lists_every_feature_group(capsys):
+    from installation.features import ALIASES, EXTRACTORS
+
+    with pytest.raises(SystemExit):
+        main(["project", "new", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help
+    listed = text.split("feature groups: ", 1)[1].split(" --inputs")[0].split()
+    assert set(listed) == set(EXTRACTORS) | set(ALIASES)
+    assert {"image", "image_person"} <= set(listed)
+
+
 def test_no_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main([])
@@ -78,6 +89,49 @@ def test_models_list(use_models, capsys):
         assert rows[name][1] == "ok"
         assert rows[name][2] == str(use_models / filename)
     assert rows["pose_heavy"][1] == "MISSING"
+
+
+def _models_folder(tmp_path, monkeypatch, **files) -> Path:
+    """A models folder holding ``files`` (name -> a real bundle to link, or
+    bytes), the only place looked in (an empty user cache)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name, content in files.items():
+        if isinstance(content, Path):
+            (folder / name).symlink_to(content)
+        else:
+            (folder / name).write_bytes(content)
+    monkeypatch.setenv("INSTALLATION_MODELS", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return folder
+
+
+def test_models_list_fails_with_what_to_do_when_a_required_bundle_is_missing(
+        tmp_path, monkeypatch, capsys):
+    _models_folder(tmp_path, monkeypatch)
+    assert main(["models", "list"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert all(line.split()[1] == "MISSING" for line in out[1:-1])
+    assert out[-1].startswith("pose_full and hands (required) are missing: ")
+    assert "`installation models fetch`" in out[-1] and "INSTALLATION_MODELS" in out[-1]
+
+
+def test_models_list_fails_on_a_broken_required_bundle_not_on_missing_optional_ones(
+        models_dir, tmp_path, monkeypatch, capsys):
+    pose, hands = models_dir / "pose_landmarker_full.task", models_dir / "hand_landmarker.task"
+    _models_folder(tmp_path, monkeypatch, **{pose.name: pose, hands.name: b"not a bundle"})
+    assert main(["models", "list"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("hands (required) is broken: ")
+    assert "installation models fetch --force hands" in out[-1] and "pose_full" not in out[-1]
+    # Both required bundles sound: every optional one missing is no failure.
+    (tmp_path / "models" / hands.name).unlink()
+    (tmp_path / "models" / hands.name).symlink_to(hands)
+    assert main(["models", "list"]) == 0
+    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()[1:]}
+    assert rows["pose_full"] == rows["hands"] == "ok"
+    assert {rows[n] for n in ("pose_lite", "pose_heavy", "face", "image_embedder",
+                              "image_classifier")} == {"MISSING"}
 
 
 def test_models_path(use_models, capsys):
@@ -163,6 +217,18 @@ def test_track_records_body_masks(media, models_dir, tmp_path):
     refused = cli("track", media / LAB, "--masks",
                   "--pose-tracker", "mediapipe", env=base_env(INSTALLATION_MODELS=models_dir))
     assert refused.returncode == 2 and "our pose tracker only" in refused.stderr
+
+
+def test_track_show_without_a_display_is_one_line_at_once(media, models_dir, tmp_path):
+    take = tmp_path / "take.jsonl.gz"
+    result = cli("track", media / LAB, "--show", "--out", take,
+                 env=base_env(INSTALLATION_MODELS=models_dir),
+                 timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = lines(result.stderr)
+    assert line.startswith("installation: error: track: --show needs a display")
+    assert "leave out --show" in line
+    assert not take.exists()  # refused before anything was tracked
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])

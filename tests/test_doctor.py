@@ -80,3 +80,22 @@ def test_osc_status_destinations_are_checked(tmp_path, capsys):
     assert main(["doctor", bad]) == 1
     out = capsys.readouterr().out
     assert _rows(out)["osc"] == "FAIL" and "cannot resolve host 'no-such-host.invalid'" in out
+
+
+def test_scenes_row_says_every_scene_plays_in_order_without_a_playlist(tmp_path, capsys):
+    take = asset_path(DEMO_TAKE)
+    profile = _profile(tmp_path, f'[source]\nspec = "{take}"\n')
+    assert main(["doctor", profile]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("scenes"))
+    assert "default scene" not in row
+    assert "no playlist: every scene plays, in alphabetical order" in row
+    names = row.split(": ", 2)[-1].split(")")[0].split(", ")
+    assert len(names) > 1 and names == sorted(names)
+    # With a playlist, its scenes are named in its order, and nothing else is claimed.
+    listed = _profile(tmp_path, f'[source]\nspec = "{take}"\n'
+                                '[scenes]\nplaylist = ["poetry", "mirror"]\n')
+    assert main(["doctor", listed]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("scenes"))
+    assert "2 scene(s): poetry, mirror" in row and "no playlist" not in row

@@ -271,8 +271,9 @@ def test_a_missing_network_says_how_to_fetch_it_and_shows_the_room(dream, tmp_pa
 
 
 @pytest.mark.parametrize("settings, says", [
-    ({"size": 8}, "size 8"), ({"steps": 0}, "steps 0"), ({"blend": 1.5}, "blend 1.5"),
-    ({"share": 0.0}, "share 0.0"), ({"network": "imagnet"}, "unknown network 'imagnet'")])
+    ({"size": 8}, "'size' must be between 16 and 1024, got 8"), ({"steps": 0}, "'steps'"),
+    ({"blend": 1.5}, "'blend'"), ({"share": 0.0}, "'share'"), ({"drift": 1e308}, "'drift'"),
+    ({"seed": -1}, "'seed'"), ({"network": "imagnet"}, "unknown network 'imagnet'")])
 def test_settings_out_of_range_are_one_line_before_any_process_starts(dream, models_dir,
                                                                       settings, says):
     scene = dream.cls(**settings)

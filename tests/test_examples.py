@@ -401,7 +401,7 @@ def test_the_profile_sets_exactly_the_tutorials_settings(tmp_path, monkeypatch):
 
 
 def test_the_guides_errors_are_the_ones_the_check_gives(tmp_path, monkeypatch):
-    documented = [line for block in blocks("") for line in block.splitlines()
+    documented = [line for block in blocks("text") for line in block.splitlines()
                   if line.startswith("installation: error: show.toml [scenes.ripples]")]
     assert len(documented) == 2
     tmp_path = tmp_path.resolve()

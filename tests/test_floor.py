@@ -18,7 +18,7 @@ from installation.room.floor import FloorCalibration, floor_point, group_floor, 
 from installation.room.floor_learning import learn_between, learn_homography
 from installation.takes.io import read_take
 from installation.types import Person
-from helpers import media_file
+from helpers import base_env, cli, lines, media_file
 
 DATA = Path(__file__).parent / "data"
 RIG = "lab_calibration.qca.txt"  # in the media folder, beside the clips it calibrates
@@ -349,6 +349,34 @@ def test_calibrate_points_in_pixels_match_the_truth(rig, tmp_path, media):
 def test_calibrate_refuses_bad_points(points, words, tmp_path):
     with pytest.raises(InstallationError, match=words):
         calibrate("x", "--node", "n", "--normalised", "--points", points)
+
+
+def test_calibrate_normalised_points_need_no_source(tmp_path):
+    points = "0.1,0.6,0,0;0.9,0.6,2,0;0.9,0.95,2,1;0.1,0.95,0,1"
+    profile = tmp_path / "room.toml"
+    assert calibrate("--node", "left", "--normalised", "--points", points,
+                     "--profile", str(profile)) == 0
+    table = loads(profile.read_text())["nodes"]["left"]
+    floor = FloorCalibration.from_profile(table, "p").to_floor(np.array([[0.9, 0.95]]))
+    np.testing.assert_allclose(floor, [[2.0, 1.0]], atol=1e-9)
+    # Pixel points are read against the picture: then SOURCE is needed, and said so.
+    with pytest.raises(InstallationError) as error:
+        calibrate("--node", "left", "--points", "10,60,0,0;90,60,2,0;90,95,2,1;10,95,0,1")
+    assert "no SOURCE given" in error.value.message and "--normalised" in error.value.message
+
+
+def test_calibrate_without_a_display_ends_at_once_in_one_line(tmp_path):
+    import cv2
+
+    still = tmp_path / "floor.png"
+    assert cv2.imwrite(str(still), np.full((120, 160, 3), 90, np.uint8))
+    env = base_env()
+    env.pop("SDL_AUDIODRIVER")  # as a user's shell has it: nothing keeps ALSA quiet but us
+    result = cli("calibrate", still, "--node", "left", env=env, timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    (line,) = lines(result.stderr)  # no SDL, ALSA or XDG lines
+    assert line.startswith("installation: error: calibrate: no display")
+    assert '--points "u,v,x,y;..."' in line and "where a screen is" in line
 
 
 def test_calibrate_window_takes_clicks_and_typed_positions(rig, tmp_path, media):

@@ -53,3 +53,37 @@ def test_bad_tables_say_what_and_where(table, words):
     with pytest.raises(InstallationError) as error:
         OpeningHours.from_table(table, where="gallery.toml [hours]")
     assert words in str(error.value) and "gallery.toml [hours]" in str(error.value)
+
+
+def test_override_wins_over_every_day_and_named_days():
+    """`--set hours.override=always`: open now, even on the gallery's closed Monday."""
+    table = {"every_day": "10:00-18:00", "mon": "closed", "sat": "20:00-02:00"}
+    assert not OpeningHours.from_table(table).is_open(at(0, 12))
+    hours = OpeningHours.from_table({**table, "override": "always"})
+    assert all(hours.is_open(at(d, h)) for d in range(7) for h in range(24))
+    lunch = OpeningHours.from_table({**table, "override": "12:00-13:00"})
+    assert all(lunch.is_open(at(d, 12, 30)) and not lunch.is_open(at(d, 14)) for d in range(7))
+    assert not lunch.is_open(at(6, 1))           # Saturday's night opening is overridden too
+
+
+def test_override_on_the_command_line_opens_the_gallery_profile_on_a_monday():
+    from pathlib import Path
+
+    from installation.profile import load_profile
+
+    gallery = Path(__file__).resolve().parents[1] / "profiles" / "gallery.toml"
+    assert not load_profile(gallery).hours.is_open(at(0, 12))
+    assert load_profile(gallery, ["hours.override=always"]).hours.is_open(at(0, 12))
+    # every_day does not: the named day wins over it.
+    assert not load_profile(gallery, ["hours.every_day=always"]).hours.is_open(at(0, 12))
+
+
+@pytest.mark.parametrize("table, words", [
+    ({"overide": "always"}, "did you mean 'override'"),
+    ({"override": "now"}, "gallery.toml [hours] override: cannot read opening hours 'now'"),
+    ({"override": True}, "'override' must be text"),
+])
+def test_a_bad_override_says_what_and_where(table, words):
+    with pytest.raises(InstallationError) as error:
+        OpeningHours.from_table(table, where="gallery.toml [hours]")
+    assert words in str(error.value)

@@ -247,6 +247,16 @@ def test_sha256_of(tmp_path):
 
 # --- fetch -----------------------------------------------------------------------
 
+def test_a_mirror_named_by_the_environment_keeps_the_official_paths(monkeypatch):
+    monkeypatch.delenv(models.MIRROR_VAR, raising=False)
+    bundle = models.get_bundle("hands")
+    assert models.download_url(bundle) == bundle.url
+    monkeypatch.setenv(models.MIRROR_VAR, "http://models.gallery.lan/mediapipe/")
+    assert models.download_url(bundle) == (
+        "http://models.gallery.lan/mediapipe/hand_landmarker/hand_landmarker/float16/1/"
+        "hand_landmarker.task")
+
+
 @needs_models
 def test_fetch_installs_and_records(server, tmp_path):
     server.files["/hand_landmarker.task"] = HAND.read_bytes()

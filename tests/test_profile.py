@@ -97,8 +97,8 @@ def test_settings_are_frozen(tmp_path):
     ("[osc]\nstatus_to = [9000]\n", "[osc] status_to: expected a list of \"host:port\""),
     ("[osc]\nstatus_every = -5\n", "status_every must be above 0 seconds"),
     # Rotation limits: 0 or less would let one log file fill the disk.
-    ("[logging]\nmax_mb = 0\n", ":2 [logging] max_mb: max_mb must be above 0, got 0"),
-    ("[logging]\nfolder = 'logs'\nmax_mb = -1\n", ":3 [logging] max_mb: max_mb must be above 0"),
+    ("[logging]\nmax_mb = 0\n", ":2 [logging] max_mb: max_mb must be at least 0.01, got 0"),
+    ("[logging]\nfolder = 'logs'\nmax_mb = -1\n", ":3 [logging] max_mb: max_mb must be at least 0.01"),
     ("[logging]\n\nkeep = 0\n", ":3 [logging] keep: keep must be from 1 to 1000, got 0"),
     ("[logging]\nkeep = 10000000\n", ":2 [logging] keep: keep must be from 1 to 1000"),
     # NaN and infinity are valid TOML floats, never usable settings.
@@ -144,7 +144,7 @@ def test_config_show_of_a_bad_profile_is_one_line(tmp_path, capsys):
     path = write(tmp_path, "[logging]\nmax_mb = 0\n")
     assert main(["config", "show", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "[logging] max_mb: max_mb must be above 0" in err
+    assert err.count("\n") == 1 and "[logging] max_mb: max_mb must be at least 0.01" in err
 
 
 def test_missing_profile(tmp_path):
@@ -186,3 +186,56 @@ def test_a_profile_nested_thousands_deep_is_one_line(tmp_path):
     path.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
     with pytest.raises(ProfileError, match="nested too deeply to be a profile"):
         load_profile(path)
+
+
+def test_config_show_fills_in_every_director_default_of_scenes(tmp_path, capsys):
+    """`config show` prints the [scenes] keys a profile leaves out with the
+    director's defaults (read from the code: they may change), and a key
+    with no default says what happens without it; what the file sets wins."""
+    import dataclasses
+
+    from installation.cli import main
+    from installation.mapping.toml import loads
+    from installation.scenes.config import DirectorSettings, read_scenes_table
+
+    (tmp_path / "mine").mkdir()
+    path = write(tmp_path, '[scenes]\ncrossfade = 2.5\nfolder = "mine"\n\n'
+                           '[scenes.poetry]\nfont_size = 48\n')
+    assert main(["config", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    shown = loads(out)["scenes"]
+    defaults = DirectorSettings()
+    for field in dataclasses.fields(DirectorSettings):
+        default = getattr(defaults, field.name)
+        if field.name == "crossfade":
+            assert shown["crossfade"] == 2.5
+        elif field.name == "folder":
+            assert shown["folder"] == str(tmp_path / "mine")  # made absolute
+        elif default is None or default in ((), {}):
+            assert f"# {field.name} = (not set: " in out, field.name
+        else:
+            assert shown[field.name] == default, field.name
+    assert "# playlist = (not set: every scene, in alphabetical order)" in out
+    assert shown["poetry"] == {"font_size": 48}
+    # What is printed reads back as the same [scenes] table.
+    again = read_scenes_table(shown, "shown", tmp_path)
+    assert again.director == dataclasses.replace(defaults, crossfade=2.5,
+                                                 folder=str(tmp_path / "mine"))
+    # A profile without [scenes] shows the defaults too.
+    assert main(["config", "show", str(write(tmp_path, "[source]\nspec = 0\n", "bare.toml"))]) == 0
+    assert loads(capsys.readouterr().out)["scenes"]["timer"] == defaults.timer
+
+
+def test_config_show_checks_nodes_as_run_does_and_hides_their_keys(tmp_path, capsys):
+    from installation.cli import main
+
+    path = tmp_path / "show.toml"
+    path.write_text('[source]\nnodes = ["0.0.0.0:9100"]\n'
+                    '[nodes.left]\nkey = "a secret of twenty bytes"\n[nodes.right]\nmian = true\n')
+    assert main(["config", "show", str(path)]) == 2
+    assert "[nodes.right]: unknown key 'mian' (did you mean 'main'?)" in capsys.readouterr().err
+    path.write_text('[source]\nnodes = ["0.0.0.0:9100"]\n'
+                    '[nodes.left]\nkey = "a secret of twenty bytes"\n')
+    assert main(["config", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "a secret" not in out and 'key = "(hidden)"' in out

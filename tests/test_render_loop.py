@@ -117,8 +117,9 @@ def test_the_loop_tells_systemd_it_is_ready_and_alive():
     assert loop.notifier.calls == ["ready", "stopping"]
 
 
-def test_builtin_scenes_run_in_the_loop_on_the_demo_take():
-    """Every discovered scene, through the real director and loop, a second each."""
+def test_builtin_scenes_run_in_the_loop_on_the_demo_take(use_models):
+    """Every discovered scene, through the real director and loop, a second each
+    (the dream among them: it needs the pose bundle, else the director leaves it out)."""
     catalog = discover_scenes()
     clock = FakeClock()
     player = FramePlayer.from_take(asset_path(DEMO_TAKE), clock)

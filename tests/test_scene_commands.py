@@ -10,10 +10,12 @@ import pygame
 import pytest
 
 from installation.cli import main
+from helpers import base_env, cli, lines
 from scenekit import scene_source, write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scenes"
 RIPPLES = FIXTURES / "ripples.py"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scenes" / "ripples.py"
 
 
 def test_scenes_list_shows_names_files_docs_and_settings(capsys):
@@ -24,7 +26,9 @@ def test_scenes_list_shows_names_files_docs_and_settings(capsys):
     assert re.search(r"^    speed: float = 120\.0 +ring growth, pixels per second$", out, re.M)
     assert re.search(r"^    colour: tuple\[int, int, int\] = \(90, 200, 250\) +ring colour, RGB$", out, re.M)
     assert re.search(r"^fallback +built-in$", out, re.M)
-    assert "2 scenes (folder" in out
+    assert "2 scenes (the fallback among them); searched in this order:" in out
+    assert re.search(r"^  \S*fixtures/scenes \(the folder given\): 1 scene$", out, re.M)
+    assert re.search(r"^  \S*scenes \(built-in\): not searched: the folder above replaces it$", out, re.M)
 
 
 def test_scenes_list_of_the_builtins(capsys):
@@ -194,3 +198,74 @@ def test_run_tells_systemd_it_is_ready_and_pings_the_watchdog(tmp_path):
     assert messages[0].startswith("READY=1")
     assert messages.count("WATCHDOG=1") >= 3
     assert messages[-1] == "STOPPING=1"
+
+
+# -- where scenes are found after a normal install ----------------------------------------
+# As docs/scenes.md says: save scenes/ripples.py, then `installation preview ripples`,
+# in a folder of one's own (not the project), by the real command.
+
+
+def _searched(out: str) -> list[str]:
+    """The lines of `scenes list` that say where it looked, in order."""
+    return [line.strip() for line in out.split("searched in this order:\n", 1)[1].splitlines()
+            if line.startswith("  ")]
+
+
+def test_preview_and_list_find_a_scene_in_the_working_directorys_scenes_folder(tmp_path):
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "ripples.py").write_text(EXAMPLE.read_text())
+    env = base_env(SDL_VIDEODRIVER="dummy")
+    shown = cli("preview", "ripples", "--seconds", 1, env=env, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"previewed ripples on demo_take\.jsonl\.gz: drew [1-9]\d* frames", shown.stdout)
+    listed = cli("scenes", "list", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(r"^ripples +scenes/ripples\.py$", listed.stdout, re.M)
+    searched = _searched(listed.stdout)
+    assert searched[0] == "scenes (in the working directory): 1 scene"
+    assert re.fullmatch(r"/\S+ \(built-in\): 4 scenes", searched[1]), searched
+    assert searched[2].startswith("installed packages (entry points installation.scenes): ")
+    checked = cli("scenes", "check", "ripples", "--seconds", 0.5, env=env, cwd=tmp_path)
+    assert checked.returncode == 0 and "scene ripples: conforms" in checked.stdout, checked.stderr
+
+
+def test_run_doctor_list_and_check_find_the_scenes_beside_a_profile(tmp_path):
+    """The profile in one folder, with scenes/ beside it; the command run from another."""
+    from installation.assets import DEMO_TAKE, asset_path
+
+    show, elsewhere = tmp_path / "show", tmp_path / "elsewhere"
+    (show / "scenes").mkdir(parents=True)
+    elsewhere.mkdir()
+    (show / "scenes" / "ripples.py").write_text(EXAMPLE.read_text())
+    profile = show / "show.toml"
+    profile.write_text(f'[source]\nspec = "{asset_path(DEMO_TAKE)}"\n\n'
+                       '[scenes]\nplaylist = ["ripples"]\n\n[scenes.ripples]\nspeed = 200\n')
+    env = base_env(SDL_VIDEODRIVER="dummy")
+    listed = cli("scenes", "list", "--profile", profile, env=env, cwd=elsewhere)
+    assert listed.returncode == 0, listed.stderr
+    searched = _searched(listed.stdout)
+    assert searched[:2] == [f"{show / 'scenes'} (beside show.toml): 1 scene",
+                            "scenes (in the working directory): absent"], searched
+    assert "(built-in): 4 scenes" in searched[2]
+    checked = cli("scenes", "check", "ripples", "--profile", profile, "--seconds", 0.5,
+                  env=env, cwd=elsewhere)
+    assert checked.returncode == 0 and "scene ripples: conforms" in checked.stdout, checked.stderr
+    doctor = cli("doctor", profile, env=env, cwd=elsewhere)
+    (row,) = [line for line in doctor.stdout.splitlines() if line.startswith("scenes ")]
+    assert row.split()[1] == "PASS" and "1 scene(s): ripples" in row, doctor.stdout
+    assert f"your scenes from {show / 'scenes'}" in row
+    run = cli("run", profile, "--seconds", 1, env=env, cwd=elsewhere)
+    assert run.returncode == 0, run.stderr
+    assert "scene ripples on stage" in run.stderr
+
+
+def test_a_scene_of_ones_own_shadows_the_builtin_of_that_name(tmp_path):
+    (tmp_path / "scenes").mkdir()
+    write(tmp_path / "scenes" / "mirror.py", scene_source("mirror", (10, 20, 30)))
+    listed = cli("scenes", "list", env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr  # not a problem: one line says so
+    assert re.search(r"^mirror +scenes/mirror\.py$", listed.stdout, re.M)
+    said = [line for line in lines(listed.stderr) if "shadows" in line]
+    assert len(said) == 1, listed.stderr
+    assert re.search(r"scene 'mirror': scenes/mirror\.py shadows the built-in /\S+/mirror\.py$", said[0])
+    assert _searched(listed.stdout)[0] == "scenes (in the working directory): 1 scene"

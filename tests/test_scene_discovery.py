@@ -1,13 +1,14 @@
 """Finding scenes (a folder, entry points), reporting broken files, and hot reload."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from installation.app.loop import FakeClock
-from installation.scenes.config import read_scenes_table
+from installation.scenes.config import ScenesConfig, read_scenes_table
 from installation.scenes.director import Director
 from installation.scenes.discovery import (SceneLoadError, default_scenes_folder, discover_scenes,
                                            load_scene_file, scene_files)
@@ -90,6 +91,127 @@ def test_the_builtin_scenes_folder_is_the_projects_scenes_folder():
         sorted(p.name for p in (ROOT / "scenes").glob("*.py") if not p.name.startswith("_"))
     text = (ROOT / "pyproject.toml").read_text()
     assert '"installation._scenes" = "scenes"' in text
+
+
+# -- the search: the artist's folders, then the built-ins ---------------------------------
+
+
+def put(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write(path, text)
+
+
+def _profile(folder: Path, table: dict | None = None) -> ScenesConfig:
+    """The [scenes] table of a profile saved as ``folder``/show.toml."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return read_scenes_table(table or {}, str(folder / "show.toml"), folder)
+
+
+def test_scenes_beside_the_profile_then_in_the_working_directory_then_the_builtins(tmp_path):
+    show, here = tmp_path / "show", tmp_path / "here"
+    put(show / "scenes" / "tint.py", scene_source("tint", (200, 0, 0)))
+    put(here / "scenes" / "tint.py", scene_source("tint", (0, 200, 0)))  # shadowed by show's
+    put(here / "scenes" / "later.py", scene_source("later", (0, 0, 200)))
+    catalog = discover_scenes(_profile(show), cwd=here, entry_points=False)
+    assert [(f.path, f.why, f.user, f.skipped) for f in catalog.searched] == [
+        (show / "scenes", "beside show.toml", True, ""),
+        (here / "scenes", "in the working directory", True, ""),
+        (default_scenes_folder(), "built-in", False, "")]
+    assert catalog.get("tint").file == (show / "scenes" / "tint.py").resolve()
+    assert catalog.get("later").file == (here / "scenes" / "later.py").resolve()
+    assert set(discover_scenes().names()) < set(catalog.names())  # the built-ins too
+    assert not catalog.problems
+    assert catalog.folder == show / "scenes"  # hot reload watches the first of them
+    # Without a profile (preview, scenes list): the working directory's, then the built-ins.
+    alone = discover_scenes(ScenesConfig(), cwd=here, entry_points=False)
+    assert [f.why for f in alone.searched] == ["in the working directory", "built-in"]
+    assert alone.get("tint").file == (here / "scenes" / "tint.py").resolve()
+
+
+def test_absent_folders_are_listed_as_absent_and_a_folder_met_twice_is_searched_once(tmp_path):
+    catalog = discover_scenes(_profile(tmp_path), cwd=tmp_path, entry_points=False)
+    assert [(f.why, f.skipped) for f in catalog.searched] == [
+        ("beside show.toml", "absent"), ("in the working directory", "the same folder as above"),
+        ("built-in", "")]
+    assert catalog.names() == discover_scenes(entry_points=False).names()
+    assert not catalog.problems  # no folder of one's own is no problem
+    put(tmp_path / "scenes" / "tint.py", scene_source("tint", (1, 2, 3)))
+    catalog = discover_scenes(_profile(tmp_path), cwd=tmp_path, entry_points=False)
+    assert [f.skipped for f in catalog.searched] == ["", "the same folder as above", ""]
+    assert "tint" in catalog and not catalog.problems
+
+
+def test_the_checkouts_own_scenes_folder_is_the_builtin_one_not_loaded_twice(tmp_path):
+    """Run from the project checkout, ./scenes is the built-in folder; so is a
+    link to it beside a profile."""
+    (tmp_path / "scenes").symlink_to(default_scenes_folder())
+    catalog = discover_scenes(_profile(tmp_path), cwd=ROOT, entry_points=False)
+    assert [(f.why, f.user, f.skipped) for f in catalog.searched] == [
+        ("beside show.toml", False, "the built-in folder: searched once, below"),
+        ("in the working directory", False, "the built-in folder: searched once, below"),
+        ("built-in", False, "")]
+    assert not catalog.problems  # no "name already used": each file loaded once
+    assert catalog.names() == discover_scenes(entry_points=False).names()
+    assert catalog.user_folders == ()
+
+
+def test_a_checkouts_scenes_folder_is_known_by_its_pyproject(tmp_path):
+    """Installed from a wheel and run inside a checkout, ./scenes is another
+    copy of the built-ins: the one installed is used, not both."""
+    from installation.scenes.search import is_builtin_folder
+
+    put(tmp_path / "scenes" / "mirror.py", (ROOT / "scenes" / "mirror.py").read_text())
+    assert not is_builtin_folder(tmp_path / "scenes", default_scenes_folder())
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    assert is_builtin_folder(tmp_path / "scenes", default_scenes_folder())
+    catalog = discover_scenes(ScenesConfig(), cwd=tmp_path, entry_points=False)
+    assert catalog.get("mirror").file.parent == default_scenes_folder().resolve()
+
+
+def test_a_scene_of_ones_own_shadows_the_builtin_with_one_log_line(tmp_path, caplog):
+    put(tmp_path / "scenes" / "mirror.py", scene_source("mirror", (10, 20, 30)))
+    with caplog.at_level("INFO", logger="installation.scenes"):
+        catalog = discover_scenes(ScenesConfig(), cwd=tmp_path, entry_points=False)
+    mine = (tmp_path / "scenes" / "mirror.py").resolve()
+    assert catalog.get("mirror").file == mine
+    assert not catalog.problems
+    said = [r.getMessage() for r in caplog.records if "shadows" in r.getMessage()]
+    builtin = default_scenes_folder() / "mirror.py"
+    assert said in ([f"scene 'mirror': {mine} shadows the built-in {builtin}"],
+                    [f"scene 'mirror': {mine} shadows the built-in {os.path.relpath(builtin)}"])
+    # Saved again, it stays the one on stage.
+    reloader = SceneReloader(catalog, interval=0)
+    put(tmp_path / "scenes" / "mirror.py", scene_source("mirror", (30, 20, 10)))
+    assert reloader.poll(1.0) == ["mirror"]
+    assert catalog.get("mirror").file == mine and not catalog.problems
+
+
+def test_a_profiles_scenes_folder_replaces_the_builtins_as_before(tmp_path):
+    """``[scenes] folder`` names the one folder (and installed packages):
+    neither the built-ins nor ./scenes are searched."""
+    put(tmp_path / "mine" / "tint.py", scene_source("tint", (1, 2, 3)))
+    put(tmp_path / "scenes" / "later.py", scene_source("later", (1, 2, 3)))
+    config = _profile(tmp_path, {"folder": "mine"})
+    catalog = discover_scenes(config, cwd=tmp_path, entry_points=False)
+    assert catalog.names() == ["tint"]
+    assert [(f.path, f.why, f.skipped) for f in catalog.searched] == [
+        ((tmp_path / "mine").resolve(), f"[scenes] folder of {tmp_path / 'show.toml'}", ""),
+        (default_scenes_folder(), "built-in", "not searched: the folder above replaces it")]
+    assert catalog.folder == (tmp_path / "mine").resolve()
+
+
+def test_run_doctor_preview_and_the_scenes_command_share_one_search():
+    """Each command finds its scenes through discover_scenes given a
+    ScenesConfig (the profile's, or an empty one), never a folder of its own."""
+    import inspect
+
+    from installation.commands import preview, run, scenes
+    from installation.scenes import discovery
+
+    assert "discover_scenes(config)" in inspect.getsource(run)
+    assert "discover_scenes(ScenesConfig())" in inspect.getsource(preview)
+    assert "discover_scenes(config or ScenesConfig())" in inspect.getsource(scenes)
+    assert "discover_scenes(config, cwd=cwd)" in inspect.getsource(discovery.catalog_for_profile)
 
 
 # -- entry points -------------------------------------------------------------------------

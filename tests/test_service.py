@@ -90,3 +90,33 @@ def test_what_would_break_a_unit_is_refused_in_one_line_and_nothing_is_written(
     err = capsys.readouterr().err
     assert says in err and len(err.strip().splitlines()) == 1
     assert not units.exists()
+
+
+@pytest.mark.parametrize("host, says", [
+    ("PIECE_HOST", "'PIECE_HOST' is a placeholder"),
+    ("HOST", "'HOST' is a placeholder"),
+    ("<piece>", "'<piece>' is a placeholder"),
+    ("my piece", "'my piece' is a placeholder"),
+    ("piece_host", "'piece_host' is neither an IP address nor a host name"),
+    ("999.1.2.3", "'999.1.2.3' is neither an IP address nor a host name"),
+    ("piece-.local", "'piece-.local' is neither an IP address nor a host name"),
+])
+def test_a_node_unit_refuses_a_placeholder_or_malformed_piece_host(tmp_path, capsys, host, says):
+    units = tmp_path / "units"
+    assert main(["service", "install", "--node", "0", "--to", f"{host}:9100",
+                 "--node-name", "left", "--dir", str(units)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert says in line and "give the piece computer's address" in line
+    assert f"--to {host}:9100" in line
+    assert not units.exists()
+
+
+@pytest.mark.parametrize("host", ["192.168.1.10", "piece.local", "gallery-pc",
+                                  "not-resolvable-yet.invalid"])
+def test_a_node_unit_takes_an_address_it_cannot_resolve_yet(tmp_path, capsys, host):
+    """The piece's name may resolve only on the node's network, later (mDNS,
+    a DNS entry still to be made): a well-formed name is written as given."""
+    units = tmp_path / "units"
+    assert main(["service", "install", "--node", "0", "--to", f"{host}:9100",
+                 "--node-name", "left", "--dir", str(units)]) == 0
+    assert f"--to {host}:9100 --name left" in (units / "installation-node-left.service").read_text()

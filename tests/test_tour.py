@@ -23,9 +23,9 @@ from installation.cli import main
 from installation.scenes.config import DirectorSettings, ScenesConfig
 from installation.scenes.director import Director
 from installation.scenes.discovery import discover_scenes
-from helpers import (base_env, cli, heartbeats, no_camera_attached, skip_without_hardware, start_run,
-                     stop_with_sigterm, wait_for_line, wait_until)
-from scenekit import BLUE, GREEN, RED, Raiser, Room, make_catalog, solid
+from helpers import (base_env, cli, heartbeats, model_file, no_camera_attached,
+                     skip_without_hardware, start_run, stop_with_sigterm, wait_for_line, wait_until)
+from scenekit import BLUE, GREEN, RED, Raiser, Room, Solid, make_catalog, solid
 
 Red, Blue, Green = solid("red", RED), solid("blue", BLUE), solid("green", GREEN)
 SIZE = (320, 180)
@@ -89,8 +89,9 @@ def test_a_headless_run_without_camera_logs_each_step_then_the_playlist(tmp_path
 def test_a_source_or_no_tour_goes_straight_to_the_playlist(argv, tmp_path):
     if argv == ["--no-tour"] and Path("/dev/video0").exists():
         skip_without_hardware("a camera is attached at /dev/video0: no demo take")
-    result = cli("run", "--seconds", 2, "--tour-seconds", 0.5, *argv,
-                 env=base_env(SDL_VIDEODRIVER="dummy"), cwd=tmp_path, timeout=120)
+    models = model_file("pose_landmarker_full.task").parent  # the dream's model is here
+    result = cli("run", "--seconds", 2, "--tour-seconds", 0.5, *argv, cwd=tmp_path, timeout=120,
+                 env=base_env(SDL_VIDEODRIVER="dummy", INSTALLATION_MODELS=models))
     assert result.returncode == 0, result.stderr
     assert "tour" not in result.stderr
     assert re.findall(r"scene (\w+) on stage", result.stderr) == ["dream"]  # the playlist's first
@@ -160,7 +161,7 @@ def test_the_steps_come_in_order_then_the_playlist(caplog):
         pilot.advance(2.0)
         assert director.current == "green" and not director.touring
         pilot.advance(5.0)
-        assert director.current == "green"  # the playlist's own timer (none) rules now
+        assert director.current == "green"  # the playlist's own timer (120 s) rules now
     assert [(scene, reason) for _, scene, reason in director.switches] == [
         ("blue", "start"), ("red", "tour"), ("green", "tour over")]
     assert "tour 1/2: blue: b" in caplog.text and "tour 2/2: red: r" in caplog.text
@@ -203,6 +204,48 @@ def test_scenes_not_found_are_left_out_of_the_tour(caplog):
     assert "tour: no scene ripples here; left out" in caplog.text
     with loop.run_test():
         assert loop.director.current == "red"
+
+
+class NeedsHands(Solid):
+    """A scene that cannot work without the hand model."""
+
+    name = "needs_hands"
+
+    def models_needed(self):
+        return ("hands",)
+
+
+def test_a_scene_whose_model_is_missing_is_left_out_of_tour_and_playlist(
+        tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("INSTALLATION_MODELS", str(tmp_path / "no models"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    clock = FakeClock()
+    config = ScenesConfig(DirectorSettings(crossfade=0.0))
+    with caplog.at_level(logging.WARNING, logger="installation"):
+        director = TourDirector(make_catalog(Red, NeedsHands), config, clock=clock.now)
+        director.begin_tour({"needs_hands": "x", "red": "r"}, 2.0)
+    assert director.playlist == ["red"] and [n for n, _ in director.tour] == ["red"]
+    assert "left out" not in caplog.text  # said when the show starts, not before
+    # Asked for by name it still plays (and would say what it misses).
+    with caplog.at_level(logging.WARNING, logger="installation"), \
+            RenderLoop(Room(clock), director, clock=clock, size=SIZE).run_test() as pilot:
+        assert caplog.text.count(
+            "scene needs_hands left out of the playlist: it needs hand_landmarker.task, "
+            "not found here (installation models fetch hands)") == 1
+        director.request("needs_hands", "key")
+        pilot.advance(0.1)
+        assert director.current == "needs_hands"
+    # With the model where the piece looks, it stays in.
+    monkeypatch.setenv("INSTALLATION_MODELS", str(model_file("hand_landmarker.task").parent))
+    director = TourDirector(make_catalog(Red, NeedsHands), config, clock=clock.now)
+    assert director.playlist == ["needs_hands", "red"]
+
+
+def test_a_playlist_of_only_scenes_missing_models_stays_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTALLATION_MODELS", str(tmp_path / "no models"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    director = Director(make_catalog(NeedsHands), ScenesConfig(), clock=FakeClock().now)
+    assert director.playlist == ["needs_hands"] and director.left_out == {}
 
 
 def test_the_demo_mapper_outputs_move_with_the_bodies():

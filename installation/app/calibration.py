@@ -171,9 +171,15 @@ def _segments(calibration: FloorCalibration, floor: np.ndarray):
 def pick_points(image: np.ndarray, fit: tuple[int, int], title: str) -> list | None:
     """Show ``image`` (RGB) scaled into ``fit`` and let the technician mark
     points; their (u, v, x, y) rows, or None if they left without saving."""
+    import os
+
+    # The window needs no sound: with audio left alone SDL prints no ALSA
+    # lines about a missing sound card.
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     import pygame
 
-    pygame.init()
+    pygame.display.init()
+    pygame.font.init()
     try:
         height, width = image.shape[:2]
         scale = min(fit[0] / width, fit[1] / height)

@@ -92,16 +92,20 @@ def check_take(path):
 
 
 def start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bool = False,
-               features=()):
+               features=(), models_fallback: bool = False):
     """Open the source (or, with no camera and ``fallback``, the demo take)
     and the models, and start the feed's capture and tracking threads.
     ``wait``: a camera or stream is opened on the capture's own thread and
     retried with back-off while the piece runs, instead of being opened
     here (where not opening is the user's error). ``features``: the mapper's
     feature groups (image features are computed on the tracking side).
+    ``models_fallback``: a tracker model that is missing or broken is one
+    line and the demo take plays instead of the source (someone at a
+    terminal, see app/first_run.py), not the error.
     Returns the feed, the tracker (None for a take or nodes) and whether the
     demo take stands in."""
     from installation.app.feed import Feed
+    from installation.errors import ModelError
     from installation.tracking.pipeline import LandmarkPipeline
 
     s = source_settings
@@ -115,12 +119,16 @@ def start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bo
             # Image features need the picture, which only the tracking side has.
             from installation.features.image import stage_for
             image = stage_for(features, models_dir)
-        except BaseException:
+        except BaseException as error:
             if tracker is not None:
                 tracker.close()
             if capture is not None:
                 capture.stop()
-            raise
+            if not (models_fallback and isinstance(error, ModelError)) or tracker is not None:
+                raise
+            log.warning("%s; playing the demo take instead of %s", error.what, source.name)
+            capture, demo = _demo_capture(options), True
+            source = capture.source
     if tracker is None and any(name.startswith("image") for name in features):
         log.warning("%s holds landmarks, not pictures: the project's image features stay "
                     "zero (give a camera or a video file as the source)", source.name)
@@ -155,10 +163,18 @@ def _open_source(s, profile, options, *, fallback: bool, wait: bool):
         if not fallback:
             raise
         log.warning("%s; playing the demo take instead (give a source with --source)", error)
+    capture = _demo_capture(options)
+    return capture, capture.source, True
+
+
+def _demo_capture(options):
+    """The demo take, looped at its recorded pace, its capture started."""
+    from installation.capture import Capture, open_source
+
     capture = Capture(open_source(str(asset_path(DEMO_TAKE)), loop=True, realtime=True),
                       **options)
     capture.start()
-    return capture, capture.source, True
+    return capture
 
 
 def source_ended(feed):

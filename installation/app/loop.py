@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from installation.app.kiosk import TechMenu, is_menu_combo
 from installation.app.upkeep import Upkeep
 from installation.profile import DisplaySettings
 from installation.scenes.stage import machine_wait
+from installation.tracking.summary import BRIEF_FRAMES
 from installation.types import Frame
 
 log = logging.getLogger("installation.app")
@@ -57,7 +59,7 @@ class LoopStats:
     drawn: int = 0  # frames drawn
     seconds: float = 0.0
     tracked: int = 0  # new tracked frames taken from the source
-    people_seen: int = 0  # distinct person ids drawn
+    people_seen: int = 0  # distinct person ids drawn in BRIEF_FRAMES frames or more
 
     @property
     def fps(self) -> float:
@@ -123,7 +125,7 @@ class RenderLoop:
         self.running = False
         self.mapper_errors = 0
         self._last_index: int | None = None
-        self._ids: set[int] = set()
+        self._ids: Counter = Counter()  # person id -> tracked frames it was in
         self._start = 0.0
 
     # -- life cycle -------------------------------------------------------------------
@@ -215,7 +217,8 @@ class RenderLoop:
     def _finish_stats(self) -> None:
         # Added up over the runs of a supervised loop.
         self.stats.seconds += self.clock.now() - self._start
-        self.stats.people_seen = len(self._ids)
+        # Visitors, not the detector's flickers (as `installation track` counts).
+        self.stats.people_seen = sum(n >= BRIEF_FRAMES for n in self._ids.values())
 
     # -- one pass ---------------------------------------------------------------------
 
@@ -246,7 +249,7 @@ class RenderLoop:
         if new:
             self._last_index = frame.index
             self.stats.tracked += 1
-            self._ids.update(p.id for p in frame.people if p.id > 0)
+            self._ids.update({p.id for p in frame.people if p.id > 0})
             self.outputs = self._mapper_outputs(frame)
             # The HUD's mapping stage (not stamped on the frame: other threads share it).
             mapped_at = self.clock.now() if self.mapper is not None else None

@@ -64,7 +64,7 @@ class FramePlayer:
             self._position = position
             people = self.frames[position % len(self.frames)][1]
             self._frame = Frame(index=position, t=now, size=self.size, people=people,
-                                tracked=True, stamps={"capture": now})
+                                tracked=True, stamps={"capture": now}, source_kind="take")
         return self._frame
 
     @property

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from installation.scenes.director import Director
+from installation.scenes.needs import say_left_out
 
 log = logging.getLogger("installation.tour")
 
@@ -60,6 +61,7 @@ class TourDirector(Director):
         self._step_started: float | None = None
         self._tour_now = 0.0
         self._last_switch = None  # the newest entry of self.switches already looked at
+        self._said_left_out = False  # the scenes left out for a missing model (Director)
 
     @property
     def touring(self) -> bool:
@@ -75,7 +77,10 @@ class TourDirector(Director):
         missing = [name for name in captions if name not in self.catalog]
         if missing:
             log.info("tour: no scene %s here; left out", ", ".join(missing))
-        self.tour = [(name, line) for name, line in captions.items() if name in self.catalog]
+        # A scene whose model is missing here would be a dead screen (the
+        # director has said why in the log).
+        self.tour = [(name, line) for name, line in captions.items()
+                     if name in self.catalog and name not in self.left_out]
         self.step_seconds, self.step_index = seconds, 0
         if self.tour:
             log.info("tour: %s, %g s each, then the playlist (installation run --no-tour "
@@ -86,7 +91,10 @@ class TourDirector(Director):
 
     def start(self, size, now: float, scene: str | None = None) -> None:
         """As Director.start; during the tour the show starts (again) at the
-        tour's current scene."""
+        tour's current scene. The first start says which scenes were left out."""
+        if not self._said_left_out:
+            say_left_out(self.left_out)
+            self._said_left_out = True
         if not self.touring:
             super().start(size, now, scene)
             return

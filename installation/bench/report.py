@@ -49,7 +49,7 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str]]:
     names = {n for r in (plain, pipeline) for n in r.get("cores_by_thread", {})}
     for name in sorted(names, key=lambda n: (n == "other", n)):
         a, b = (r.get("cores_by_thread", {}).get(name) for r in (plain, pipeline))
-        out.append((f"  thread {name} (cores)"[:24], _cell(a, "{:.2f}"), _cell(b, "{:.2f}"), ""))
+        out.append((f"  thread {name} (cores)", _cell(a, "{:.2f}"), _cell(b, "{:.2f}"), ""))
     add("peak memory MB", "peak_memory_mb", "{:.0f}", higher_is_better=False)
     add("memory growth MB/h", "memory_growth_mb_per_hour", "{:+.1f}")
     out[-1] = out[-1][:3] + ("",)
@@ -57,6 +57,10 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str, str]]:
 
 
 def table(results: dict[str, dict]) -> str:
-    lines = [f"{'':24} {'plain loop':>12} {'pipeline':>12} {'gain':>8}"]
-    lines += [f"{label:24} {a:>12} {b:>12} {gain:>8}" for label, a, b, gain in rows(results)]
+    """The rows under a header; the first column as wide as its longest label
+    (a thread's whole name), 24 characters at least."""
+    body = rows(results)
+    width = max([24, *(len(label) for label, *_ in body)])
+    lines = [f"{'':{width}} {'plain loop':>12} {'pipeline':>12} {'gain':>8}"]
+    lines += [f"{label:{width}} {a:>12} {b:>12} {gain:>8}" for label, a, b, gain in body]
     return "\n".join(lines)

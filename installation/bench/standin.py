@@ -27,6 +27,8 @@ class CameraStandIn(Source):
     camera with a one-frame buffer would deliver them at ``fps`` (default:
     the clip's own rate)."""
 
+    kind = "camera"  # what it stands in for
+
     def __init__(self, path, size: tuple[int, int], fps: float | None = None):
         super().__init__()
         self.path, self.resize, self.requested_fps = path, tuple(size), fps
@@ -58,7 +60,7 @@ class CameraStandIn(Source):
         index = self._next_index
         self._next_index += 1
         return Frame(index=index, t=taken_at, image=image, size=self.resize,
-                     stamps={"capture": taken_at})
+                     stamps={"capture": taken_at}, source_kind=self.kind)
 
     def close(self) -> None:
         pass  # the decoded frames are kept for the next open()

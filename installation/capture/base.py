@@ -43,6 +43,9 @@ class Source(ABC):
     """
 
     name: str = "source"  # human label for messages, e.g. "camera 0"
+    # What kind of source it is, in one word each frame carries (Frame.source_kind):
+    # "camera", "stream", "video", "folder", "take" or "nodes".
+    kind: str = ""
     live: bool = False  # True for cameras and streams: they may stall, Capture reopens them
     # Seconds an open() may take before Capture stops waiting for it (and,
     # for a live source, tries again): longer than any timeout the source
@@ -114,6 +117,7 @@ class Source(ABC):
             image=rgb,
             size=(rgb.shape[1], rgb.shape[0]),
             stamps={"capture": now},
+            source_kind=self.kind,
         )
 
     def _image_size(self, image: np.ndarray) -> tuple[int, int]:

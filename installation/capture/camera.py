@@ -96,6 +96,8 @@ class CameraSource(_LiveOpenCvSource):
     something else, and ``size``/``fps`` after open() say what it gave.
     """
 
+    kind = "camera"
+
     def __init__(
         self,
         device: int | str = 0,
@@ -191,6 +193,8 @@ def redact_url(url: str) -> str:
 
 class StreamSource(_LiveOpenCvSource):
     """A network stream (rtsp://, http://, udp://, ...) decoded by OpenCV's FFmpeg."""
+
+    kind = "stream"
 
     # Seconds FFmpeg may wait for the sender: to connect and learn the
     # stream's format, then for each frame. Without them a sender that

@@ -41,6 +41,8 @@ class ImageFolderSource(Source):
     the rate a folder stands for (used when ``realtime`` paces it).
     """
 
+    kind = "folder"
+
     def __init__(
         self, path, fps: float = 10.0, loop: bool = False, realtime: bool = False, mirror: bool = False
     ):

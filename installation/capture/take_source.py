@@ -47,6 +47,7 @@ class TakeSource(Source):
     """
 
     live = False
+    kind = "take"
 
     def __init__(self, path, realtime: bool = True, loop: bool = False):
         super().__init__(mirror=False)
@@ -102,6 +103,7 @@ class TakeSource(Source):
             people=people,
             tracked=True,
             stamps={"capture": now},
+            source_kind=self.kind,
         )
 
     def _next(self):

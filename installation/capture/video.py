@@ -19,6 +19,8 @@ class VideoFileSource(Source):
     file's fps; without it read() returns frames as fast as they decode.
     """
 
+    kind = "video"
+
     def __init__(self, path, loop: bool = False, realtime: bool = False, mirror: bool = False):
         super().__init__(mirror)
         self.path = Path(path)

@@ -8,8 +8,9 @@ the ``[nodes.NAME]`` table of the profile (``points`` and ``homography``);
 the rest of the file is kept as it was, comments and all. Without
 ``--profile`` the table is printed.
 
-For scripts: ``--points "u,v,x,y;..."`` gives the points without a window,
-u, v in pixels of the camera's picture (``--normalised``: 0..1 of it).
+For scripts, and machines with no screen: ``--points "u,v,x,y;..."`` gives
+the points without a window, u, v in pixels of the camera's picture
+(``--normalised``: 0..1 of it, and then no SOURCE is needed).
 """
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ def add_parser(commands) -> None:
     calibrate = commands.add_parser(
         "calibrate", help="map a camera's picture to the floor, from four marked points",
         description=description(__doc__))
-    calibrate.add_argument("source", help="camera index, video file, image or stream URL")
+    calibrate.add_argument("source", nargs="?",
+                           help="camera index, video file, image or stream URL (not needed "
+                                "with --normalised --points)")
     calibrate.add_argument("--node", required=True, metavar="NAME",
                            help="the camera's name in the profile ([nodes.NAME])")
     calibrate.add_argument("--profile", metavar="PROFILE",
@@ -49,8 +52,16 @@ def calibrate_command(args) -> int:
         raise InstallationError(f"a node name is letters, digits, '-' and '_', got {args.node!r}",
                                 where="--node", fix="give a name such as left or cam1")
     if args.points is not None and args.normalised:
-        rows = parse_points(args.points, None)
+        rows = parse_points(args.points, None)  # 0..1 of the picture: no picture needed
     else:
+        if args.points is None:
+            _need_display()  # before opening the source: a camera can take seconds
+        if args.source is None:
+            raise InstallationError(
+                "no SOURCE given: pixel points and the window need the camera's picture",
+                where="calibrate",
+                fix="give the camera, a video or an image of it, or give --points as 0..1 "
+                    "of the picture with --normalised")
         image = first_picture(args.source)
         if args.points is not None:
             rows = parse_points(args.points, (image.shape[1], image.shape[0]))
@@ -79,6 +90,20 @@ def calibrate_command(args) -> int:
         # mis-click or a mis-measured point.
         print(f"the fit misses the points by up to {residual:.1f} cm")
     return 0
+
+
+def _need_display() -> None:
+    """The window needs a screen; without one SDL would fall back to a
+    driver nobody sees, and the command would wait for clicks forever."""
+    from installation.app.display import has_display
+
+    if not has_display():
+        raise InstallationError(
+            "no display to show the picture on (DISPLAY and WAYLAND_DISPLAY are unset)",
+            where="calibrate",
+            fix='give the points without a window, --points "u,v,x,y;..." with u, v in '
+                "pixels of the picture and x, y on the floor in metres, or run it where a "
+                "screen is")
 
 
 def parse_points(text: str, size: tuple[int, int] | None) -> list[tuple[float, ...]]:
@@ -164,12 +189,21 @@ def write_node_table(path: Path, name: str, calibration: FloorCalibration) -> No
     from installation.files import atomic_write
     from installation.mapping.toml import TOMLDecodeError, loads
 
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if path.is_dir():
+        raise InstallationError("a folder, not a profile file", where=str(path),
+                                fix="give the profile's file, e.g. show.toml")
+    if not path.parent.is_dir():
+        raise InstallationError("no such folder", where=str(path.parent),
+                                fix="create it, or give a profile in a folder that exists")
     try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
         loads(text)
     except (TOMLDecodeError, UnicodeDecodeError) as error:
-        raise InstallationError(f"not valid TOML ({error})", where=str(path),
-                                fix="correct the profile first") from None
+        raise InstallationError(f"not a TOML profile ({error})", where=str(path),
+                                fix="correct the profile first, or give another file") from None
+    except OSError as error:
+        raise InstallationError(f"cannot read it: {error.strerror or error}", where=str(path),
+                                fix="check the path and its permissions") from None
     lines = text.splitlines()
     header = re.compile(rf"^\s*\[\s*nodes\s*\.\s*([\"']?){re.escape(name)}\1\s*\]")
     start = next((i for i, line in enumerate(lines) if header.match(line)), None)
@@ -192,7 +226,11 @@ def write_node_table(path: Path, name: str, calibration: FloorCalibration) -> No
     except (TOMLDecodeError, KeyError, TypeError, InstallationError) as error:
         raise InstallationError(f"cannot write [nodes.{name}] into this profile ({error})",
                                 where=str(path), fix=f"edit [nodes.{name}] by hand") from None
-    atomic_write(path, result.encode("utf-8"))
+    try:
+        atomic_write(path, result.encode("utf-8"))
+    except OSError as error:
+        raise InstallationError(f"cannot write it: {error.strerror or error}", where=str(path),
+                                fix="check the folder's permissions and free space") from None
 
 
 def _continues(lines: list[str], first: int, index: int) -> bool:

@@ -132,12 +132,21 @@ def check_mapping(profile, args):
 
 
 def check_scenes(profile, args):
-    if not profile.table("scenes"):
-        return "SKIP", "no [scenes] table: the default scene plays"
     from installation.scenes import discovery
 
-    found = discovery.scenes_for_profile(profile)
-    return "PASS", f"{len(found)} scene(s): {', '.join(found)}"
+    # The search `run` makes: [scenes] folder, else scenes/ beside the profile and here.
+    catalog, config = discovery.catalog_for_profile(profile)
+    found = list(config.director.playlist) or catalog.names()
+    detail = f"{len(found)} scene(s): {', '.join(found)}"
+    if not config.director.playlist:  # the director then plays every scene found, by name
+        detail = f"no playlist: every scene plays, in alphabetical order ({detail})"
+    own = [str(f.path) for f in catalog.searched if f.user and f.searched]
+    if own:
+        detail += f" (your scenes from {', '.join(own)})"
+    if catalog.problems:
+        count = len(catalog.problems)
+        return "WARN", f"{detail}; {count} file(s) not loaded, e.g. {catalog.problems[0]}"
+    return "PASS", detail
 
 
 def check_display(profile, args):

@@ -9,6 +9,32 @@ from __future__ import annotations
 
 from installation.commands.options import add_models, description
 
+# The bundles every piece tracks with (pose, and hands unless turned off);
+# the others (lite and heavy pose, face, the image networks) are optional.
+REQUIRED = ("pose_full", "hands")
+
+
+def required_advice(rows) -> str | None:
+    """The line saying what to do when a required bundle is missing or broken
+    (None when they are all sound)."""
+    missing = [r.name for r in rows if r.name in REQUIRED and r.path is None]
+    broken = [r.name for r in rows if r.name in REQUIRED and r.path is not None and not r.ok]
+    if not (missing or broken):
+        return None
+
+    def named(names: list[str], state: str) -> str:
+        return f"{' and '.join(names)} (required) {'is' if len(names) == 1 else 'are'} {state}"
+
+    parts = []
+    if missing:
+        parts.append(f"{named(missing, 'missing')}: run `installation models fetch` (needs "
+                     "internet), or copy the .task files into a folder and set "
+                     "INSTALLATION_MODELS to it")
+    if broken:
+        parts.append(f"{named(broken, 'broken')}: run `installation models fetch --force "
+                     f"{' '.join(broken)}`, or put a good copy in its place")
+    return "; ".join(parts)
+
 
 def add_parser(commands) -> None:
     models = commands.add_parser("models", help="list, fetch or locate the model bundles",
@@ -34,9 +60,14 @@ def models_command(args) -> int:
     if args.action == "list":
         print("looking in: " + "; ".join(f"{label} {path}" for label, path in
                                           models.search_dirs(args.models)))
-        for row in models.list_models(args.models, models.ALL_MODELS):
+        rows = models.list_models(args.models, models.ALL_MODELS)
+        for row in rows:
             state = "ok" if row.ok else "MISSING" if row.path is None else "BROKEN"
             print(f"{row.name:<16} {state:<8} {row.path or row.filename}  {row.detail}")
+        advice = required_advice(rows)
+        if advice:
+            print(advice)
+            return 1  # like doctor: the listing is whole, a check in it failed
         return 0
     if args.action == "path":
         for name in args.names or ["pose_full", "hands"]:

@@ -19,7 +19,8 @@ def add_parser(commands) -> None:
     preview = commands.add_parser(
         "preview", help="show one scene on a recorded take (no camera or models needed)",
         description=description(__doc__))
-    preview.add_argument("scene", help="a scene name, or a scene file (.py)")
+    preview.add_argument("scene", help="a scene name (looked for in ./scenes, then among the "
+                                       "built-in and installed scenes), or a scene file (.py)")
     preview.add_argument("--take", help="the take to play (default: the demo take)")
     add_seconds(preview)
     add_models(preview)
@@ -47,8 +48,8 @@ def preview_command(args) -> int:
                                     fix="give a scene name or the path of a .py file")
         catalog = discover_scenes(path.resolve().parent)
         name = load_scene_file(path).name
-    else:
-        catalog = discover_scenes()
+    else:  # the search `scenes list` shows: ./scenes, then the built-in and installed scenes
+        catalog = discover_scenes(ScenesConfig())
         name = args.scene
     catalog.get(name, where="preview")
     config = ScenesConfig(DirectorSettings(playlist=(name,), crossfade=0.0),

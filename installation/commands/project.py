@@ -27,8 +27,7 @@ def add_parser(commands) -> None:
     new.add_argument("dir", help="folder to create (must not hold a project yet)")
     source = new.add_mutually_exclusive_group(required=True)
     source.add_argument("--features", nargs="+", metavar="GROUP",
-                        help="feature groups: pose arms angles hands left_hand right_hand "
-                             "motion position")
+                        help="feature groups: " + " ".join(_feature_groups()))
     source.add_argument("--inputs", nargs="+", metavar="N|NAME",
                         help="OSC inputs: a count (named inputs-1 ...) or names")
     new.add_argument("--output", action="append", required=True, metavar="SPEC", help=OUTPUT_HELP)
@@ -43,6 +42,20 @@ def add_parser(commands) -> None:
     show.add_argument("dir", help="the project folder")
     show.add_argument("--columns", action="store_true", help="list every input name")
     show.set_defaults(handler=show_command)
+
+
+def _feature_groups() -> list[str]:
+    """Every name --features takes, from the registry itself (an alias such
+    as ``hands`` just before the groups it stands for)."""
+    from installation.features import ALIASES, EXTRACTORS
+
+    names: list[str] = []
+    for name in EXTRACTORS:
+        names += [alias for alias, parts in ALIASES.items()
+                  if parts[0] == name and alias not in names]
+        names.append(name)
+    names += [alias for alias in ALIASES if alias not in names]
+    return names
 
 
 def parse_output(text: str, model: str | None = None):

@@ -79,6 +79,7 @@ def run_command(args) -> int:
 
 
 def _run(args, profile, source_settings, signals) -> int:
+    from installation.app.first_run import at_a_terminal, fetch_missing, tracker_models
     from installation.app.tour import TourDirector
     from installation.scenes.config import scenes_config
     from installation.scenes.discovery import discover_scenes
@@ -86,7 +87,13 @@ def _run(args, profile, source_settings, signals) -> int:
     # Scenes and their settings are checked before the camera and models open:
     # a typo in the profile is a one-line error at once.
     config = scenes_config(profile)
-    catalog = discover_scenes(config.folder)
+    catalog = discover_scenes(config)
+    # Someone at a terminal gets the models fetched on a first run, or the
+    # demo take without them; a service or kiosk gets the one-line error.
+    watched = at_a_terminal() and not (args.kiosk or profile.display.kiosk
+                                       or getattr(args, "wait_for_camera", False))
+    if watched:
+        fetch_missing(tracker_models(profile.tracking), models_folder(args, profile))
     # What the stage hands scenes (the dream's network) is found where tracking's models are.
     director = TourDirector(catalog, config, first=args.scene,
                             models_dir=models_folder(args, profile))
@@ -100,7 +107,8 @@ def _run(args, profile, source_settings, signals) -> int:
         feed, tracker, demo = start_live(source_settings, profile, models_folder(args, profile),
                                           fallback=not args.profile and args.source is None,
                                           wait=getattr(args, "wait_for_camera", False),
-                                          features=_mapper_features(mapper))
+                                          features=_mapper_features(mapper),
+                                          models_fallback=watched)
         # The tour shows a newcomer the piece when the demo take stands in for
         # the camera; --tour and --no-tour decide otherwise.
         demo_mapper = False

@@ -12,9 +12,11 @@ from installation.errors import InstallationError
 def add_parser(commands) -> None:
     scenes = commands.add_parser(
         "scenes", help="list the scenes, or check that a scene keeps the contract",
-        description="Scenes come from a scenes folder (default: the built-in scenes; a "
-                    "profile's [scenes] folder) and from installed packages (entry-point "
-                    "group installation.scenes).")
+        description="Scenes are looked for in the profile's [scenes] folder when it names "
+                    "one; else in scenes/ beside the profile and scenes/ in the working "
+                    "directory, then among the built-in scenes; and in installed packages "
+                    "(entry-point group installation.scenes). A scene of your own folder "
+                    "shadows a built-in one of the same name.")
     actions = scenes.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser(
         "list", help="each scene: name, file, what it is, its settings with defaults",
@@ -39,23 +41,26 @@ def add_parser(commands) -> None:
 
 
 def _where_options(parser) -> None:
-    parser.add_argument("--folder", help="scenes folder (default: the profile's, else the built-ins)")
+    parser.add_argument("--folder", help="only this scenes folder (and installed packages), "
+                                         "in place of the search `scenes list` shows")
     parser.add_argument("--profile", help="an installation profile: its [scenes] folder and settings")
 
 
 def catalog_for(args):
-    """The catalog and the profile's scenes config (None without a profile)."""
-    from installation.scenes.config import scenes_config
+    """The catalog and the profile's scenes config (None without a profile):
+    the search every command makes (see installation.scenes.search), or
+    only the --folder given."""
+    from installation.scenes.config import ScenesConfig, scenes_config
     from installation.scenes.discovery import discover_scenes
 
     config = None
-    folder = args.folder
     if args.profile:
         from installation.profile import load_profile
 
         config = scenes_config(load_profile(args.profile))
-        folder = folder or config.folder
-    return discover_scenes(folder), config
+    if args.folder:
+        return discover_scenes(Path(args.folder)), config
+    return discover_scenes(config or ScenesConfig()), config
 
 
 def parse_settings(pairs: list[str]) -> dict:
@@ -81,9 +86,30 @@ def _shown(path) -> str:
     if path is None:
         return ""
     try:
-        return os.path.relpath(path)
+        shown = os.path.relpath(path)  # under the working directory: shorter
     except ValueError:
         return str(path)
+    return str(Path(path).resolve()) if shown.startswith("..") else shown
+
+
+def _count(n: int) -> str:
+    return f"{n} scene{'s' if n != 1 else ''}"
+
+
+def searched_lines(catalog) -> list[str]:
+    """One line per place searched, in order: the folder, why it is
+    searched, and what it gave (or that it is absent)."""
+    from installation.scenes.discovery import scene_files
+
+    files = {info.file for info in catalog if info.origin == "folder"}
+    lines = []
+    for folder in catalog.searched:
+        status = folder.skipped or _count(sum(
+            path.resolve() in files for path in scene_files(folder.path)))
+        lines.append(f"{_shown(folder.path)} ({folder.why}): {status}")
+    installed = sum(info.origin.startswith("entry point") for info in catalog)
+    lines.append(f"installed packages (entry points installation.scenes): {_count(installed)}")
+    return lines
 
 
 def list_command(args) -> int:
@@ -98,8 +124,9 @@ def list_command(args) -> int:
         for s in info.settings.values():
             line = f"    {s.name}: {s.annotation} = {s.default!r}"
             print(f"{line:<44}  {s.help}" if s.help else line)
-    count = len(catalog)
-    print(f"{count} scene{'s' if count != 1 else ''} (folder {_shown(catalog.folder)})")
+    print(f"{_count(len(catalog))} (the fallback among them); searched in this order:")
+    for line in searched_lines(catalog):
+        print(f"  {line}")
     if catalog.problems:
         print(f"{len(catalog.problems)} could not be loaded:", file=sys.stderr)
         for problem in catalog.problems:

@@ -156,13 +156,14 @@ def _node_arguments(args) -> list[str] | None:
     if not args.to:
         raise InstallationError("a node needs --to HOST:PORT", where="service install --node",
                                 fix="give where the piece listens, e.g. --to 192.168.1.10:9100")
-    from installation.osc.sender import parse_destination
-
     from installation.osc.nodes import MAX_NAME
+    from installation.osc.sender import check_host, parse_destination
 
     for destination in args.to:
         unit_value(destination, "--to")
-        parse_destination(destination, where="service install --to")
+        host, _ = parse_destination(destination, where="service install --to")
+        # Not looked up: the piece's name may resolve only where the node runs, later.
+        check_host(host, where=f"service install --to {destination}")
     unit_value(args.node, "--node")
     source = Path(args.node).expanduser()
     # A file is named absolutely: the service does not start in this folder.

@@ -48,6 +48,8 @@ def track_command(args) -> int:
     from installation.tracking.summary import TrackSummary
     from installation.tracking.tracker import Tracker, TrackerSettings
 
+    if args.show:
+        _need_display()
     source = open_source(args.source, mirror=args.mirror, realtime=False)
     if is_take(source):
         raise InstallationError("this is a take: it already holds landmarks", where=args.source,
@@ -80,6 +82,20 @@ def track_command(args) -> int:
     print(f"take written to {args.out}" if args.out else
           "no take written (add --out FILE.jsonl.gz to keep the landmarks)")
     return 0
+
+
+def _need_display() -> None:
+    """`--show` with no screen is refused at once, before anything is opened.
+    The user asked to watch: a warning would scroll away under the progress
+    bar while a long clip is tracked unseen, whereas dropping the flag costs
+    nothing (the same command then tracks without a window)."""
+    from installation.app.display import has_display
+
+    if not has_display():
+        raise InstallationError(
+            "--show needs a display, and there is none (DISPLAY and WAYLAND_DISPLAY are unset)",
+            where="track",
+            fix="leave out --show to track without a window, or run it where a screen is")
 
 
 def _track_frames(source, pipeline, writer, args, summary):

@@ -30,11 +30,13 @@ def loads(text: str) -> dict:
 TOMLDecodeError = tomllib.TOMLDecodeError
 
 
-def _key(key: str) -> str:
+def toml_key(key: str) -> str:
+    """A key as TOML writes it: bare where it may be, else quoted."""
     return key if _BARE_KEY.match(key) else json.dumps(key)
 
 
-def _value(value) -> str:
+def toml_value(value) -> str:
+    """A value as TOML writes it (tables inline); ValueError for what TOML cannot hold."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -47,9 +49,9 @@ def _value(value) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
@@ -64,11 +66,11 @@ def dumps(data: dict, header: str = HEADER) -> str:
         if prefix and plain:
             lines.append(f"[{prefix}]")
         for key, value in plain.items():
-            lines.append(f"{_key(key)} = {_value(value)}")
+            lines.append(f"{toml_key(key)} = {toml_value(value)}")
         if plain:
             lines.append("")
         for key, value in nested.items():
-            table(f"{prefix}.{_key(key)}" if prefix else _key(key), value)
+            table(f"{prefix}.{toml_key(key)}" if prefix else toml_key(key), value)
 
     table("", data)
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -53,6 +53,10 @@ class Scene:
     """Base class of every scene; only :meth:`draw` must be written."""
 
     name: str = ""  # id used in profiles and on the command line
+    #: The lowest and highest value of numeric settings, checked as the
+    #: profile is read (a mistake is one line before the show, not a scene
+    #: failing on stage), e.g. ``{"speed": (0, 1000)}``.
+    limits: dict[str, tuple[float, float]] = {}
     props: Props | None = None  # what the stage hands the scene, set before enter (see above)
 
     def enter(self, size: tuple[int, int]) -> None:
@@ -67,6 +71,12 @@ class Scene:
 
     def exit(self) -> None:
         """The scene leaves the stage; release what enter() made."""
+
+    def models_needed(self) -> tuple[str, ...]:
+        """The models (names as ``installation models list`` shows them) the
+        scene cannot work without, with its settings. Where one is missing,
+        the director leaves the scene out of the tour and the playlist."""
+        return ()
 
     def on_visitor(self, event) -> None:  # installation.scenes.VisitorEvent
         """A visitor came into view (``event.kind == "enter"``) or left it

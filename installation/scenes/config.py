@@ -3,9 +3,11 @@
 ::
 
     [scenes]
-    folder = "my_scenes"             # scene files (relative to the profile); default: the built-ins
+    folder = "my_scenes"             # scene files (relative to the profile), instead of
+                                     # the built-ins; default: scenes/ beside the profile and
+                                     # in the working directory, then the built-ins
     playlist = ["poetry", "dream"]   # the order of the show; default: every scene, by name
-    timer = 120                      # seconds per scene, then the next (0: stay until switched)
+    timer = 120                      # seconds per scene, then the next (the default; 0: stay until switched)
     crossfade = 1.5                  # seconds of cross-fade between scenes (0: cut)
     attract = "mirror"               # shown when nobody has been in view for attract_after s
     attract_after = 30
@@ -43,7 +45,7 @@ class DirectorSettings:
 
     folder: str | None = None
     playlist: tuple[str, ...] = ()
-    timer: float = 0.0
+    timer: float = 120.0  # seconds per scene; 0: stay until switched
     crossfade: float = 1.0
     attract: str | None = None
     attract_after: float = 30.0
@@ -87,7 +89,8 @@ class ScenesConfig:
     director: DirectorSettings = field(default_factory=DirectorSettings)
     tables: dict = field(default_factory=dict)  # scene name -> its raw [scenes.NAME] table
     where: str = "profile"  # the profile file, for messages
-    folder: Path | None = None  # the scenes folder, resolved against the profile
+    folder: Path | None = None  # the [scenes] folder, resolved against the profile
+    base: Path | None = None  # the profile's own folder (its scenes/ is searched), None without one
 
     def where_for(self, name: str | None = None) -> str:
         return f"{self.where} [scenes.{name}]" if name else f"{self.where} [scenes]"
@@ -155,7 +158,7 @@ def read_scenes_table(table: dict, where: str = "profile", base: Path | None = N
         if not folder.is_dir():
             raise SceneError(f"scenes folder {folder} does not exist", where=f"{where_table} folder",
                              fix="create it, or correct the path (relative to the profile)")
-    return ScenesConfig(director, tables, where, folder)
+    return ScenesConfig(director, tables, where, folder, base)
 
 
 def _switch_map(table: dict, where: str) -> dict[int, str]:

@@ -17,8 +17,7 @@ runs on the render thread except :meth:`Director.request` and
 :meth:`Director.step`, which any thread may call (OSC handlers do).
 
 Each scene goes on stage with its props (scenes/props.py): the piece's
-models folder, given to the director as ``models_dir``, and what they
-start ends when the scene leaves.
+models folder (``models_dir``); what they start ends when the scene leaves.
 """
 from __future__ import annotations
 
@@ -30,6 +29,7 @@ from typing import Callable, Iterable
 
 from installation.scenes.config import ScenesConfig
 from installation.scenes.discovery import FALLBACK, SceneCatalog
+from installation.scenes.needs import playable
 from installation.scenes.props import Props
 from installation.scenes.settings import SceneError, check_settings
 from installation.scenes.stage import Bench, Fault, Stage
@@ -70,7 +70,8 @@ class Director:
         self.clock, self.waited = clock, waited
         self._kwargs = self.config.check(catalog)  # name -> checked settings
         self._classes = {name: catalog.scenes[name].cls for name in catalog.scenes}
-        self.playlist: list[str] = list(self.settings.playlist) or catalog.names()
+        playlist = list(self.settings.playlist) or catalog.names()  # scenes/needs.py:
+        self.playlist, self.left_out = playable(playlist, self._classes, self._kwargs, models_dir)
         self.visitors = Visitors(self.settings.leave_after, self.settings.enter_after)
         # Called with each VisitorEvent on the render thread (OSC out, counts).
         self.listeners: list[Callable[[VisitorEvent], None]] = []
@@ -254,7 +255,7 @@ class Director:
             self._classes[name], self._kwargs[name] = info.cls, kwargs
             self.bench.release(name)  # new code: its record starts afresh
             if name not in self.playlist and not self.settings.playlist:
-                self.playlist = self.catalog.names()
+                self.playlist = [n for n in self.catalog.names() if n not in self.left_out]
             if self.current == name or (self.current == FALLBACK and self._fallen_from == name):
                 log.info("scene %s reloaded; restarting it", name)
                 self.switch(name, now, "reload", fade=False, force=True)

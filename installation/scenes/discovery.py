@@ -1,11 +1,13 @@
-"""Finding scenes: files in a scenes folder, and installed packages.
+"""Finding scenes: files in scenes folders, and installed packages.
 
-Two places, both optional:
-
-- a **folder** of ``*.py`` files, one Scene subclass each (files starting
-  with ``_`` are skipped, so helpers can live beside the scenes). By default
-  the project's top-level ``scenes/`` folder, installed with the package as
-  ``installation._scenes``; a profile names its own with ``[scenes] folder``.
+- **folders** of ``*.py`` files, one Scene subclass each (files starting
+  with ``_`` are skipped, so helpers can live beside the scenes): the
+  artist's own (a profile's ``[scenes] folder``; else ``scenes/`` beside
+  the profile and in the working directory) and the built-in scenes (the
+  project's top-level ``scenes/`` folder, installed with the package as
+  ``installation._scenes``). :mod:`installation.scenes.search` says which
+  folders, in which order; a scene of the artist's folders shadows a
+  built-in or installed one of the same name.
 - the **entry-point group** ``installation.scenes``: a package declares
   ``ripples = "my_package.ripples:Ripples"`` (a class, or a module holding
   one Scene subclass) under ``[project.entry-points."installation.scenes"]``.
@@ -25,126 +27,21 @@ import re
 import sys
 import traceback
 import types
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from installation.errors import did_you_mean
 from installation.scenes.base import Scene
-from installation.scenes.settings import SceneError, Setting, scene_settings
+from installation.scenes.catalog import FALLBACK, LoadProblem, SceneCatalog, SceneInfo, SceneLoadError
+from installation.scenes.search import SearchedFolder, given_folder, scene_folders
+from installation.scenes.settings import SceneError, scene_settings
+
+__all__ = ["FALLBACK", "LoadProblem", "SceneCatalog", "SceneInfo", "SceneLoadError",
+           "default_scenes_folder", "discover_scenes", "load_scene_file", "scene_files",
+           "scene_info", "scenes_for_profile", "catalog_for_profile"]
 
 log = logging.getLogger("installation.scenes")
 
 ENTRY_POINT_GROUP = "installation.scenes"
-FALLBACK = "fallback"
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-@dataclass(frozen=True)
-class LoadProblem:
-    """A scene that could not be loaded: where, and what went wrong."""
-
-    file: str  # the file, or "entry point NAME (DIST)"
-    line: int | None
-    error: str  # "NameError: name 'x' is not defined"
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.error}"
-
-
-@dataclass(frozen=True)
-class SceneInfo:
-    """A discovered scene class and where it came from."""
-
-    name: str
-    cls: type
-    file: Path | None
-    origin: str  # "folder", "entry point NAME (DIST)" or "built-in"
-    doc: str = ""  # first line of the class's (else the module's) docstring
-    settings: dict[str, Setting] = field(default_factory=dict)
-
-    def make(self, **settings) -> Scene:
-        """A new instance with ``settings`` (already checked) over the defaults."""
-        return self.cls(**settings)
-
-
-class SceneLoadError(SceneError):
-    """A scene file or entry point that cannot be used; ``problem`` says where."""
-
-    def __init__(self, problem: LoadProblem, fix: str | None = None):
-        self.problem = problem
-        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        super().__init__(problem.error, where=where, fix=fix)
-
-
-class SceneCatalog:
-    """The scenes found, by name, and the problems met finding them."""
-
-    def __init__(self, folder: Path | None = None):
-        self.folder = folder
-        self.scenes: dict[str, SceneInfo] = {}
-        self.problems: list[LoadProblem] = []
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.scenes
-
-    def __iter__(self):
-        return iter(self.scenes.values())
-
-    def __len__(self) -> int:
-        return len(self.scenes)
-
-    def names(self, *, include_fallback: bool = False) -> list[str]:
-        """Scene names in alphabetical order (the fallback left out unless asked)."""
-        return sorted(n for n in self.scenes if include_fallback or n != FALLBACK)
-
-    def problems_by_stem(self) -> dict[str, LoadProblem]:
-        """Load problems by file stem: what a file ``NAME.py`` would have defined."""
-        return {Path(p.file).stem: p for p in self.problems}
-
-    def get(self, name: str, where: str | None = None) -> SceneInfo:
-        """The scene called ``name``, or a SceneError naming the close match
-        (or the load problem of the file that would have defined it)."""
-        if name in self.scenes:
-            return self.scenes[name]
-        broken = self.problems_by_stem().get(name)
-        if broken:
-            raise SceneError(f"scene '{name}' could not be loaded: {broken}", where=where,
-                             fix="fix the scene file; `installation scenes list` shows every problem")
-        hint = did_you_mean(name, self.names(),
-                            otherwise=f"known scenes: {', '.join(self.names()) or 'none'}")
-        raise SceneError(f"no scene named '{name}'", where=where,
-                         fix=f"{hint}; `installation scenes list` shows them all")
-
-    def add(self, info: SceneInfo) -> None:
-        """Add a scene; a second scene of the same name is a problem, the first stays."""
-        held = self.scenes.get(info.name)
-        if held is not None and held.file != info.file:
-            self.problems.append(LoadProblem(
-                str(info.file or info.origin), None,
-                f"scene name '{info.name}' is already used by {held.file or held.origin}; "
-                "this one is ignored (give it another name)"))
-            return
-        self.scenes[info.name] = info
-
-    def replace_file(self, path: Path, info: SceneInfo | None,
-                     problem: LoadProblem | None = None) -> None:
-        """What ``path`` holds now: its scene (or none) and its problem (or none)."""
-        path = Path(path)
-        self.problems = [p for p in self.problems if Path(p.file) != path]
-        if problem is not None:
-            self.problems.append(problem)
-            return  # keep the previous version of the scene
-        for name, held in list(self.scenes.items()):
-            if held.file == path:
-                del self.scenes[name]
-        if info is not None:
-            self.add(info)
-
-    def files(self) -> dict[Path, str]:
-        """Folder files holding a scene: path -> scene name."""
-        return {info.file: info.name for info in self.scenes.values()
-                if info.origin == "folder" and info.file is not None}
 
 
 def default_scenes_folder() -> Path:
@@ -163,26 +60,38 @@ def scene_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).glob("*.py") if not p.name.startswith("_"))
 
 
-def discover_scenes(folder: str | Path | None = None, *, entry_points: bool = True,
-                    builtin: bool = True) -> SceneCatalog:
-    """Every scene of ``folder`` (default: the built-in scenes), of the
-    ``installation.scenes`` entry points, and the built-in fallback scene.
-    Never raises for a broken scene: see :attr:`SceneCatalog.problems`."""
-    folder = Path(folder) if folder is not None else default_scenes_folder()
-    catalog = SceneCatalog(folder)
+def discover_scenes(where=None, *, entry_points: bool = True, builtin: bool = True,
+                    cwd: str | Path | None = None) -> SceneCatalog:
+    """The scenes of ``where``, of the ``installation.scenes`` entry points,
+    and the built-in fallback scene (``builtin``). ``where`` is
+
+    - None: the built-in scenes;
+    - a folder: its scenes, in place of the built-in ones;
+    - a :class:`~installation.scenes.config.ScenesConfig` (a profile's
+      ``[scenes]`` table; an empty one without a profile): the search every
+      command makes, :func:`installation.scenes.search.scene_folders`
+      (``cwd``: the working directory it looks in, default the current one).
+
+    Never raises for a broken scene: see :attr:`SceneCatalog.problems`;
+    :attr:`SceneCatalog.searched` says where it looked."""
+    built_in = default_scenes_folder()
+    if where is None:
+        folders = [SearchedFolder(built_in, "built-in")]
+    elif isinstance(where, (str, Path)):
+        folders = given_folder(Path(where), built_in)
+    else:
+        folders = scene_folders(where, built_in, Path(cwd) if cwd is not None else None)
+    user = [f.path for f in folders if f.user and f.searched]
+    missing = [f.path for f in folders if f.given and not f.searched]
+    catalog = SceneCatalog((user + missing + [built_in])[0], user, folders)
     if builtin:
         from installation.scenes.fallback import Fallback
 
         catalog.add(scene_info(Fallback, None, "built-in"))
-    if folder.is_dir():
-        for path in scene_files(folder):
-            try:
-                catalog.add(load_scene_file(path))
-            except SceneLoadError as error:
-                log.warning("scene not loaded: %s", error.problem)
-                catalog.problems.append(error.problem)
-    elif folder != default_scenes_folder():
-        catalog.problems.append(LoadProblem(str(folder), None, "no such scenes folder"))
+    for folder in folders:
+        if folder.searched:
+            _load_folder(catalog, folder.path)
+    catalog.problems += [LoadProblem(str(path), None, "no such scenes folder") for path in missing]
     if entry_points:
         for info_or_problem in _entry_point_scenes():
             if isinstance(info_or_problem, LoadProblem):
@@ -191,6 +100,15 @@ def discover_scenes(folder: str | Path | None = None, *, entry_points: bool = Tr
             else:
                 catalog.add(info_or_problem)
     return catalog
+
+
+def _load_folder(catalog: SceneCatalog, folder: Path) -> None:
+    for path in scene_files(folder):
+        try:
+            catalog.add(load_scene_file(path))
+        except SceneLoadError as error:
+            log.warning("scene not loaded: %s", error.problem)
+            catalog.problems.append(error.problem)
 
 
 def module_name(path: Path) -> str:
@@ -360,12 +278,19 @@ def _deepest(error: BaseException) -> tuple[str | None, int | None]:
     return (frames[-1].filename, frames[-1].lineno) if frames else (None, None)
 
 
-def scenes_for_profile(profile) -> list[str]:
-    """The scenes a profile will play (its playlist, else every scene found),
-    after checking its ``[scenes]`` table; SceneError for any problem."""
+def catalog_for_profile(profile, cwd: str | Path | None = None):
+    """(catalog, config): the scenes a profile's search finds, and its
+    ``[scenes]`` table checked against them; SceneError for any problem."""
     from installation.scenes.config import scenes_config
 
     config = scenes_config(profile)
-    catalog = discover_scenes(config.folder)
+    catalog = discover_scenes(config, cwd=cwd)
     config.check(catalog)
+    return catalog, config
+
+
+def scenes_for_profile(profile) -> list[str]:
+    """The scenes a profile will play (its playlist, else every scene found),
+    after checking its ``[scenes]`` table; SceneError for any problem."""
+    catalog, config = catalog_for_profile(profile)
     return list(config.director.playlist) or catalog.names()
