@@ -332,6 +332,12 @@ def test_unknown_scene_request_is_logged_not_fatal(caplog):
             pilot.step()
         assert loop.director.current == "red"
         assert "osc asked for scene 'blu', which does not exist (did you mean 'blue'?)" in caplog.text
+        caplog.clear()
+        for n in range(3):  # asked again, now and then: counted, not logged again
+            loop.director.request("blu", "osc")
+            with caplog.at_level(logging.WARNING):
+                pilot.advance(0.5)
+        assert loop.director.steering.unknown == 4 and "blu" not in caplog.text
 
 
 class FakeMapper:
@@ -371,7 +377,7 @@ def test_a_mapper_output_switches_scenes():
         pilot.step()
         assert loop.director.current == "blue"
         pilot.press("1")  # a key switch is not undone while the class stays 1
-        pilot.step(5)
+        pilot.advance(0.5)  # (and the mapper's next switch may come on at once after)
         assert loop.director.current == "red"
         mapper.value = 2.2  # rounded to class 2
         pilot.step()
@@ -450,6 +456,130 @@ def test_osc_switch_from_oscsend(receiver):
                         "3"], check=True, timeout=10)
         assert _until(pilot, lambda: receiver.dropped["wrong types"] == 1)
         assert loop.director.current == "blue"
+
+
+# -- switches from afar: at most one an interval, the last one wins -------------------------
+
+
+def _gaps(director, reason: str) -> list[float]:
+    times = [t for t, _, r in director.switches if r == reason]
+    return [b - a for a, b in zip(times, times[1:])]
+
+
+def test_switches_from_afar_come_on_once_an_interval_the_last_wins_keys_at_once(caplog):
+    loop = make_loop(Red, Blue, Green, table={"playlist": ["red", "blue", "green"], "crossfade": 0})
+    director, steering = loop.director, loop.director.steering
+    with caplog.at_level(logging.INFO, logger="installation.director"), \
+            loop.run_test() as pilot:
+        pilot.step()
+        director.request("blue", "osc")
+        pilot.step()
+        assert director.current == "blue"  # the first after a quiet interval: at once
+        for n in range(60):  # two seconds of red, blue, red... at 30 a second (60 fps)
+            director.request(("red", "blue")[n % 2], "osc")
+            pilot.step(2)
+            if n == 30:
+                pilot.press("3")  # a person at the machine: at once, whatever waits
+                assert director.current == "green"
+        director.request("green", "osc")  # the last one
+        director.request("red", "osc")  # ... no: this one, in the same frame
+        pilot.step()
+        skipped = steering.suppressed
+        pilot.advance(0.5)
+        assert director.current == "red"  # the last request came on when its turn came
+        pilot.advance(1.0)
+    osc = [r for _, _, r in director.switches].count("osc")
+    gaps = _gaps(director, "osc")
+    print(f"63 requests from afar in 2 s: {osc} switches, {steering.suppressed} skipped, "
+          f"gaps {min(gaps):.3f} s at least")
+    assert all(gap >= steering.min_switch_interval - 1e-9 for gap in gaps), gaps
+    assert osc <= 1 + 2.1 / steering.min_switch_interval + 1
+    assert steering.suppressed == skipped >= 50
+    assert [r for _, _, r in director.switches].count("key") == 1
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("faster than one every 0.5 s" in m for m in messages) == 1
+    assert sum("calm again" in m for m in messages) == 1
+
+
+def test_a_flickering_mapper_class_switches_once_an_interval_and_the_last_class_wins():
+    mapper = FakeMapper()
+    loop = make_loop(Red, Blue, Green, mapper=mapper,
+                     table={"playlist": ["red", "blue", "green"], "crossfade": 0,
+                            "switch_output": "gesture", "switch_map": {"1": "blue", "2": "green"}})
+    with loop.run_test() as pilot:
+        pilot.step()
+        for n in range(90):  # a class flickering between 1 and 2 on every frame
+            mapper.value = 1.0 + n % 2
+            pilot.step()
+        mapper.value = 1.0
+        pilot.advance(0.6)
+    director = loop.director
+    assert director.current == "blue"
+    mapped = [r for _, _, r in director.switches].count("mapper")
+    assert 2 <= mapped <= 1 + 1.5 / director.steering.min_switch_interval + 1
+    assert all(g >= 0.5 - 1e-9 for g in _gaps(director, "mapper"))
+
+
+def test_a_burst_of_scene_requests_over_real_osc_ends_on_the_last_one(receiver):
+    loop = make_loop(Red, Blue, Green, table={"playlist": ["red", "blue", "green"], "crossfade": 0})
+    loop.director.listen(receiver)
+    client = SimpleUDPClient("127.0.0.1", receiver.port)
+    with loop.run_test() as pilot:
+        pilot.step()
+        for n in range(40):  # each taken on a frame of its own
+            client.send_message("/installation/scene", ("blue", "red")[n % 2])
+            assert _until(pilot, lambda: receiver.received == n + 1)
+        client.send_message("/installation/scene", "green")
+        assert _until(pilot, lambda: loop.director.current == "green")
+    director = loop.director
+    assert director.steering.suppressed >= 20
+    assert all(g >= 0.5 - 1e-9 for g in _gaps(director, "osc"))
+
+
+def test_run_holds_its_frame_rate_while_scenes_are_switched_from_afar(tmp_path):
+    """A real `installation run`, and a peer alternating /installation/scene
+    between two scenes 30 times a second: a switch comes on at most once an
+    interval, the last request wins, one log line says so."""
+    import os
+    import re
+    import socket
+    import sys
+
+    from installation.assets import DEMO_TAKE, asset_path
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    profile = tmp_path / "show.toml"
+    profile.write_text(f'[source]\nspec = "{asset_path(DEMO_TAKE)}"\n\n'
+                       f'[scenes]\nplaylist = ["mirror", "particles", "poetry"]\n\n'
+                       f'[osc]\nlisten_host = "127.0.0.1"\nlisten_port = {port}\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    process = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(profile),
+                                "--seconds", "7", "--size", "640x360"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                               env=dict(env, SDL_VIDEODRIVER="dummy"))
+    try:
+        for line in process.stderr:
+            if "on stage (start)" in line:
+                break
+        client = SimpleUDPClient("127.0.0.1", port)
+        began = time.monotonic()
+        for n in range(90):  # three seconds at 30 a second
+            client.send_message("/installation/scene", ("particles", "mirror")[n % 2])
+            time.sleep(1 / 30)
+        client.send_message("/installation/scene", "poetry")  # the last one
+        spell = time.monotonic() - began
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err[-2000:]
+    switches = re.findall(r"scene (\w+) on stage \(osc\)", err)
+    print(f"91 requests in {spell:.1f} s: {len(switches)} switches; {out.strip()}")
+    assert switches[-1] == "poetry"
+    # At most one an interval (a rate, not a duration), and the last one after.
+    assert len(switches) <= 2 + spell / 0.5, switches
+    assert err.count("scene switches asked faster than one every 0.5 s") == 1
 
 
 # -- the room: attract and visitors ------------------------------------------------------

@@ -26,7 +26,7 @@ from installation.osc.nodes import (BAD_NODE_PACKET, MAX_BUNDLE, NOT_A_NODE_PACK
                                     NodeListener, NodePacketError, _message, alive_message, decode,
                                     frame_bundle)
 from installation.room.floor import FloorCalibration, floor_point
-from installation.room.merge import NodeClock
+from installation.room.merge import RESTART, TAKE, NodeClock, NodeNumbering
 from installation.types import Frame, Hand, Person
 from helpers import (OscDump, free_udp_port, need_tool, node_patch, pd_listening,
                      stop_with_sigterm, wait_until)
@@ -323,6 +323,176 @@ def test_a_forged_bundle_from_the_future_neither_locks_a_node_out_nor_stops_time
     assert "2 untimely bundles dropped" in source.describe()
 
 
+# -- a hostile peer: floods and forged frame numbers --------------------------------------
+
+DEMO = os.path.join(ROOT, "assets", "demo_take.jsonl.gz")
+
+#: A second machine (127.0.0.2: Linux answers for all of 127/8 on loopback)
+#: sending frame bundles under the node's own name, numbered far ahead and
+#: timed now, as fast as it can: at most argv[2] datagrams.
+FLOODER = """
+import socket, sys, time
+import numpy as np
+from installation.osc.nodes import frame_bundle
+from installation.types import Frame, Person
+pose = np.full((33, 4), 0.5, np.float32)
+people = (Person(pose, id=77), Person(pose, id=78))
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("127.0.0.2", 0))
+port, most = int(sys.argv[1]), int(sys.argv[2])
+sent = 0
+while sent < most:  # 100 bundles made afresh (timed now), each sent 50 times
+    now = time.time()
+    bundles = [frame_bundle("left", Frame(index=10**6 + sent + n, t=0.0, size=(640, 480),
+                                          tracked=True, people=people), now - 0.01, now)
+               for n in range(100)]
+    for n in range(5000):
+        sock.sendto(bundles[n % 100], ("127.0.0.1", port))
+    sent += 5000
+"""
+
+
+def _counting(source) -> list:
+    """The indices of the frames the source takes from its first listener, as they come."""
+    from installation.osc.nodes import NodeFrame
+
+    listener, taken = source.listeners[0], []
+    inner = listener.on_packet
+
+    def on_packet(packet, arrival):
+        refused = inner(packet, arrival)
+        if not refused and isinstance(packet, NodeFrame):
+            taken.append(packet.index)
+        return refused
+    listener.on_packet = on_packet
+    return taken
+
+
+def test_a_flood_from_another_machine_is_shaped_and_the_real_nodes_frames_keep_coming(room):
+    source, port = room({"left": {"main": True}})
+    taken = _counting(source)
+    listener = source.listeners[0]
+    node = _node(DEMO, port, "left", "--set", "source.loop=true")
+    flooder = None
+    try:
+        assert wait_until(lambda: len(taken) >= 10, timeout=60), "the node was never heard"
+        heard, began = listener.counts()["received"], time.monotonic()
+        flooder = subprocess.Popen([sys.executable, "-c", FLOODER, str(port), "3000000"], cwd=ROOT)
+        assert wait_until(lambda: listener.counts()["received"] > heard + 1000,
+                          timeout=60), "the flood never came"
+        before = len(taken)
+        assert wait_until(lambda: len(taken) >= before + 60 or flooder.poll() is not None,
+                          timeout=300)
+        flooding = flooder.poll() is None  # the 60 frames came while the flood was on
+        dropped = listener.counts()["dropped"]
+        spell = time.monotonic() - began  # the flood's first datagram came after `began`
+    finally:
+        if flooder is not None:
+            flooder.kill()
+            flooder.wait()
+        _stop(node)
+    # Each forged bundle read is dropped as a flood of its name or out of order.
+    read = dropped.get("flood", 0) + dropped.get("out of order", 0)
+    print(f"60 real frames came during a flood; {read} forged bundles read, "
+          f"{dropped.get('flood (shaped)', 0)} shaped unread in {spell:.1f} s: {dropped}")
+    assert flooding, f"only {len(taken) - before} real frames came in the whole flood"
+    assert len(taken) - before >= 60 and all(i < 10 ** 6 for i in taken)  # no forged frame
+    # The budget of one address (a rate, not a duration): its burst, then its rate.
+    assert read <= listener.peer_rate * (listener.peer_burst + spell)
+    assert dropped["flood (shaped)"] > read
+    assert source._nodes["left"].restarts == 0  # and no one's id was forgotten
+
+
+def test_node_numbering_believes_a_restart_only_when_the_new_numbering_goes_on():
+    numbering = NodeNumbering(convince=5, silence=0.5)
+    t = 100.0
+
+    def real(index):  # the node's frames at 30 fps: sent and arriving 1/30 s apart
+        return numbering.take(index, 1000.0 + index / 30, t + index / 30)
+
+    assert [real(i) for i in range(300, 310)] == [TAKE] * 10
+    now, sent = t + 309 / 30, 1000.0 + 309 / 30
+    # One forged bundle numbered 0, sent now; a leap far ahead; a repeat; a late one.
+    assert numbering.take(0, sent + 0.001, now + 0.001) is None
+    assert numbering.take(2 ** 31 - 1, sent + 0.002, now + 0.002) is None
+    assert numbering.take(309, sent + 0.003, now + 0.003) is None
+    assert numbering.take(305, sent - 0.1, now + 0.004) is None
+    assert real(310) == TAKE
+    # Forged frames counting up between the real ones, or in a burst of ten
+    # between two of them: the old numbering never fell silent.
+    for i in range(311, 330):
+        assert numbering.take(i - 300, 1000.0 + i / 30 - 0.001, t + i / 30 - 0.001) is None
+        assert real(i) == TAKE
+    assert [numbering.take(n, 1000.0 + 329 / 30 + n / 1e4, t + 329 / 30 + n / 1e4)
+            for n in range(10)] == [None] * 10
+    assert real(330) == TAKE
+    # The node restarts: silent 0.6 s, then numbered from 0 again, 30 fps.
+    restart = t + 330 / 30 + 0.6
+    verdicts = [numbering.take(n, 2000.0 + n / 30, restart + n / 30) for n in range(7)]
+    assert verdicts == [None] * 4 + [RESTART, TAKE, TAKE]
+    # Silent and dropped (the source's timeout): taken back at once, numbered as it comes.
+    numbering.reset()
+    assert numbering.take(3, 3000.0, restart + 5.0) == TAKE
+
+
+def test_forged_frame_numbers_neither_forget_ids_nor_drop_the_real_frames(room):
+    """A real node, and forged bundles under its name numbered from 0 (one at
+    a time between its frames, then ten at once): the piece keeps each of the
+    node's people on one room id, and counts the forgeries out of order."""
+    source, port = room({"left": {"main": True}})
+    taken = _counting(source)
+    node = _node(DEMO, port, "left", "--set", "source.loop=true")
+    forger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    forger.bind(("127.0.0.2", 0))
+    empty = Frame(index=0, t=0.0, size=(640, 480), tracked=True)
+    ids: dict[int, set] = {}
+    try:
+        assert wait_until(lambda: len(taken) >= 5, timeout=60), "the node was never heard"
+        for n in range(40):
+            seen = len(taken)
+            while len(taken) == seen:  # a real frame came: its people, merged
+                frame = source.read()
+                for group, person in zip(source.groups_, frame.people):
+                    for _, pid in group:
+                        ids.setdefault(pid, set()).add(person.id)
+            now = time.time()
+            for k in range(10 if n == 20 else 1):
+                forger.sendto(frame_bundle("left", empty.replace(index=n + k), now - 0.01, now),
+                              ("127.0.0.1", port))
+    finally:
+        forger.close()
+        _stop(node)
+    dropped = source.listeners[0].counts()["dropped"]
+    print(f"forged numbers: {dropped}; room ids per node person id: {ids}")
+    assert source._nodes["left"].restarts == 0
+    assert ids and all(len(room_ids) == 1 for room_ids in ids.values()), ids
+    assert dropped["out of order"] >= 49  # every forged bundle (and any late real one)
+    assert "out of order" in source.describe()
+
+
+def test_a_node_restarted_within_its_timeout_is_taken_back_when_it_counts_on(room):
+    """A node that comes back numbered from 0 before its silence drops it (a
+    service restarting it at once): believed after five frames in a row."""
+    source, port = room({"a": {"main": True}})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    person = _standing(4, (0.3, 0.8))
+    try:
+        for index in [*range(500, 510), None, *range(0, 8)]:
+            if index is None:  # killed: silent for longer than a restart must wait
+                time.sleep(source._nodes["a"].numbering.silence + 0.1)
+                continue
+            now = time.time()
+            frame = Frame(index=index, t=0.0, size=(640, 480), people=(person,), tracked=True)
+            _send_until_heard(source, sock, port, "a", frame, now - 0.01, now)
+            time.sleep(1 / 30)
+    finally:
+        sock.close()
+    node = source._nodes["a"]
+    assert node.restarts == 1 and node.frame.index == 7
+    assert source.out_of_order["a"] == 4  # frames 0-3, before the new numbering was believed
+    assert source.listeners[0].counts()["dropped"] == {"out of order": 4}
+
+
 # -- the profile -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("nodes, message", [
@@ -559,6 +729,49 @@ def test_run_with_a_nodes_source_reports_node_latency_in_the_heartbeat(takes, la
     assert beats and beats[-1][0] == "cam01"
     name, median, p95, people, fps = beats[-1]
     assert 0 <= median <= p95 and people == 1 and fps > 0
+
+
+def test_forged_heartbeat_rates_never_reach_the_status_heartbeat(tmp_path):
+    """A real run on a nodes source, a real node, and heartbeats forged under
+    its name with absurd rates: the node's rate in the status stream stays
+    the node's own, and the forgeries are counted as bad node packets."""
+    from installation.osc.receiver import OscReceiver
+    port, status_port = free_udp_port(), free_udp_port()
+    profile = tmp_path / "room.toml"
+    profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n[nodes.left]\nmain = true\n\n'
+                       f'[osc]\nstatus_to = ["127.0.0.1:{status_port}"]\nstatus_every = 0.25\n')
+    beats, drops = [], []
+    forged = [3e38, float("inf"), float("nan"), -5.0, 1e6]
+    with OscReceiver("127.0.0.1", status_port) as receiver:
+        receiver.on("/installation/node/latency", lambda *a: beats.append(a))
+        receiver.on("/installation/osc", lambda *a: drops.append(a))
+        node = _node(DEMO, port, "left", "--set", "source.loop=true")
+        run = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(profile),
+                                "--seconds", "8", "--scene", "mirror"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+        forger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            assert wait_until(lambda: beats or run.poll() is not None, timeout=60)
+            for _ in range(10):  # across several heartbeats of the piece
+                for fps in forged:
+                    forger.sendto(alive_message("left", time.time(), fps, 10),
+                                  ("127.0.0.1", port))
+                time.sleep(0.1)
+            _, err = run.communicate(timeout=60)
+        finally:
+            forger.close()
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+            _stop(node)
+    assert run.returncode == 0, err[-2000:]
+    rates = [fps for _, _, _, _, fps in beats]
+    print(f"node rates in {len(beats)} status beats: {sorted(set(rates))}; last drops {drops[-1]}")
+    # The node's own (0 in its first heartbeat, before a frame was sent), never a forged one.
+    assert len(beats) >= 10 and all(0 <= fps <= 120 for fps in rates) and max(rates) > 0, rates
+    (_, _, _, _, reasons), = [d for d in drops[-1:] if d[0] == port]
+    assert f"{10 * len(forged)} bad node packet" in reasons, reasons
 
 
 def test_node_refuses_a_bad_destination_in_one_line(takes):

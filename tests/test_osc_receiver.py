@@ -322,3 +322,99 @@ def test_drops_reach_the_status_heartbeat_and_the_hourly_summary(receiver, caplo
     assert [type(v) for v in beats[0]] == [float, int, str, float, str]  # unchanged
     (summary,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("last ")]
     assert summary.endswith(f"; scene red; OSC port {port}: 2 packet(s), 2 dropped (2 malformed)")
+
+
+# -- floods shaped before they are read -----------------------------------------------
+
+
+def _from(address: str) -> socket.socket:
+    """A UDP socket sending from ``address`` (Linux answers for all of 127/8
+    on loopback: another machine, as far as the receiver can tell)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((address, 0))
+    return sock
+
+
+def test_a_flooding_sender_is_shaped_unread_and_the_others_are_heard(monkeypatch, caplog):
+    """The receiver's clock stands still (FakeTime), so the flooder's bucket
+    never refills: exactly its burst is read, the rest is dropped unread."""
+    from installation.osc import receiver as module
+    from helpers import FakeTime
+
+    monkeypatch.setattr(module, "time", FakeTime())
+    r = OscReceiver(port=0, name="shaped in")
+    r.peer_rate, r.peer_burst = 50.0, 2.0  # a bucket of 100 datagrams
+    r.start()
+    got = []
+    r.on("/b", lambda *v: got.append(v), types="f*")
+    flooder, other = _from("127.0.0.2"), _from("127.0.0.1")
+    try:
+        with caplog.at_level(logging.INFO, logger="installation.osc"):
+            for burst in range(10):  # 1000 junk datagrams, 100 at a time (the socket's buffer)
+                for _ in range(100):
+                    flooder.sendto(b"junk that is not OSC", ("127.0.0.1", r.port))
+                other.sendto(_message("/b", float(burst)),
+                             ("127.0.0.1", r.port))
+                assert wait_until(lambda: r.received == 101 * (burst + 1))
+    finally:
+        flooder.close()
+        other.close()
+        r.stop()
+    # Read and found malformed: the flooder's burst; the rest was never parsed.
+    assert r.dropped == {"malformed": 100, "flood (shaped)": 900}
+    assert got == [(float(n),) for n in range(10)]  # the other sender, heard every time
+    shaping = [rec for rec in caplog.records if "sends more than" in rec.getMessage()]
+    assert len(shaping) == 1 and "127.0.0.2" in shaping[0].getMessage()
+    assert len(caplog.records) <= 3  # listening, shaping, nothing per datagram
+
+
+def _message(address: str, *args) -> bytes:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    builder = OscMessageBuilder(address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build().dgram
+
+
+def test_senders_from_many_addresses_do_not_grow_the_table():
+    r = OscReceiver(port=0, name="sprayed in")
+    r.max_peers = 64
+    r.start()
+    got = []
+    r.on("/x", lambda *v: got.append(v), types=None)
+    try:
+        for n in range(300):  # 127.0.0.2 ... 127.0.1.45
+            with _from(f"127.0.{(n + 2) // 256}.{(n + 2) % 256}") as sock:
+                sock.sendto(_message("/x", float(n)), ("127.0.0.1", r.port))
+            if n % 50 == 49:
+                assert wait_until(lambda: r.received == n + 1)
+        assert wait_until(lambda: len(got) == 300)
+    finally:
+        r.stop()
+    assert len(r._budget) == 64  # the least recently heard forgotten
+    assert not r.dropped
+
+
+def test_a_peer_budget_refills_caps_its_burst_and_forgets_the_least_recent():
+    from installation.osc.shaping import PeerBudget
+
+    budget = PeerBudget(rate=10.0, size=1000.0, burst=1.0, most=2)
+    assert [budget.spend("a", 10, 0.0) for _ in range(11)] == [True] * 10 + [False]
+    assert budget.spend("a", 10, 0.1)  # a tenth of a second: one datagram more
+    assert not budget.spend("a", 10, 0.1)
+    assert budget.over("a") == 2
+    # Bytes too: 1000 a second, so one 900-byte datagram leaves too little for another.
+    assert budget.spend("b", 900, 0.0) and not budget.spend("b", 200, 0.0)
+    assert budget.spend("b", 200, 0.2)
+    # A long silence fills the bucket to its burst, no more.
+    assert [budget.spend("a", 1, 100.0) for _ in range(11)] == [True] * 10 + [False]
+    assert budget.shaped() == [("a", 3), ("b", 1)]
+    budget.reset_counts()
+    assert budget.shaped() == []
+    # "a" was heard last: a third sender makes the table forget "b".
+    budget.spend("c", 1, 100.0)
+    assert len(budget) == 2 and budget.over("b") == 0
+    assert [budget.spend("b", 1, 100.0) for _ in range(10)] == [True] * 10  # a full bucket again
+    with pytest.raises(ValueError, match="rate must be > 0"):
+        PeerBudget(rate=0, size=1)

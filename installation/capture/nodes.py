@@ -16,6 +16,10 @@ brings something new (at most ``max_rate`` a second, and at least every
   moment it sends again;
 - each node's clock is compared with ours, so frames are merged, and their
   latency measured, in our own time (:class:`NodeClock`);
+- a frame numbered out of its node's order is dropped (counted ``out of
+  order``); a new numbering is believed a restart of the node, whose person
+  ids are then forgotten, only once it goes on while the old one is silent
+  (:class:`NodeNumbering`), so a forged frame number forgets nobody;
 - a node's datagrams may be required to come from its address and to be
   signed with its key (:mod:`installation.osc.node_gate`).
 """
@@ -30,7 +34,7 @@ import numpy as np
 
 from installation.capture.base import Source
 from installation.errors import InstallationError, SourceEnded, SourceError
-from installation.room.merge import NodeClock, RoomIds, into_view
+from installation.room.merge import RESTART, NodeClock, NodeNumbering, RoomIds, into_view
 from installation.osc.node_gate import TRUST_KEYS, NodeGate, read_trust, trust_line
 from installation.osc.nodes import NodeAlive, NodeFrame, NodeListener
 from installation.types import Frame, Person
@@ -40,6 +44,8 @@ log = logging.getLogger("installation.capture")
 #: Keys of a [nodes.NAME] table: the floor calibration's, ``main``, and
 #: what its datagrams must be (``from``, ``key`` or ``key_file``).
 NODE_KEYS = ("main", "homography", "points", *TRUST_KEYS)
+#: Why the source refuses a frame (counted by the listener, in the status).
+OUT_OF_ORDER = "out of order"
 
 
 class _Node:
@@ -48,6 +54,7 @@ class _Node:
     def __init__(self, name: str):
         self.name = name
         self.clock = NodeClock()
+        self.numbering = NodeNumbering()
         self.frame: NodeFrame | None = None
         self.capture = 0.0  # the newest frame's capture, in our unix time
         self.arrival = 0.0  # its arrival, our unix time
@@ -112,6 +119,8 @@ class NodesSource(Source):
         self.groups_: list = []  # the last merge: [[(node, its person id), ...], ...]
         #: Bundles dropped because their times were not believed, per node.
         self.untimely: Counter = Counter()
+        #: Frames dropped as numbered out of their node's order, per node.
+        self.out_of_order: Counter = Counter()
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -136,7 +145,7 @@ class NodesSource(Source):
 
     # -- the listeners' threads ------------------------------------------------------
 
-    def _on_packet(self, packet, arrival: float) -> None:
+    def _on_packet(self, packet, arrival: float) -> str | None:
         now = time.monotonic()
         with self._lock:
             node = self._nodes[packet.name]
@@ -152,17 +161,27 @@ class NodesSource(Source):
                     or not node.clock.add(arrival, packet.sent):
                 self._drop_time(node)
                 return
-            if node.frame is not None and packet.sent <= node.frame.sent:
-                return  # late, or repeated: a newer frame is already here
-            if node.frame is not None and packet.index <= node.frame.index:
-                # Numbered from the start again: the node restarted.
+            verdict = node.numbering.take(packet.index, packet.sent, now)
+            if verdict is None:  # late, repeated, forged, or a restart not yet believed
+                return self._out_of_order(node)
+            if verdict == RESTART:  # numbered afresh, the old numbering silent: restarted
                 node.restarts += 1
                 node.forget = True  # the merge forgets its old ids, on its own thread
+                log.info("node %s restarted (its frames numbered afresh, now %d): its people "
+                         "get new ids", node.name, packet.index)
             node.frame = packet
             node.capture = packet.capture + node.clock.offset
             node.arrival = arrival
             node.latencies.append((now, arrival - node.capture))
         self._new.set()
+
+    def _out_of_order(self, node: _Node) -> str:
+        """Count a frame numbered out of the node's order; say so once per node."""
+        if not self.out_of_order[node.name]:
+            log.warning("node %s: a bundle numbered out of the node's order was dropped (late, "
+                        "forged, or a restart not yet sure; counted in the status)", node.name)
+        self.out_of_order[node.name] += 1
+        return OUT_OF_ORDER
 
     def _drop_time(self, node: _Node) -> None:
         """Count a bundle whose times were not believed; say so once per node."""
@@ -205,6 +224,7 @@ class NodesSource(Source):
                     log.warning("node %s silent for %.1f s: its people are dropped",
                                 name, now - n.heard)
                     n.heard, n.frame, n.forget = 0.0, None, True
+                    n.numbering.reset()  # taken back as it comes
             forget = [name for name, n in self._nodes.items() if n.forget]
             for name in forget:
                 self._nodes[name].forget = False
@@ -307,10 +327,11 @@ class NodesSource(Source):
         status = {s[0]: s for s in self.node_status()}
         parts = [f"{name} {status[name][1]:.0f}/{status[name][2]:.0f} ms" if name in status
                  else f"{name} silent" for name in self.names]
-        untimely = sum(self.untimely.values())
+        untimely, unordered = sum(self.untimely.values()), sum(self.out_of_order.values())
         refused = self.gate.summary()
         return "nodes: " + ", ".join(parts) + (f"; {untimely} untimely bundles dropped"
                                                if untimely else "") + (
+            f"; {unordered} out of order" if unordered else "") + (
             f"; refused {refused}" if refused else "")
 
 

@@ -257,8 +257,10 @@ def decode(data: bytes, now: float | None = None) -> NodeFrame | NodeAlive:
 class NodeListener(OscReceiver):
     """Listens for nodes on one UDP port; calls ``on_packet(packet, arrival)``
     with each :class:`NodeFrame` or :class:`NodeAlive` from a node in
-    ``names`` (``arrival`` is ``time.time()`` when it came). Everything else
-    is dropped and counted by reason (:meth:`counts`), as OscReceiver does.
+    ``names`` (``arrival`` is ``time.time()`` when it came; ``on_packet`` may
+    return a reason, a string, to have the packet counted as dropped for
+    it). Everything else is dropped and counted by reason (:meth:`counts`),
+    as OscReceiver does.
 
     ``gate``: what checks a datagram's sender and signature before it is
     read (:class:`installation.osc.node_keys.NodeGate`: ``gate.read(data,
@@ -266,9 +268,15 @@ class NodeListener(OscReceiver):
     without one, every datagram is read as it is.
     """
 
-    #: Packets a second one node may send (frames and heartbeats); a camera
-    #: node sends about 31, a take replayed at 60 fps about 61.
+    #: Packets a second one node may send from one address (frames and
+    #: heartbeats); a camera node sends about 31, a take replayed at 60 fps 61.
     max_rate: float = 250.0
+    #: Datagrams a second one machine (IP address) may send before the excess
+    #: is dropped unread (see OscReceiver): a node sends 31, and one machine
+    #: may run a node per camera; 400 leaves room for six at 60 fps. Bytes
+    #: stay OscReceiver's 1 MB a second: three nodes' frames of four people
+    #: with hands (~6 KB, 31 a second) are 0.6 MB.
+    peer_rate: float = 400.0
 
     def __init__(self, host: str, port: int, names, on_packet, *, name: str = "nodes",
                  gate=None):
@@ -298,7 +306,11 @@ class NodeListener(OscReceiver):
             # A node must be named in the profile to be heard.
             self._drop(UNNAMED_NODE)
             return
-        if self._flooding(packet.name):
+        # Per node and sender: a peer flooding under a node's name does not
+        # use up the rate of the node itself.
+        if self._flooding((packet.name, peer[0] if peer else None)):
             self._drop(FLOOD)
             return
-        self.on_packet(packet, arrival)
+        refused = self.on_packet(packet, arrival)
+        if refused:  # the receiver's reason (e.g. out of order): counted with the others
+            self._drop(refused)

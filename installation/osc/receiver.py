@@ -33,10 +33,20 @@ datagram brings at most 1024 messages, and an unknown type tag makes the
 packet malformed. Bundles are unpacked and their messages handled at once
 (time tags are ignored: everything here is "now").
 
+Floods are shaped before anything is read: right after ``recvfrom`` each
+sender (IP address) spends from a token bucket of ``peer_rate`` datagrams
+and ``peer_bytes`` bytes a second (:mod:`installation.osc.shaping`); a
+datagram over budget is dropped unread as ``flood (shaped)``: a flooding
+peer costs a look-up per datagram, not a parse. A sender going over budget
+is named in one log line (at most one every ``log_every`` s), then in the
+periodic summary. Shaping lives in the receiving loop, so subclasses that
+override :meth:`OscReceiver.handle_datagram` are shaped too.
+
 Reasons in ``dropped`` (a whole packet, or one message of a bundle):
-``malformed`` (not OSC 1.0 as read here), ``over limits`` (nesting or
-message count), ``unknown address``, ``wrong types``, ``NaN/inf``,
-``flood``, ``handler error``. :meth:`OscReceiver.counts` gives them with the
+``flood (shaped)`` (a sender over its budget, unread), ``malformed`` (not
+OSC 1.0 as read here), ``over limits`` (nesting or message count),
+``unknown address``, ``wrong types``, ``NaN/inf``, ``flood`` (one address
+over ``max_rate``), ``handler error``. :meth:`OscReceiver.counts` gives them with the
 number of packets received, for the status heartbeat.
 
 :meth:`OscReceiver.stop` waits at most :attr:`OscReceiver.stop_timeout`
@@ -56,6 +66,7 @@ from collections import Counter
 
 from installation.errors import InstallationError
 from installation.osc.packet import MALFORMED, PacketError, parse_packet
+from installation.osc.shaping import PeerBudget
 
 log = logging.getLogger("installation.osc")
 
@@ -66,6 +77,7 @@ WRONG_TYPES = "wrong types"
 NOT_FINITE = "NaN/inf"
 HANDLER_ERROR = "handler error"
 FLOOD = "flood"
+SHAPED = "flood (shaped)"
 
 # Larger than any UDP payload, so recvfrom never truncates a datagram.
 _MAX_DATAGRAM = 65536
@@ -135,6 +147,19 @@ class OscReceiver:
     #: dropped as a flood (a sender stuck in a loop must not starve the
     #: others or the handler). Wekinator inputs at 60-100 Hz are far below.
     max_rate: float = 1000.0
+    #: Datagrams a second one sender (IP address) may bring; the excess is
+    #: dropped unread. Wekinator or a controller sends ~100, a patch with ten
+    #: sliders at 100 Hz 1000, a node 31; a small message costs ~4 us to read.
+    peer_rate: float = 2000.0
+    #: Bytes a second one sender may bring: reading costs ~0.1 us a byte (a
+    #: node's 3 KB frame 0.3 ms), so one flooding address costs at most ~10%
+    #: of a core, while ten nodes' frames (~100 KB/s each) still fit.
+    peer_bytes: float = 1_000_000.0
+    #: Seconds of that budget a quiet sender may spend at once (a patch
+    #: dumping its presets on load sends hundreds of messages at once).
+    peer_burst: float = 2.0
+    #: Senders whose budget is kept (the least recently heard is forgotten).
+    max_peers: int = 1024
     #: Seconds between two log lines summarising dropped packets.
     log_every: float = 10.0
     #: Seconds :meth:`stop` waits for the listening thread (a handler may be busy).
@@ -154,7 +179,10 @@ class OscReceiver:
         self._count_lock = threading.Lock()  # counts() reads from another thread
         self._internal_errors = 0
         self._handlers: dict[str, tuple] = {}
-        self._rates: dict[str, list] = {}  # address -> [window start, count]
+        self._rates: dict = {}  # address (or node and sender) -> [window start, count]
+        self._rates_cap = self.max_peers
+        self._budget: PeerBudget | None = None  # made by start(), from the settings then
+        self._shaping_said = -math.inf  # when a peer going over budget was last logged
         self._socket: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -216,6 +244,7 @@ class OscReceiver:
                                    "check the host and port") from None
         sock.settimeout(0.2)  # wakes the loop so stop() is prompt
         self._socket = sock
+        self._budget = PeerBudget(self.peer_rate, self.peer_bytes, self.peer_burst, self.max_peers)
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name=f"osc-in:{self.port}", daemon=True)
         self._thread.start()
@@ -257,6 +286,10 @@ class OscReceiver:
                 # ICMP errors (a peer's port closed) surface here on some
                 # systems; they say nothing about our socket.
                 continue
+            now = time.monotonic()
+            if not self._budget.spend(peer[0], len(data), now):
+                self._shaped(peer[0], now)  # dropped unread, counted
+                continue
             try:
                 self.handle_datagram(data, peer)
             except Exception:  # noqa: BLE001 - nothing a peer sends may stop the loop
@@ -266,6 +299,18 @@ class OscReceiver:
                     log.warning("%s: unexpected error on a packet (later ones are only counted)",
                                 self.name, exc_info=True)
             self._maybe_log()
+
+    def _shaped(self, host, now: float) -> None:
+        """A datagram of ``host`` over its budget: counted, never read; its
+        sender named in one line when it starts (at most one every ``log_every``)."""
+        self.received += 1
+        self._drop(SHAPED)
+        if self._budget.over(host) == 1 and now - self._shaping_said >= self.log_every:
+            self._shaping_said = now
+            log.warning("%s (port %d): %s sends more than %g datagrams or %g bytes a second; "
+                        "the excess is dropped unread and counted (%s)", self.name, self.port,
+                        host, self.peer_rate, self.peer_bytes, SHAPED)
+        self._maybe_log()
 
     def handle_datagram(self, data: bytes, peer=None) -> None:
         """Parse one UDP datagram and dispatch its messages (the receiving
@@ -305,11 +350,17 @@ class OscReceiver:
                 log.warning("%s: the handler for %s raised (later errors are only counted)",
                             self.name, address, exc_info=True)
 
-    def _flooding(self, address: str) -> bool:
+    def _flooding(self, key) -> bool:
+        """One more message for ``key`` (an address; a node and its sender
+        for NodeListener) this second; True past ``max_rate``."""
         now = time.monotonic()
-        window = self._rates.get(address)
+        window = self._rates.get(key)
         if window is None or now - window[0] >= 1.0:
-            self._rates[address] = [now, 1]
+            if window is None and len(self._rates) >= self._rates_cap:
+                # Keys may name senders: windows over are forgotten (amortised).
+                self._rates = {k: w for k, w in self._rates.items() if now - w[0] < 1.0}
+                self._rates_cap = max(self.max_peers, 2 * len(self._rates))
+            self._rates[key] = [now, 1]
             return False
         window[1] += 1
         return window[1] > self.max_rate
@@ -331,9 +382,12 @@ class OscReceiver:
         total = sum(self.dropped.values())
         if total > self._logged_drops:
             summary = ", ".join(f"{n} {reason}" for reason, n in self.dropped.most_common())
-            log.warning("%s (port %d): %d packets dropped so far (%s) of %d received",
-                        self.name, self.port, total, summary, self.received)
+            shaped = ", ".join(f"{host} {n}" for host, n in self._budget.shaped())
+            log.warning("%s (port %d): %d packets dropped so far (%s) of %d received%s",
+                        self.name, self.port, total, summary, self.received,
+                        f"; shaped lately: {shaped}" if shaped else "")
             self._logged_drops = total
+            self._budget.reset_counts()
         self._last_log = now
 
 

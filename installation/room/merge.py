@@ -1,6 +1,7 @@
-"""The room behind a nodes source: each node's clock against ours, one id
-per visitor across cameras, and a person carried from one camera's picture
-into another's (see installation.capture.nodes and docs/nodes.md).
+"""The room behind a nodes source: each node's clock against ours and its
+frame numbering, one id per visitor across cameras, and a person carried
+from one camera's picture into another's (see installation.capture.nodes
+and docs/nodes.md).
 """
 from __future__ import annotations
 
@@ -55,6 +56,64 @@ class NodeClock:
     def offset(self) -> float:
         """Seconds to add to the node's unix time for ours (0 before any bundle)."""
         return self._best[0][1] if self._best else 0.0
+
+
+#: What NodeNumbering.take says of a frame: take it; take it, the node
+#: restarted (its old person ids may name other people now); or None: drop it.
+TAKE, RESTART = "take", "restart"
+
+
+class NodeNumbering:
+    """A node's frame numbers: which frames go on with its numbering, and
+    when a new numbering is believed to be a restart of the node.
+
+    A frame goes on when its index is above the last one taken, by no more
+    than the time since could explain (``skip`` frames plus ``skip_rate`` a
+    second: a camera at 120 fps, a stall), and its sent time is later too.
+    Any other frame (numbered back, or leaping ahead) starts a new
+    numbering, not taken until it is believed: ``convince`` frames in a row
+    counting up, none of the old numbering between them, while the old one
+    has been silent ``silence`` seconds. A node that really restarted does
+    both at once (its old numbering ended with the old process): 5 frames
+    are 0.17 s at 30 fps, and 0.5 s is half the source's timeout, so a node
+    back before it was dropped is believed within about 0.7 s (one back
+    after is taken at once: :meth:`reset`). The silence is what a forger
+    cannot make, so fewer frames than NodeClock's 15 do; a forger's one
+    bundle numbered 0, a burst of them, or forged bundles between the real
+    ones never convince, and their frames are dropped.
+    """
+
+    def __init__(self, convince: int = 5, silence: float = 0.5, skip: int = 30,
+                 skip_rate: float = 240.0):
+        self.convince, self.silence, self.skip, self.skip_rate = convince, silence, skip, skip_rate
+        self.index: int | None = None  # the last frame taken (None: take the next as it is)
+        self.sent = 0.0
+        self.at = 0.0  # when it was taken (seconds, monotonic)
+        self._rival: list | None = None  # a new numbering: [index, sent, frames in a row]
+
+    def reset(self) -> None:
+        """The node was silent and dropped: its next frame is taken as it comes."""
+        self.index, self._rival = None, None
+
+    def _goes_on(self, index: int, sent: float, last: int, last_sent: float, now: float) -> bool:
+        return last < index <= last + self.skip + self.skip_rate * max(0.0, now - self.at) \
+            and sent > last_sent
+
+    def take(self, index: int, sent: float, now: float) -> str | None:
+        """TAKE, RESTART, or None (drop it) for a frame numbered ``index``,
+        sent at ``sent`` (the node's time), arriving at ``now`` (ours, monotonic)."""
+        verdict = TAKE
+        if self.index is not None and not self._goes_on(index, sent, self.index, self.sent, now):
+            rival = self._rival
+            if rival is not None and self._goes_on(index, sent, rival[0], rival[1], now):
+                rival[:] = [index, sent, rival[2] + 1]
+            else:
+                rival = self._rival = [index, sent, 1]
+            if rival[2] < self.convince or now - self.at < self.silence:
+                return None
+            verdict = RESTART
+        self.index, self.sent, self.at, self._rival = index, sent, now, None
+        return verdict
 
 
 class RoomIds:

@@ -17,10 +17,24 @@ Requests wait in a queue until the director's next frame (several at once:
 the last one wins); the rest is looked at once per frame, on the render
 thread. Putting a scene on stage is the director's own business: the
 steering only asks for it, through the director's public face.
+
+Switches asked from afar (OSC, the mapper: :attr:`Steering.limited`) come
+on at most one per :attr:`Steering.min_switch_interval` seconds (0.5): the
+first after a quiet half second at once, the ones asked meanwhile replace
+one another (the last wins) and the last comes on when the interval is
+over. Each switch tears a scene down and builds one; alternating scenes 30
+times a second held rendering at 15-20 fps instead of 60, and a switch
+shorter than the cross-fade (1 s by default) shows no scene anyway, only
+a blend: two switches a second cost a frame or two, and no cue of a show
+controller or change of a mapper's class waits longer than half a second.
+Keys, the technician's menu (a person at the machine), the tour, the timer
+and the empty room stay immediate. Requests skipped are counted in
+:attr:`Steering.suppressed`; a burst of them is logged once, not per request.
 """
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections import deque
 
@@ -38,8 +52,23 @@ class Steering:
     False when it could not) and ``stay(now)`` (the scene on stays: the timer
     starts again)."""
 
+    #: Seconds between two switches asked from afar (see the module docstring).
+    min_switch_interval: float = 0.5
+    #: The reasons of requests from afar, limited to one switch an interval.
+    limited = frozenset({"osc", "mapper"})
+
     def __init__(self, show):
         self.show = show
+        #: Requests from afar skipped: replaced by a later one, or by a person's switch.
+        self.suppressed = 0
+        self._pending: tuple | None = None  # the request from afar waiting for its turn
+        self._remote_at = -math.inf  # when the last switch from afar came on
+        self._now = -math.inf  # the frame's time (for switched())
+        self._asked_at = -math.inf  # when the last request from afar came
+        self._burst = 0  # requests skipped in the burst going on (0: no burst)
+        #: Requests for a scene that does not exist (each name is logged once).
+        self.unknown = 0
+        self._unknown_names: set[str] = set()
         self._requests: deque = deque()
         self._lock = threading.Lock()
         self._attracting = False
@@ -55,12 +84,15 @@ class Steering:
     def reset(self) -> None:
         """The show starts afresh: no attract scene on, ready to call it."""
         self._attracting, self._attract_armed, self._return_to = False, True, None
+        self._pending = None
 
     def switched(self, reason: str) -> None:
         """The director put a scene on for ``reason``: any but the empty room's
         own switch ends the attract scene's turn."""
         if reason != "attract":
             self._attracting = False
+        if reason in self.limited:
+            self._remote_at = self._now
 
     def request(self, name: str, reason: str = "request") -> None:
         """Ask for scene ``name``; it comes on at the next frame. Thread-safe."""
@@ -105,27 +137,73 @@ class Steering:
         """Switch as asked (requests, the mapper output of a new frame), as
         the room says (attract), or as the timer says."""
         show = self.show
+        self._now = now
         self._take_requests(now)
         if new_frame:
             self._switch_by_output(outputs, now)
+        self._play_pending(now)
         self._attract(now)
         if show.settings.timer > 0 and not self._attracting \
                 and now - show.switched_at >= show.settings.timer:
             self._advance(1, now, "timer")
 
     def _take_requests(self, now: float) -> None:
-        show = self.show
         with self._lock:
             requests = list(self._requests)
             self._requests.clear()
-        for kind, value, reason in requests[-1:]:  # several at once: the last one wins
-            if kind == "step":
-                self._advance(value, now, reason)
-            elif value not in show.catalog and value != FALLBACK:
+        # Several at once: the last one wins. A person's (or the piece's own)
+        # comes on now; one from afar after it waits its turn (_hold).
+        mine = [i for i, (_, _, reason) in enumerate(requests) if reason not in self.limited]
+        if mine:
+            last = mine[-1]
+            self._skip((self._pending is not None) + sum(
+                1 for i, (_, _, reason) in enumerate(requests[:last]) if reason in self.limited))
+            self._pending = None
+            self._apply(requests[last], now)
+            requests = requests[last + 1:]
+        for request in requests:
+            self._hold(request)
+
+    def _apply(self, request: tuple, now: float) -> None:
+        show = self.show
+        kind, value, reason = request
+        if kind == "step":
+            self._advance(value, now, reason)
+        elif value not in show.catalog and value != FALLBACK:
+            self.unknown += 1
+            if value not in self._unknown_names and len(self._unknown_names) < 100:
+                self._unknown_names.add(value)  # once per name: a peer may send thousands
                 log.warning("%s asked for scene '%s', which does not exist (%s)", reason, value,
                             did_you_mean(value, show.catalog.names()))
-            else:
-                show.switch(value, now, reason)
+        else:
+            show.switch(value, now, reason)
+
+    def _skip(self, count: int) -> None:
+        """Requests from afar that will never come on (a later one won)."""
+        if count:
+            self.suppressed += count
+            if not self._burst:
+                log.warning("scene switches asked faster than one every %g s: the last one of "
+                            "each interval comes on, the others are skipped (counted)",
+                            self.min_switch_interval)
+            self._burst += count
+
+    def _hold(self, request: tuple) -> None:
+        """A request from afar: it waits for its turn, replacing any waiting."""
+        self._skip(self._pending is not None)
+        self._pending, self._asked_at = request, self._now
+
+    def _play_pending(self, now: float) -> None:
+        """The request from afar waiting comes on once the interval is over."""
+        if now - self._remote_at < self.min_switch_interval:
+            return
+        if self._pending is not None:
+            request, self._pending = self._pending, None
+            self._apply(request, now)
+        elif self._burst and now - self._asked_at >= self.min_switch_interval:
+            log.info("scene switches from afar calm again: %d request(s) skipped in that burst",
+                     self._burst)
+            self._burst = 0
 
     def _switch_by_output(self, outputs: dict, now: float) -> None:
         show = self.show
@@ -140,7 +218,7 @@ class Steering:
         if target != self._output_target:
             self._output_target = target
             if target is not None:
-                show.switch(target, now, "mapper")
+                self._hold(("scene", target, "mapper"))
 
     def _attract(self, now: float) -> None:
         show = self.show
