@@ -9,6 +9,7 @@ The tables read here (every key optional; see profiles/gallery.toml)::
     [hours]               opening hours (see installation.hours)
     [logging]             log folder, level, rotation
     [osc]                 OSC in (scene switching) and the status heartbeat out
+    [console]             the technician's web console: on, where it listens, its token
     [nodes.NAME]          tracking nodes heard by a [source] nodes list (capture/nodes.py)
 
 Tables owned by other parts ([scenes], [mapping]) are kept as read in
@@ -35,8 +36,8 @@ else:  # pragma: no cover - Python 3.10
 from installation.errors import InstallationError, did_you_mean
 from installation.hours import OpeningHours
 from installation.logs import MAX_KEEP, MIN_MB
-from installation.profile_tables import (ProfileError, Where, build_settings, check_finite,
-                                         has_non_finite, path_text, resolved, short)
+from installation.profile_tables import (ConsoleSettings, ProfileError, Where, build_settings,
+                                         check_finite, has_non_finite, path_text, resolved, short)
 from installation.tracking.pipeline import SmoothingSettings
 from installation.tracking.tracker import TrackerSettings
 
@@ -200,6 +201,7 @@ class Profile:
     hours: OpeningHours = field(default_factory=OpeningHours.always)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     osc: OscSettings = field(default_factory=OscSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     models: str | None = None
     # Interaction zone: (x0, y0, x1, y1) of the image, normalised; people whose
     # hips lie outside are not visitors (passers-by behind the piece).
@@ -219,7 +221,7 @@ class Profile:
 OWNED_TABLES = ("scenes", "mapping", "nodes")
 # Tables read here, with the dataclass each fills.
 _TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": DisplaySettings,
-           "logging": LoggingSettings, "osc": OscSettings}
+           "logging": LoggingSettings, "osc": OscSettings, "console": ConsoleSettings}
 _EXTRA_TRACKING_KEYS = ("smoothing", "models", "zone")
 
 
@@ -325,6 +327,7 @@ def profile_from_dict(data: dict, where: Where | str = "profile",
         hours=hours,
         logging=build_settings(LoggingSettings, logging_table, where, "logging"),
         osc=build_settings(OscSettings, data.get("osc", {}), where, "osc"),
+        console=build_settings(ConsoleSettings, data.get("console", {}), where, "console"),
         models=models,
         zone=_zone(tracking.get("zone", (0.0, 0.0, 1.0, 1.0)), where),
         path=path,
@@ -375,7 +378,8 @@ def profile_as_toml(profile: Profile) -> str:
     parts = [table("source", profile.source), table("tracking", tracking),
              table("tracking.smoothing", profile.smoothing), table("display", profile.display),
              _hours_toml(profile.hours), table("logging", profile.logging),
-             table("osc", profile.osc)]
+             table("osc", profile.osc),  # the token is a secret: never printed
+             table("console", {k: v for k, v in vars(profile.console).items() if k != "token"})]
     parts += [table(name, t) for name, t in profile.tables.items()]
     return "\n\n".join(parts) + "\n"
 

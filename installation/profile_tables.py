@@ -173,3 +173,54 @@ def resolved(path: Path, where: str) -> str:
     except RuntimeError:  # Python 3.11 on a symlink loop
         raise ProfileError("the path leads round a loop of symbolic links", where=where,
                            fix="correct the path or the links") from None
+
+
+# -- the [console] table ------------------------------------------------------------------
+
+#: The console's address when neither the profile nor --console names one.
+CONSOLE_DEFAULT = "127.0.0.1:8080"
+_TOKEN = re.compile(r"[A-Za-z0-9_.~-]{12,256}")
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """``"HOST:PORT"`` (``"[::1]:8080"`` for IPv6; port 0: any free one) ->
+    (host, port); ValueError saying what is wrong."""
+    host, sep, port = str(text).strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f'expected "HOST:PORT" such as "{CONSOLE_DEFAULT}" (port 0-65535), '
+                         f"got {text!r}")
+    return host, int(port)
+
+
+def _listen(value) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f'expected "HOST:PORT" text, got {short(value)}')
+    split_listen(value)
+    return value.strip()
+
+
+def check_token(value) -> str | None:
+    """A console token: 12 to 256 URL-safe characters (letters, digits, ``_.~-``),
+    as ``secrets.token_urlsafe()`` makes them."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise ValueError("a token must be 12 to 256 letters, digits or _.~- (make one with: "
+                         "python3 -c 'import secrets; print(secrets.token_urlsafe())')")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class ConsoleSettings:
+    """The ``[console]`` table: the technician's web console (installation/console/).
+
+    ``listen`` None means the default address (CONSOLE_DEFAULT), not insisted
+    on: a piece whose default port is taken runs without its console.
+    Beyond loopback a ``token`` is needed (or INSTALLATION_CONSOLE_TOKEN)."""
+
+    enabled: bool = True
+    listen: str | None = dataclasses.field(default=None, metadata={"convert": _listen})
+    token: str | None = dataclasses.field(default=None, metadata={"convert": check_token})

@@ -24,7 +24,7 @@ LAYERS = [
     {"capture", "tracking", "room", "takes", "deep", "features", "mapping", "osc", "text",
      "models", "model_fetch", "profile", "profile_tables"},
     {"scenes"},       # the scene contract, discovery, the director
-    {"app"},          # the render loop, the live feed, the HUD, the tour
+    {"app", "console"},  # the render loop, the live feed, the HUD, the tour; the web console
     {"bench"},        # the measured loops of `installation bench`
     {"commands"},     # one module per command
     {"cli"},

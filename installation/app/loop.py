@@ -13,9 +13,10 @@ in kiosk mode that is the only key that does anything.
 For weeks of running: while ``waiting()`` says the camera is gone, scenes
 go on animating with an empty room and a small card says so; outside the
 ``schedule``'s opening hours the screen shows ``closed_colour`` at a few
-frames a second and the director sleeps; ``watchers`` (the status
-reporter) are ticked once a frame. An exception that escapes a pass ends
-:meth:`RenderLoop.run`; app/supervisor.py runs it again.
+frames a second and the director sleeps, as in a blackout (:meth:`black_out`)
+in black; ``watchers`` (the status reporter, the console) are ticked once a
+frame. An exception that escapes a pass ends :meth:`RenderLoop.run`;
+app/supervisor.py runs it again.
 
 Nothing a scene or a mapper does can stop the loop: scenes are guarded by
 the director, the mapper's calls here.
@@ -105,6 +106,7 @@ class RenderLoop:
         self.watchers = list(upkeep.watchers)
         self.closed_colour, self.closed_fps = tuple(display.closed_colour), closed_fps
         self.is_open = True
+        self.blackout, self._dark_scene = False, None  # see black_out; the scene it took off
         self.stop_requested = False
         self.restarts = 0  # set by app.supervisor when the loop is run again after a failure
         self.last_error: str | None = None
@@ -177,6 +179,12 @@ class RenderLoop:
         self.running = False
         return "quitting"
 
+    def black_out(self, on: bool, reason: str = "console") -> None:
+        """Black until undone (then the scene that was on comes back), as when
+        closed; thread-safe: the render thread acts on it at its next pass."""
+        self.blackout = bool(on)
+        log.info("blackout %s (%s)", "on" if on else "off: the show comes back", reason)
+
     def close(self, stopping: bool = True) -> None:
         """Scenes off, window closed; ``stopping``: tell systemd the piece is
         stopping (not when the supervisor is about to run the loop again)."""
@@ -231,6 +239,7 @@ class RenderLoop:
         if check is not None:
             check(now)  # the feed restarts a dead tracking thread here
         is_open = self.schedule.is_open(now) if self.schedule is not None else True
+        is_open = is_open and not self.blackout
         if is_open != self.is_open:
             self._open_or_close(is_open, now)
         if not self.is_open:
@@ -291,16 +300,17 @@ class RenderLoop:
         sleeps (visitors leave, scenes exit and free what they hold)."""
         self.is_open = is_open
         if is_open:
-            self.director.start(self.screen.get_size(), now)
+            self.director.start(self.screen.get_size(), now, self._dark_scene)
         else:
+            self._dark_scene = self.director.current if self.blackout else None
             self.director.sleep(now)
 
     def _step_closed(self, now: float) -> None:
         """Outside opening hours: the closed colour, slowly, so the machine idles;
         the HUD and the technician menu still work."""
-        self.screen.fill(self.closed_colour)
+        self.screen.fill((0, 0, 0) if self.blackout else self.closed_colour)
         self.hud.tick(now)
-        self.hud.draw(self.screen, now, scene="closed",
+        self.hud.draw(self.screen, now, scene="blackout" if self.blackout else "closed",
                       status=self.status() if self.status else "")
         self.menu.draw(self.screen)
         self._finish_pass(now, self.closed_fps)

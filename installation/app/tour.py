@@ -42,7 +42,7 @@ CAPTION_TOP = 0.2  # of the screen's height
 CAPTION_WIDTH = 0.42  # at most, of the screen's width
 
 # Switch reasons (see Director) that mean someone else took over the show.
-TAKEOVER = ("key", "osc", "menu", "timer", "mapper", "attract", "visitor")
+TAKEOVER = ("key", "osc", "menu", "timer", "mapper", "attract", "visitor", "console")
 
 TITLE = (250, 250, 252)
 LINE = (214, 220, 232)

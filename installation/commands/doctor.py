@@ -3,9 +3,10 @@
 Check everything a profile needs without starting the show: the source
 delivers frames at the asked size and rate, the model bundles load (found
 where `run` finds them), the mapper project and scenes load, the display
-opens, OSC ports are free, there is disk for logs. Each check prints one row,
-PASS / WARN / FAIL / SKIP with what it found; the exit status is 1 when any
-check fails, so a setup script can stop on it.
+opens, OSC ports are free, where the console will be, there is disk for
+logs. Each check prints one row, PASS / WARN / FAIL / SKIP with what it
+found; the exit status is 1 when any check fails, so a setup script can
+stop on it.
 """
 from __future__ import annotations
 
@@ -218,6 +219,24 @@ def check_osc(profile, args):
     return "PASS", "; ".join(details)
 
 
+def check_console(profile, args):
+    """Where the technician's console will be, and that its port is free."""
+    from installation.console.access import ConsoleError, bind, console_plan
+
+    plan = console_plan(profile.console, where=str(profile.path))  # no token beyond loopback: FAIL
+    if plan is None:
+        return "SKIP", "off ([console] enabled = false)"
+    reach = "this machine only" if plan.loopback else "beyond this machine, with its token"
+    where = plan.url if plan.port else f"{plan.host}, on any free port (said in the log)"
+    try:
+        bind(plan).close()
+    except ConsoleError as error:
+        if plan.asked:
+            return "FAIL", error.message
+        return "WARN", f"{error.message}: the piece would run without its console"
+    return "PASS", f"{where} ({reach})"
+
+
 def check_disk(profile, args):
     folder = Path(profile.logging.folder or ".")
     if not folder.is_absolute() and profile.path is not None:
@@ -234,4 +253,4 @@ def check_disk(profile, args):
 
 CHECKS = [("source", check_source), ("models", check_models), ("mapping", check_mapping),
           ("scenes", check_scenes), ("display", check_display), ("osc", check_osc),
-          ("disk", check_disk)]
+          ("console", check_console), ("disk", check_disk)]

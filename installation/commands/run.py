@@ -6,7 +6,9 @@ scene for --tour-seconds with its name and what the body does to it, then the
 playlist. Without a display it runs headless for --seconds (10 by default).
 Keys: H the HUD, T the training overlay, 1-9 and the arrows switch scenes,
 Escape quits, Ctrl+Shift+M the technician menu (in kiosk mode the only key
-that does anything). docs/running.md tells how to leave it running for weeks.
+that does anything). The technician's console is served at http://127.0.0.1:8080/
+(--console HOST:PORT elsewhere; --no-console: none). docs/running.md tells
+how to leave it running for weeks.
 """
 from __future__ import annotations
 
@@ -55,6 +57,13 @@ def add_parser(commands) -> None:
     # tour starts: importing the tour here would slow every command's start.
     run.add_argument("--tour-seconds", type=seconds, default=None, metavar="N",
                      help="seconds of each scene in the tour (default 20)")
+    console = run.add_mutually_exclusive_group()
+    console.add_argument("--console", type=_listen_address, metavar="HOST:PORT",
+                         help="serve the technician's console here (default: the profile's "
+                              "[console] listen, else 127.0.0.1:8080; beyond this machine it "
+                              "needs [console] token or INSTALLATION_CONSOLE_TOKEN; port 0: "
+                              "any free one, said in the log)")
+    console.add_argument("--no-console", action="store_true", help="serve no console")
     run.set_defaults(handler=run_command)
 
 
@@ -99,11 +108,12 @@ def _run(args, profile, source_settings, signals) -> int:
                             models_dir=models_folder(args, profile))
     mapper = _load_mapper(profile)
 
-    receiver = feed = tracker = reporter = None
+    receiver = feed = tracker = reporter = console = None
     stats = loop = None
     try:
         # A taken OSC port is the user's one-line error before the camera opens.
         receiver = _osc_in(profile, mapper, director)
+        console = _console(args, profile)  # so is the console's port, when asked for
         feed, tracker, demo = start_live(source_settings, profile, models_folder(args, profile),
                                           fallback=not args.profile and args.source is None,
                                           wait=getattr(args, "wait_for_camera", False),
@@ -119,6 +129,8 @@ def _run(args, profile, source_settings, signals) -> int:
         reporter = _status_out(profile, feed, listeners)
         director.listeners.append(reporter.visitor)
         loop = _render_loop(args, profile, feed, director, mapper, catalog, config, reporter)
+        if console is not None:
+            console.start(director, loop)
         from installation.app.supervisor import run_supervised
 
         signals.loop = loop
@@ -130,6 +142,8 @@ def _run(args, profile, source_settings, signals) -> int:
         signals.starting = False  # a signal now must not cut the clean-up short
         if receiver is not None:
             receiver.stop()
+        if console is not None:
+            console.stop()
         if mapper is not None and hasattr(mapper, "close"):
             mapper.close()  # saves what was recorded and trained
         if feed is not None:
@@ -263,6 +277,30 @@ def _osc_in(profile, mapper, director):
     receiver = OscReceiver(profile.osc.listen_host, profile.osc.listen_port, name="OSC in")
     director.listen(receiver)
     return receiver.start()
+
+
+def _listen_address(text: str):
+    """argparse type of --console (imported when used: every command's start stays quick)."""
+    from installation.console.access import listen_address
+    return listen_address(text)
+
+
+def _console(args, profile):
+    """The technician's console, its port bound (installation/console/), or
+    None when off; a wider address without a token, or an address asked for
+    whose port is taken, is the user's one-line error."""
+    from installation.console.access import console_plan
+    from installation.console.server import open_console
+    from installation.hours import OpeningHours
+
+    plan = console_plan(profile.console, listen=getattr(args, "console", None),
+                        off=getattr(args, "no_console", False),
+                        where=str(profile.path or "profile"))
+    if plan is None:
+        return None
+    hours = None if profile.hours == OpeningHours.always() else profile.hours
+    return open_console(plan, name=profile.path.stem if profile.path else "installation",
+                        hours=hours)
 
 
 def _has_display() -> bool:
