@@ -97,7 +97,8 @@ class Poetry(Scene):
         self.loading_ = [later(fitted_chain, corpus_path(mood), self.order, self.temperature,
                                self.max_verbatim) for mood in moods]
         self.chains_ = None
-        self._chains_ready()
+        if self.props is None:  # fitted just now, here; on a stage a failure is update's fault
+            self._chains_ready()
         self.palettes_ = [PALETTES.get(m, OTHER_PALETTES[n % len(OTHER_PALETTES)])
                           for n, m in enumerate(moods)]
         pygame.font.init()
@@ -145,7 +146,8 @@ class Poetry(Scene):
         if frame.index != self.last_index_:  # the loop may draw a frame twice
             self.last_index_ = frame.index
             self._read_bodies(frame)
-        if self.hands_ and self._chains_ready():
+        ready = self._chains_ready()  # first: a corpus that failed is this update's fault
+        if self.hands_ and ready:
             pace = self.words_per_second * min(1.0, 0.15 + self.energy_ / 4.0)
             self.due_ = min(self.due_ + pace * dt, 3.0)
             while self.due_ >= 1.0:
