@@ -340,3 +340,50 @@ def test_image_features_are_not_recorded_from_a_take():
         take_vectors(project, asset_path(DEMO_TAKE))
     landmarks_only = Project([ClassifierOutput("pose_class", classes=("a", "b"))], features=["pose"])
     assert take_vectors(landmarks_only, asset_path(DEMO_TAKE))
+
+
+@needs_stand_in
+def test_a_project_notices_when_its_image_network_is_another(tmp_path, caplog):
+    """A project first run through the stand-in, then through another valid
+    image network under the same name (the pose detector, which reads
+    pictures too and would be used without an error): one warning naming
+    both files; the record is kept until someone deletes it."""
+    from installation.features.network_record import RECORD, check_network
+
+    folder = tmp_path / "places"
+    folder.mkdir()
+    first = ImageNetwork(STAND_IN, name="image_embedder").open()
+    assert check_network(folder, first) is None  # no record yet: written
+    record = (folder / RECORD).read_text()
+    assert first.sha256_ in record and STAND_IN.name in record
+    assert check_network(folder, ImageNetwork(STAND_IN).open()) is None  # the same file
+    other = tmp_path / STAND_IN.name  # same file name, other network
+    other.write_bytes(zipfile.ZipFile(model_file("pose_landmarker_full.task"))
+                      .read("pose_detector.tflite"))
+    line = check_network(folder, ImageNetwork(other, name="image_embedder").open())
+    assert line is not None and "\n" not in line
+    assert first.sha256_[:12] in line and "will be wrong" in line and str(folder / RECORD) in line
+    assert line in caplog.text
+    assert (folder / RECORD).read_text() == record  # not overwritten
+    # A damaged record is one line too, never a crash.
+    (folder / RECORD).write_text("{not json")
+    assert "unreadable record" in check_network(folder, first)
+
+
+@needs_stand_in
+def test_the_live_feed_ties_a_project_to_its_image_network(tmp_path, use_models):
+    """start_live, as `installation run` calls it, on the lab clip with a
+    project using image features: the record is written beside the project."""
+    from installation.app.live import start_live
+    from installation.features.network_record import RECORD
+    from installation.profile import profile_from_dict
+
+    profile = profile_from_dict({"source": {"spec": str(media_file(LAB.name))}})
+    feed, tracker, demo = start_live(profile.source, profile, use_models, fallback=False,
+                                     features=("pose", "image"), project_folder=tmp_path)
+    try:
+        assert not demo and tracker is not None
+        assert '"sha256"' in (tmp_path / RECORD).read_text()
+    finally:
+        feed.stop()
+        tracker.close()

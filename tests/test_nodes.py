@@ -283,6 +283,25 @@ def test_node_clock_believes_no_stray_time_but_follows_a_clock_that_really_moved
     assert clock.offset == pytest.approx(-600.0)
 
 
+def test_node_clock_is_not_moved_by_bursts_of_agreeing_strays_between_real_bundles():
+    """A forger who sends 20 bundles in a row from thirty days ahead, twice a
+    second, between a real node's frames: more than ``convince`` strays in a
+    row, but the real clock was heard moments before, so none is believed."""
+    clock = NodeClock(window=10.0, tolerance=2.0, convince=15, silence=0.5)
+    believed_strays = 0
+    for step in range(300):  # ten seconds of a node at 30 fps
+        arrival = 100.0 + step / 30
+        assert clock.add(arrival, arrival - 5.0)
+        if step % 15 == 0:
+            believed_strays += sum(clock.add(arrival + i * 1e-4, arrival + 30 * 86400)
+                                   for i in range(20))
+    assert believed_strays == 0 and clock.offset == pytest.approx(5.0)
+    # The real node falls silent (stopped, restarted on another machine's
+    # clock): the same strays are now believed once it has been quiet 0.5 s.
+    quiet = [clock.add(111.0 + n / 30, 111.0 + n / 30 + 600.0) for n in range(15)]
+    assert quiet == [False] * 14 + [True] and clock.offset == pytest.approx(-600.0)
+
+
 def _send_until_heard(source, sock, port, name, frame, capture, sent):
     """Send one bundle of ``frame`` and wait until the source has handled it."""
     before = source.listeners[0].received
@@ -321,6 +340,7 @@ def test_a_forged_bundle_from_the_future_neither_locks_a_node_out_nor_stops_time
     assert all(b[0] > a[0] for a, b in zip(times, times[1:]))
     assert source.untimely["a"] == 2
     assert "2 untimely bundles dropped" in source.describe()
+    assert source.node_drops() == [("a", 2, 0, 0)]  # as the status heartbeat sends them
 
 
 # -- a hostile peer: floods and forged frame numbers --------------------------------------
@@ -734,17 +754,22 @@ def test_run_with_a_nodes_source_reports_node_latency_in_the_heartbeat(takes, la
 def test_forged_heartbeat_rates_never_reach_the_status_heartbeat(tmp_path):
     """A real run on a nodes source, a real node, and heartbeats forged under
     its name with absurd rates: the node's rate in the status stream stays
-    the node's own, and the forgeries are counted as bad node packets."""
+    the node's own, and the forgeries are counted as bad node packets. Three
+    frames forged thirty days ahead are counted under the node's name in
+    ``/installation/node/dropped``."""
     from installation.osc.receiver import OscReceiver
     port, status_port = free_udp_port(), free_udp_port()
     profile = tmp_path / "room.toml"
     profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n[nodes.left]\nmain = true\n\n'
                        f'[osc]\nstatus_to = ["127.0.0.1:{status_port}"]\nstatus_every = 0.25\n')
-    beats, drops = [], []
+    beats, drops, node_drops = [], [], []
     forged = [3e38, float("inf"), float("nan"), -5.0, 1e6]
+    ahead = Frame(index=10**6, t=0.0, size=(640, 480), people=(_standing(9, (0.7, 0.8)),),
+                  tracked=True)
     with OscReceiver("127.0.0.1", status_port) as receiver:
         receiver.on("/installation/node/latency", lambda *a: beats.append(a))
         receiver.on("/installation/osc", lambda *a: drops.append(a))
+        receiver.on("/installation/node/dropped", lambda *a: node_drops.append(a))
         node = _node(DEMO, port, "left", "--set", "source.loop=true")
         run = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(profile),
                                 "--seconds", "8", "--scene", "mirror"], cwd=ROOT,
@@ -757,6 +782,9 @@ def test_forged_heartbeat_rates_never_reach_the_status_heartbeat(tmp_path):
                 for fps in forged:
                     forger.sendto(alive_message("left", time.time(), fps, 10),
                                   ("127.0.0.1", port))
+                if _ < 3:
+                    future = time.time() + 30 * 86400
+                    forger.sendto(frame_bundle("left", ahead, future, future), ("127.0.0.1", port))
                 time.sleep(0.1)
             _, err = run.communicate(timeout=60)
         finally:
@@ -772,6 +800,7 @@ def test_forged_heartbeat_rates_never_reach_the_status_heartbeat(tmp_path):
     assert len(beats) >= 10 and all(0 <= fps <= 120 for fps in rates) and max(rates) > 0, rates
     (_, _, _, _, reasons), = [d for d in drops[-1:] if d[0] == port]
     assert f"{10 * len(forged)} bad node packet" in reasons, reasons
+    assert node_drops and node_drops[-1][:2] == ("left", 3), node_drops[-1:]
 
 
 def test_node_refuses_a_bad_destination_in_one_line(takes):

@@ -92,13 +92,15 @@ def check_take(path):
 
 
 def start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bool = False,
-               features=(), models_fallback: bool = False):
+               features=(), project_folder=None, models_fallback: bool = False):
     """Open the source (or, with no camera and ``fallback``, the demo take)
     and the models, and start the feed's capture and tracking threads.
     ``wait``: a camera or stream is opened on the capture's own thread and
     retried with back-off while the piece runs, instead of being opened
     here (where not opening is the user's error). ``features``: the mapper's
-    feature groups (image features are computed on the tracking side).
+    feature groups (image features are computed on the tracking side);
+    ``project_folder``: its project's, where the image network it was first
+    run with is recorded and checked (features/network_record.py).
     ``models_fallback``: a tracker model that is missing or broken is one
     line and the demo take plays instead of the source (someone at a
     terminal, see app/first_run.py), not the error.
@@ -119,6 +121,9 @@ def start_live(source_settings, profile, models_dir, *, fallback: bool, wait: bo
             # Image features need the picture, which only the tracking side has.
             from installation.features.image import stage_for
             image = stage_for(features, models_dir)
+            if image is not None and project_folder is not None:
+                from installation.features.network_record import check_network
+                check_network(project_folder, image.network)
         except BaseException as error:
             if tracker is not None:
                 tracker.close()

@@ -24,6 +24,10 @@ To the ``[osc] status_to`` destinations:
   (docs/nodes.md): its name, latency median and 95th percentile in
   milliseconds (its capture to arrival here, in this machine's clock), the
   people it sees, its frame rate;
+- ``/installation/node/dropped  s i i i``, with each heartbeat, once per
+  node with anything dropped since start-up: its name, bundles dropped as
+  untimely (times not believed), as out of order (numbering), and datagrams
+  refused by its trust rules (address, key, replay);
 - ``/installation/visitor/enter i`` and ``/installation/visitor/leave i``
   (the visitor's id), as they happen.
 
@@ -47,6 +51,7 @@ ENTER_ADDRESS = "/installation/visitor/enter"
 LEAVE_ADDRESS = "/installation/visitor/leave"
 OSC_ADDRESS = "/installation/osc"
 NODE_ADDRESS = "/installation/node/latency"
+NODE_DROPS_ADDRESS = "/installation/node/dropped"
 
 # Drops that mean the bytes were not readable OSC (see installation.osc.packet).
 _INVALID = ("malformed", "over limits")
@@ -123,9 +128,10 @@ class StatusReporter:
             self.sender.send(LATENCY_ADDRESS, *latency)
         for args in self.osc():
             self.sender.send(OSC_ADDRESS, *args)
-        node_status = getattr(getattr(self.feed, "source", None), "node_status", None)
-        for args in node_status() if node_status is not None else ():
-            self.sender.send(NODE_ADDRESS, *args)
+        source = getattr(self.feed, "source", None)
+        for address, method in ((NODE_ADDRESS, "node_status"), (NODE_DROPS_ADDRESS, "node_drops")):
+            for args in getattr(source, method, lambda: ())():
+                self.sender.send(address, *args)
 
     def osc(self) -> list[tuple]:
         """The OSC message's arguments, one tuple per receiver: port,

@@ -322,6 +322,14 @@ class NodesSource(Source):
                             len(n.frame.people), round(float(n.fps), 1)))
         return out
 
+    def node_drops(self) -> list[tuple[str, int, int, int]]:
+        """Per node with any drop since start: name, bundles dropped as
+        untimely, as out of order, and datagrams refused by its trust rules."""
+        refused = self.gate.refused_by_node()
+        counts = [(name, self.untimely[name], self.out_of_order[name], refused.get(name, 0))
+                  for name in self.names]
+        return [c for c in counts if any(c[1:])]
+
     def describe(self) -> str:
         """``nodes: left 41/55 ms, right 39/50 ms, door silent`` for the HUD."""
         status = {s[0]: s for s in self.node_status()}

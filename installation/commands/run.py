@@ -118,6 +118,7 @@ def _run(args, profile, source_settings, signals) -> int:
                                           fallback=not args.profile and args.source is None,
                                           wait=getattr(args, "wait_for_camera", False),
                                           features=_mapper_features(mapper),
+                                          project_folder=_project_folder(mapper),
                                           models_fallback=watched)
         # The tour shows a newcomer the piece when the demo take stands in for
         # the camera; --tour and --no-tour decide otherwise.
@@ -306,6 +307,11 @@ def _console(args, profile):
 def _has_display() -> bool:
     from installation.app.display import has_display
     return has_display()
+
+
+def _project_folder(mapper):
+    """The folder of the mapper's project (None without a mapper, or in memory)."""
+    return getattr(getattr(mapper, "project", None), "path", None)
 
 
 def _mapper_features(mapper) -> tuple[str, ...]:

@@ -204,6 +204,9 @@ class ImageNetwork:
         except OSError as error:
             raise ModelError(f"cannot read the model ({error.strerror or error})",
                              where=str(self.path), fix=fix) from None
+        import hashlib
+
+        self.sha256_ = hashlib.sha256(content).hexdigest()  # which file: network_record.py
         plan = _plan(content, str(self.path), fix)
         self.tensor_, self.pool_ = plan.tensor, plan.pool
         self.model_ = LiteRTModel(plan.content, where=str(self.path), fix=fix,

@@ -254,6 +254,14 @@ class NodeGate:
                         *detail[:_FIRST[reason].count("%s")])
         raise NodePacketError(reason, f"node {name}")
 
+    def refused_by_node(self) -> Counter:
+        """Datagrams refused so far, per node name (all reasons)."""
+        out: Counter = Counter()
+        with self._lock:
+            for (name, _), n in self.refused.items():
+                out[name] += n
+        return out
+
     def summary(self) -> str:
         """``3 unsigned (left), 2 wrong address (right)``: refusals so far."""
         with self._lock:

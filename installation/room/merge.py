@@ -24,27 +24,36 @@ class NodeClock:
     One wild or forged time cannot move it: a bundle whose gap strays more
     than ``tolerance`` seconds from the offset is not believed (:meth:`add`
     says False). Only ``convince`` strays in a row that agree among
-    themselves (a node whose clock was set, or that restarted on another
-    clock) make the offset start again from them.
+    themselves, while no believed bundle came for ``silence`` seconds, make
+    the offset start again from them: a node whose clock was set, or that
+    restarted on another clock, sends nothing on its old clock any more,
+    while a forger's strays, however many in a row, fall between the real
+    node's frames (33 ms apart at 30 fps) and never convince.
     """
 
-    def __init__(self, window: float = 10.0, tolerance: float = 2.0, convince: int = 15):
-        self.window, self.tolerance, self.convince = window, tolerance, convince
+    def __init__(self, window: float = 10.0, tolerance: float = 2.0, convince: int = 15,
+                 silence: float = 0.5):
+        self.window, self.tolerance = window, tolerance
+        self.convince, self.silence = convince, silence
         self._best: deque[tuple[float, float]] = deque()  # increasing gaps: the window's minimum first
-        self._strays: list[float] = []  # gaps in a row that disagree with the offset
+        self._stray_gap, self._strays = 0.0, 0  # the first of the strays in a row, and how many
+        self._believed_at = float("-inf")  # arrival of the newest bundle believed
 
     def add(self, arrival: float, sent: float) -> bool:
         """Note a bundle's times; False when they are not believed (the
         caller drops the bundle)."""
         gap = arrival - sent
         if self._best and abs(gap - self.offset) > self.tolerance:
-            if self._strays and abs(gap - self._strays[0]) > self.tolerance:
-                self._strays = []  # strays that disagree among themselves: noise, or forgery
-            self._strays.append(gap)
-            if len(self._strays) < self.convince:
+            if self._strays and abs(gap - self._stray_gap) > self.tolerance:
+                self._strays = 0  # strays that disagree among themselves: noise, or forgery
+            if not self._strays:
+                self._stray_gap = gap
+            self._strays += 1
+            if self._strays < self.convince or arrival - self._believed_at < self.silence:
                 return False
             self._best.clear()  # the node's clock really moved: follow it
-        self._strays = []
+        self._strays = 0
+        self._believed_at = arrival
         while self._best and self._best[-1][1] >= gap:
             self._best.pop()
         self._best.append((arrival, gap))
