@@ -44,7 +44,7 @@ def _bench():
 
 
 bench = _bench()
-CASES = [case.key for case in bench.CASES if not case.extra]
+CASES = [case.key for case in bench.CASES]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def room(tmp_path_factory):
     """Every case, one after another against one piece: ({case: Result}, how it ended)."""
     need_tool("oscdump")
     results, ended = bench.run_cases(tmp_path_factory.mktemp("hostile_room"), SECONDS,
-                                     keys=set(CASES), extra=False)
+                                     keys=set(CASES))
     return {r.case: r for r in results}, ended
 
 
@@ -73,6 +73,17 @@ def test_forgeries_of_a_node_with_a_key_or_an_address_are_each_refused_and_count
         result = results[key]
         assert result.sent > 0 and result.refused >= result.sent, (key, result.counted)
         assert reasons <= set(result.counted), (key, result.counted)
+        assert result.in_scene == 0, key
+
+
+def test_untimely_forgeries_of_a_node_trusted_by_name_are_dropped_and_counted(room):
+    """Cases a, a2 and b forge the open node (no key, no address): its
+    status heartbeat counts them as untimely, and none reaches a scene."""
+    results, _ = room
+    for key in ("a", "a2", "b"):
+        result = results[key]
+        assert result.sent > 0 and result.counted.get("untimely (open)", 0) > 0, \
+            (key, result.counted)
         assert result.in_scene == 0, key
 
 

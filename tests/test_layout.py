@@ -17,8 +17,8 @@ PACKAGE = ROOT / "installation"
 # Layers, lowest first: a module may import its own layer and those below.
 # Within a layer the cycle check keeps the order honest.
 LAYERS = [
-    # the words every stage speaks: types, errors, files, logs, assets
-    {"types", "errors", "files", "logs", "hours", "assets", "limits"},
+    # the words every stage speaks: types, errors, files, logs, assets, usage
+    {"types", "errors", "files", "logs", "hours", "assets", "limits", "usage"},
     # the stages and what they read: sources, tracking, the room, takes,
     # networks, features, mapping, OSC, poem text, model bundles, profiles
     {"capture", "tracking", "room", "takes", "deep", "features", "mapping", "osc", "text",

@@ -149,6 +149,11 @@ def test_a_signed_frame_is_the_plain_bundle_with_a_sign_message_last():
     alive = signer.sign(alive_message("left", 1_700_000_002.0, 30.0, 60))
     assert [m[0] for m in parse_packet(alive)] == ["/installation/node/alive", SIGN]
     assert decode(envelope(alive, 1_700_000_002.0).payload).frames == 60
+    # With the node's CPU and memory, its name and time are read just the same.
+    alive = signer.sign(alive_message("left", 1_700_000_002.0, 30.0, 60, 35.0, 180.0))
+    sealed = envelope(alive, 1_700_000_002.0)
+    assert (sealed.name, sealed.stamp) == ("left", 1_700_000_002.0)
+    assert decode(sealed.payload).memory_mb == 180.0
 
 
 def test_pure_data_reads_a_signed_stream_as_it_reads_an_unsigned_one(tmp_path):

@@ -151,6 +151,13 @@ def test_a_frame_bundle_reads_back_exactly_and_fits_a_safe_datagram():
     assert seconds == 1_700_000_000
     alive = decode(alive_message("left", 1_700_000_005.5, 29.5, 12))
     assert (alive.name, alive.time, alive.fps, alive.frames) == ("left", 1_700_000_005.5, 29.5, 12)
+    assert (alive.cpu, alive.memory_mb) == (None, None)  # a node that does not say them
+    # A heartbeat may carry the node's CPU (percent of one core) and memory (MB).
+    alive = decode(alive_message("left", 1_700_000_005.5, 29.5, 12, 143.5, 210.25))
+    assert (alive.frames, alive.cpu, alive.memory_mb) == (12, 143.5, 210.25)
+    for cpu, memory in ((-1.0, 100.0), (1e9, 100.0), (50.0, -3.0), (50.0, 3e38)):
+        with pytest.raises(NodePacketError, match="CPU"):
+            decode(alive_message("left", 1_700_000_005.5, 29.5, 12, cpu, memory))
     # Seconds travel modulo 2**31 (32-bit ints): read back next to the reader's clock.
     later = decode(frame_bundle("left", frame, 2 ** 31 + 10.5, 2 ** 31 + 10.75), now=2 ** 31 + 11)
     assert (later.capture, later.sent) == (2 ** 31 + 10.5, 2 ** 31 + 10.75)

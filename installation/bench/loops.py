@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from installation.app.hud import LatencyHistogram
+from installation.usage import resident_mb
 
 MODES = ("plain", "pipeline")
 
@@ -150,16 +151,6 @@ def thread_cpu() -> dict[str, float]:
         name = re.sub(r"[_-]\d+$", "", thread.name)
         seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return seconds
-
-
-def resident_mb() -> float:
-    """This process's resident memory now, in MB (Linux /proc)."""
-    try:
-        with open("/proc/self/statm") as statm:
-            pages = int(statm.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def growth_per_hour(samples: list[tuple[float, float]], min_seconds: float = 60.0) -> float | None:

@@ -35,15 +35,13 @@ import numpy as np
 from installation.capture.base import Source
 from installation.errors import InstallationError, SourceEnded, SourceError
 from installation.room.merge import RESTART, NodeClock, NodeNumbering, RoomIds, into_view
-from installation.osc.node_gate import TRUST_KEYS, NodeGate, read_trust, trust_line
+from installation.capture.node_tables import read_nodes
+from installation.osc.node_gate import NodeGate, trust_line
 from installation.osc.nodes import NodeAlive, NodeFrame, NodeListener
 from installation.types import Frame, Person
 
 log = logging.getLogger("installation.capture")
 
-#: Keys of a [nodes.NAME] table: the floor calibration's, ``main``, and
-#: what its datagrams must be (``from``, ``key`` or ``key_file``).
-NODE_KEYS = ("main", "homography", "points", *TRUST_KEYS)
 #: Why the source refuses a frame (counted by the listener, in the status).
 OUT_OF_ORDER = "out of order"
 
@@ -60,6 +58,8 @@ class _Node:
         self.arrival = 0.0  # its arrival, our unix time
         self.heard = 0.0  # our monotonic time of the last packet (0: silent)
         self.fps = 0.0
+        self.cpu: float | None = None  # its heartbeat's CPU (percent of a core) and memory
+        self.memory_mb: float | None = None
         self.latencies: deque[tuple[float, float]] = deque(maxlen=600)  # (monotonic, seconds)
         self.restarts = 0
         self.forget = False  # restarted: its person ids may name other people now
@@ -153,7 +153,7 @@ class NodesSource(Source):
                 log.info("node %s heard", node.name)
             node.heard = now
             if isinstance(packet, NodeAlive):
-                node.fps = packet.fps
+                node.fps, node.cpu, node.memory_mb = packet.fps, packet.cpu, packet.memory_mb
                 return
             assert isinstance(packet, NodeFrame)
             # Times first: a bundle whose times are not believed changes nothing.
@@ -322,6 +322,25 @@ class NodesSource(Source):
                             len(n.frame.people), round(float(n.fps), 1)))
         return out
 
+    def overview(self) -> list[dict]:
+        """Every node named in the profile, for the console: heard or silent,
+        latency (median, 95th percentile, ms), people, fps, CPU and memory
+        (None until a heartbeat says them), frames dropped as untimely and
+        out of order."""
+        status = {s[0]: s for s in self.node_status()}
+        with self._lock:
+            usage = {name: (n.cpu, n.memory_mb) for name, n in self._nodes.items()}
+        out = []
+        for name in self.names:
+            heard = status.get(name)
+            cpu, memory = usage[name]
+            out.append({"name": name, "heard": heard is not None,
+                        "latency_ms": list(heard[1:3]) if heard else None,
+                        "people": heard[3] if heard else 0, "fps": heard[4] if heard else 0.0,
+                        "cpu": cpu, "memory_mb": round(memory, 1) if memory is not None else None,
+                        "untimely": self.untimely[name], "out_of_order": self.out_of_order[name]})
+        return out
+
     def node_drops(self) -> list[tuple[str, int, int, int]]:
         """Per node with any drop since start: name, bundles dropped as
         untimely, as out of order, and datagrams refused by its trust rules."""
@@ -341,40 +360,3 @@ class NodesSource(Source):
                                                if untimely else "") + (
             f"; {unordered} out of order" if unordered else "") + (
             f"; refused {refused}" if refused else "")
-
-
-def read_nodes(nodes: dict, where: str):
-    """The [nodes.NAME] tables: each node's floor calibration, the main
-    node, and each node's trust (a key file relative to the profile at
-    ``where``, a host name resolved now)."""
-    from pathlib import Path
-
-    from installation.profile_tables import ProfileError, close_match, short
-    from installation.room.floor import FloorCalibration
-
-    try:
-        base = Path(where).parent if Path(where).is_file() else Path.cwd()
-    except OSError:  # a `where` that names no file
-        base = Path.cwd()
-    calibrations, mains, trust = {}, [], {}
-    for name, table in nodes.items():
-        place = f"{where} [nodes.{name}]"
-        if not isinstance(table, dict):
-            raise ProfileError(f"expected a table, got {short(table)}", where=place,
-                               fix=f"write it as a [nodes.{name}] table")
-        for key in table:
-            if key not in NODE_KEYS:
-                raise ProfileError(f"unknown key '{key}'", where=place,
-                                   fix=close_match(key, NODE_KEYS))
-        main = table.get("main", False)
-        if not isinstance(main, bool):
-            raise ProfileError(f"expected true or false, got {short(main)}", where=f"{place} main")
-        if main:
-            mains.append(name)
-        if "homography" in table or "points" in table:
-            calibrations[name] = FloorCalibration.from_profile(table, place)
-        trust[name] = read_trust(name, table, place, base)
-    if len(mains) > 1:
-        raise ProfileError(f"{len(mains)} nodes say main = true ({', '.join(mains)})",
-                           where=f"{where} [nodes]", fix="one node's picture is the piece's view")
-    return calibrations, (mains[0] if mains else next(iter(nodes))), trust

@@ -38,7 +38,7 @@ def config_command(args) -> int:
     profile = load_profile(args.profile, args.set)
     scenes = scenes_config(profile)  # checks [scenes] as `run` does, defaults filled in
     if profile.table("nodes"):
-        from installation.capture.nodes import read_nodes
+        from installation.capture.node_tables import read_nodes
 
         read_nodes(profile.table("nodes"), str(profile.path))  # as `run` reads them
     others = {name: table for name, table in profile.tables.items() if name != "scenes"}

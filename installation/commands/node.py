@@ -176,8 +176,10 @@ class NodeStreamer:
     def run(self, feed, seconds: float | None = None) -> None:
         from installation.osc.node_keys import SIGN_ROOM
         from installation.osc.nodes import alive_message, frame_bundle
+        from installation.usage import CpuMeter, resident_mb
 
         room = SIGN_ROOM if self.signer is not None else 0
+        cpu = CpuMeter()  # what the node costs its machine, in each heartbeat
         start = time.monotonic()
         next_alive = start
         seen = -1
@@ -201,7 +203,7 @@ class NodeStreamer:
             if now >= next_alive:
                 next_alive = now + ALIVE_EVERY
                 self.send(alive_message(self.name, self.clock.now(), len(self._sent_times),
-                                        self.frames))
+                                        self.frames, cpu.percent(), resident_mb()))
             if seconds is not None and now - start >= seconds:
                 break
             if feed.finished():

@@ -217,8 +217,9 @@ def _peek(message: bytes, now: float) -> tuple[str | None, float | None]:
     if len(messages) != 1:
         return None, None
     address, args = messages[0]
-    count, at = {FRAME: (9, 4), ALIVE: (5, 1)}.get(address, (0, 0))
-    if not count or len(args) != count or not isinstance(args[0], str):
+    # Argument counts, and where the time is (a heartbeat may carry CPU and memory).
+    counts, at = {FRAME: ((9,), 4), ALIVE: ((5, 7), 1)}.get(address, ((), 0))
+    if len(args) not in counts or not isinstance(args[0], str):
         return None, None
     seconds, micro = args[at], args[at + 1]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (seconds, micro)):

@@ -41,6 +41,9 @@ FRAME = "/installation/node/frame"
 PERSON = "/installation/node/person"
 HAND = "/installation/node/hand"
 ALIVE = "/installation/node/alive"
+#: A heartbeat's CPU (percent of one core: 256 cores busy) and memory (1 TB)
+#: beyond which it is not believed.
+MAX_CPU, MAX_MEMORY_MB = 25600.0, 1e6
 
 #: A node's name: what the piece's [nodes.NAME] table calls it.
 MAX_NAME = 64
@@ -85,6 +88,8 @@ class NodeAlive:
     time: float
     fps: float
     frames: int
+    cpu: float | None = None  # percent of one core (a node before these fields: None)
+    memory_mb: float | None = None  # resident memory
 
 
 def _message(address: str, args) -> bytes:
@@ -139,10 +144,13 @@ def ntp_time(unix: float) -> bytes:
     return struct.pack(">II", (seconds + 2_208_988_800) % 2 ** 32, fraction)
 
 
-def alive_message(name: str, unix_time: float, fps: float, frames: int) -> bytes:
-    """The heartbeat message."""
+def alive_message(name: str, unix_time: float, fps: float, frames: int,
+                  cpu: float | None = None, memory_mb: float | None = None) -> bytes:
+    """The heartbeat message (with the node's CPU and memory when given)."""
+    usage = [("f", float(cpu)), ("f", float(memory_mb))] \
+        if cpu is not None and memory_mb is not None else []
     return _message(ALIVE, [("s", name), *time_ints(unix_time), ("f", float(fps)),
-                            ("i", int(frames))]).dgram
+                            ("i", int(frames)), *usage]).dgram
 
 
 _WRAP = 2 ** 31
@@ -199,14 +207,18 @@ def decode(data: bytes, now: float | None = None) -> NodeFrame | NodeAlive:
         raise NodePacketError(NOT_A_NODE_PACKET, "empty bundle")
     address, args = messages[0]
     if address == ALIVE:
-        if len(messages) != 1 or len(args) != 5:
-            raise _bad("a heartbeat is one message: s i i f i")
+        if len(messages) != 1 or len(args) not in (5, 7):
+            raise _bad("a heartbeat is one message: s i i f i, then f f (CPU, memory) or not")
         fps = _number(args[3], float)
         problem = rate_problem(fps, "a heartbeat's rate")
         if problem:
             raise _bad(problem)
         time_ = read_time(_number(args[1], int), _number(args[2], int), now)
-        return NodeAlive(_name(args[0]), time_, fps, _number(args[4], int))
+        usage = [_number(a, float) for a in args[5:]]
+        if usage and not (0.0 <= usage[0] <= MAX_CPU and 0.0 <= usage[1] <= MAX_MEMORY_MB):
+            raise _bad(f"a heartbeat's CPU {usage[0]:g}% or memory {usage[1]:g} MB "
+                       f"is outside 0..{MAX_CPU:g} or 0..{MAX_MEMORY_MB:g}")
+        return NodeAlive(_name(args[0]), time_, fps, _number(args[4], int), *usage)
     if address != FRAME:
         raise NodePacketError(NOT_A_NODE_PACKET, f"starts with {address!r}")
     if len(args) != 9:
