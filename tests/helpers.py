@@ -559,3 +559,15 @@ def pd_listening(tmp_path: Path, patch: str):
     finally:
         pd.terminate()
         pd.wait(timeout=10)
+
+
+def load_benchmark(name: str):
+    """A script of benchmarks/ as a module (``name`` without .py): tests run
+    its cases short and assert what must hold."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

@@ -36,12 +36,12 @@ FIRST = "mirror"
 
 
 class Piece:
-    """`installation run profiles/dev-take.toml` with its console on a free
-    port (``console``: where, as --console takes it); ``log`` reads its
-    stderr as it comes, ``url`` is the console's."""
+    """`installation run profiles/dev-take.toml` (or ``profile``) with its
+    console on a free port (``console``: where, as --console takes it);
+    ``log`` reads its stderr as it comes, ``url`` is the console's."""
 
-    def __init__(self, tmp_path, *argv, console: str = "127.0.0.1:0", **env):
-        self.process = start_run(tmp_path, DEV_TAKE, "--seconds", "900", "--scene", FIRST,
+    def __init__(self, tmp_path, *argv, console: str = "127.0.0.1:0", profile=DEV_TAKE, **env):
+        self.process = start_run(tmp_path, profile, "--seconds", "900", "--scene", FIRST,
                                  "--console", console, *argv, **env)
         self.log = LineReader(self.process.stderr)
         line = self.log.wait(r"the console is at http://", timeout=120)[0]

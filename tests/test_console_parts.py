@@ -17,7 +17,7 @@ from installation.app.schedule import Schedule
 from installation.console.access import (ConsoleError, ConsolePlan, Gate, bind, console_plan,
                                          is_loopback)
 from installation.console.server import Console
-from installation.console.state import HoursWatch, RecentProblems, StatePublisher
+from installation.console.state import HoursWatch, LogTail, StatePublisher
 from installation.hours import OpeningHours
 from installation.profile import ProfileError, load_profile, profile_as_toml
 from installation.profile_tables import ConsoleSettings
@@ -81,8 +81,9 @@ def test_the_render_thread_publishes_a_snapshot_a_few_times_a_second():
 
 
 def test_the_last_warnings_and_errors_are_kept():
-    problems = RecentProblems(keep=3).install()
+    problems = LogTail(problems=3).install()
     log = logging.getLogger("installation.test")
+    log.setLevel(logging.INFO)  # as the piece's log is (a test's root logger says WARNING)
     try:
         log.info("not a problem")
         for n in range(5):
@@ -93,6 +94,28 @@ def test_the_last_warnings_and_errors_are_kept():
     recent = problems.recent()
     assert [r["message"] for r in recent] == ["camera lost 3", "camera lost 4", "a scene failed"]
     assert [r["level"] for r in recent] == ["warning", "warning", "error"]
+    # The log's tail, by level: every line at INFO, the warnings, the errors.
+    assert [r["message"] for r in problems.tail("info", 3)] == [
+        "camera lost 3", "camera lost 4", "a scene failed"]
+    assert problems.tail("info")[0]["message"] == "not a problem"
+    assert len(problems.tail("warning")) == 6
+    assert [r["message"] for r in problems.tail("error")] == ["a scene failed"]
+
+
+def test_the_last_error_outlives_a_chatty_log():
+    tail = LogTail(keep=5, problems=2).install()
+    log = logging.getLogger("installation.test")
+    log.setLevel(logging.INFO)
+    try:
+        log.error("the camera is gone")
+        for n in range(20):
+            log.info("visitor %d entered", n)
+    finally:
+        tail.remove()
+    assert [r["message"] for r in tail.recent()] == ["the camera is gone"]
+    assert [r["message"] for r in tail.tail("info")] == [f"visitor {n} entered"
+                                                         for n in range(15, 20)]
+    assert tail.tail("error") == []  # gone from the tail, still in the status
 
 
 def test_the_hours_say_when_they_next_change():

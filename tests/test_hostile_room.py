@@ -21,11 +21,9 @@ only what must hold, never a time or a rate:
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 
 import pytest
-from helpers import ROOT, need_tool
+from helpers import load_benchmark, need_tool
 
 #: Seconds each case runs (10 heartbeats).
 SECONDS = 5.0
@@ -34,16 +32,7 @@ SECONDS = 5.0
 MOST = 0.7
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("hostile_room",
-                                                  ROOT / "benchmarks" / "hostile_room.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+bench = load_benchmark("hostile_room")
 CASES = [case.key for case in bench.CASES]
 
 

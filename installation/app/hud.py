@@ -270,6 +270,17 @@ def draw_text_box(surface, lines, font, topleft, background=(0, 0, 0), alpha=190
     return pygame.Rect(topleft, (width, height))
 
 
+def draw_card(surface, text: str, font=None):
+    """A technician's note in the bottom-left corner, small and dim; the
+    font (made on first use, pass it back next time)."""
+    if font is None:
+        font = pygame.font.Font(None, max(16, surface.get_height() // 45))
+    height = font.get_linesize() + 12
+    draw_text_box(surface, [(text[:120], DIM)], font,
+                  (8, max(0, surface.get_height() - height - 8)), alpha=150)
+    return font
+
+
 def draw_problems(surface: pygame.Surface, problems: list[str], font=None) -> None:
     """The technician overlay: scene files saved with an error, at the bottom."""
     if not problems:

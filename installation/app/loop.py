@@ -42,7 +42,7 @@ from pathlib import Path
 import pygame
 
 from installation.app.clocks import FakeClock, Pilot, RealClock
-from installation.app.hud import DIM, Hud, draw_problems, draw_text_box
+from installation.app.hud import Hud, draw_card, draw_problems
 from installation.app.kiosk import TechMenu, is_menu_combo
 from installation.app.upkeep import Upkeep
 from installation.profile import DisplaySettings
@@ -108,6 +108,7 @@ class RenderLoop:
         self.is_open = True
         self.blackout, self._dark_scene = False, None  # see black_out; the scene it took off
         self.stop_requested = False
+        self.restart_asked = False  # see restart
         self.restarts = 0  # set by app.supervisor when the loop is run again after a failure
         self.last_error: str | None = None
         actions = {"next": lambda: self.director.step(1, "menu") or "next scene asked",
@@ -178,6 +179,13 @@ class RenderLoop:
         self.stop_requested = True
         self.running = False
         return "quitting"
+
+    def restart(self, reason: str = "console") -> None:
+        """End the show after this pass, for the piece to start again as a
+        new process (``restart_asked``: commands/run.py does it)."""
+        log.info("restarting the piece (%s)", reason)
+        self.restart_asked = True
+        self.stop()
 
     def black_out(self, on: bool, reason: str = "console") -> None:
         """Black until undone (then the scene that was on comes back), as when
@@ -279,7 +287,7 @@ class RenderLoop:
             + list(self.director.problems.values())
         draw_problems(screen, problems)
         if waiting:
-            self._draw_card(screen, waiting)
+            self._card_font = draw_card(screen, waiting, self._card_font)
         self.menu.draw(screen)
         self._finish_pass(drawn_at, self.fps)
 
@@ -314,14 +322,6 @@ class RenderLoop:
                       status=self.status() if self.status else "")
         self.menu.draw(self.screen)
         self._finish_pass(now, self.closed_fps)
-
-    def _draw_card(self, surface, text: str) -> None:
-        """The technician's note in the bottom-left corner, small and dim."""
-        if self._card_font is None:
-            self._card_font = pygame.font.Font(None, max(16, surface.get_height() // 45))
-        height = self._card_font.get_linesize() + 12
-        draw_text_box(surface, [(text[:120], DIM)], self._card_font,
-                      (8, max(0, surface.get_height() - height - 8)), alpha=150)
 
     def handle_event(self, event, now: float | None = None) -> None:
         """Quit, resize and keys: the technician menu first, then the mapper,

@@ -11,6 +11,8 @@ for everything (see `installation service install`).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 from collections import deque
 
@@ -48,3 +50,17 @@ def run_supervised(loop, seconds: float | None = None, screenshot=None, *,
             if loop.stop_requested or (seconds is not None and loop.stats.seconds >= seconds):
                 return loop.stats
             sleep(pause)
+
+
+def relaunch() -> None:
+    """Run the piece anew in this process, with the same command line (the
+    console's restart). The same process id: a service manager sees no exit
+    and a terminal keeps its piece; the new piece says READY to systemd
+    again. Everything the old one held (the window, the camera, the ports)
+    must be closed first: sockets are not inherited across exec."""
+    log.info("the piece starts again: %s", " ".join(["installation", *sys.argv[1:]]))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "installation.cli", *sys.argv[1:]])

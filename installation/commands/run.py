@@ -158,6 +158,9 @@ def _run(args, profile, source_settings, signals) -> int:
           + (f"; render loop restarted {loop.restarts}x" if loop.restarts else ""))
     if ran_out:
         raise source_ended(feed)
+    if loop is not None and loop.restart_asked:
+        from installation.app.supervisor import relaunch
+        relaunch()
     return 0
 
 

@@ -21,6 +21,7 @@ import errno
 import hmac
 import ipaddress
 import os
+import re
 import socket
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -31,6 +32,8 @@ from installation.profile_tables import CONSOLE_DEFAULT, check_token, split_list
 TOKEN_ENV = "INSTALLATION_CONSOLE_TOKEN"
 COOKIE = "installation_console"
 TOKEN_HEADER = "x-installation-token"
+#: A Host header: "[IPv6]" or a name or IPv4 address, then an optional ":PORT".
+HOST_HEADER = re.compile(r"(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+))(?::[0-9]*)?")
 
 
 class ConsoleError(InstallationError):
@@ -179,10 +182,10 @@ class Gate:
     def host_ok(self, headers: dict[str, str]) -> bool:
         if not self.loopback:
             return True  # the token guards it
-        host = headers.get("host", "")
-        name = host[1:host.index("]")] if host.startswith("[") and "]" in host \
-            else host.rpartition(":")[0] or host
-        return is_loopback(name)
+        # The whole header must be a host and a port: "localhost:[" or
+        # "127.0.0.1:80@example.com" is no address of this machine.
+        match = HOST_HEADER.fullmatch(headers.get("host", ""))
+        return match is not None and is_loopback(match.group(1) or match.group(2))
 
     @staticmethod
     def same_origin(headers: dict[str, str]) -> bool:

@@ -21,7 +21,11 @@ import logging
 import threading
 
 from installation.console.access import ConsoleError, ConsolePlan, Gate, bind
-from installation.console.state import BLACKOUT, CLOSED, HoursWatch, RecentProblems, StatePublisher
+from installation.console.actions import RenderActions, reload_scene, restart_piece
+from installation.console.live_view import LiveView
+from installation.console.state import BLACKOUT, CLOSED, HoursWatch, LogTail, StatePublisher
+from installation.console.teach import Teach
+from installation.console.teach_routes import routes as teach_routes
 from installation.errors import did_you_mean
 
 log = logging.getLogger("installation.console")
@@ -52,10 +56,13 @@ class Console:
         self.socket = bind(plan)
         self.port = self.socket.getsockname()[1]
         self.publisher = StatePublisher()
-        self.problems = RecentProblems().install()
+        self.log_tail = LogTail().install()
+        self.view = LiveView()
+        self.actions = RenderActions()
         self.gate = Gate(plan.token, plan.loopback)
         self.hours = HoursWatch(hours)
         self.steer: Steer | None = None
+        self.teach: Teach | None = None
         self.web = None
         self.failed: str | None = None  # why the console stopped by itself
         self._lock = threading.Lock()
@@ -70,8 +77,9 @@ class Console:
     def start(self, director, loop) -> "Console":
         """Publish ``loop``'s state (one of its watchers) and serve on the
         thread "console"; the buttons steer ``director`` and ``loop``."""
-        loop.watchers.append(self.publisher)
-        self.steer = Steer(director, loop, self.publisher.latest)
+        loop.watchers += [self.publisher, self.view, self.actions]
+        self.steer = Steer(director, loop, self.publisher.latest, self.actions)
+        self.teach = Teach(loop)
         self._thread = threading.Thread(target=self._serve, name="console", daemon=True)
         self._thread.start()
         reach = ("this machine only" if self.plan.loopback else
@@ -90,18 +98,21 @@ class Console:
             server.should_exit = True
         if self._thread is not None:
             self._thread.join(STOP_WAIT)
+        if self.teach is not None:
+            self.teach.release()  # a hold under way ends, its examples kept
         self.socket.close()
-        self.problems.remove()
+        self.log_tail.remove()
 
     def _serve(self) -> None:
         try:
             import uvicorn
 
+            from installation.console.arrival import H11WithArrivalDeadline
             from installation.console.web import MAX_BODY, ConsoleWeb
 
-            self.web = ConsoleWeb(self, self.steer, self.gate)
+            self.web = ConsoleWeb(self, self.steer, self.gate, teach_routes(self.teach))
             config = uvicorn.Config(
-                self.web.app, http="h11", ws="websockets-sansio", loop="asyncio",
+                self.web.app, http=H11WithArrivalDeadline, ws="websockets-sansio", loop="asyncio",
                 lifespan="off", log_config=None, log_level="warning", access_log=False,
                 server_header=False, timeout_graceful_shutdown=1, limit_concurrency=64,
                 ws_max_size=MAX_BODY, h11_max_incomplete_event_size=16 * 1024)
@@ -128,9 +139,9 @@ class Console:
         state = dict(self.publisher.latest())
         state.update(self.hours.state())
         state["piece"] = self.name
-        state["problems"] = self.problems.recent()
+        state["problems"] = self.log_tail.recent()
         state["console"] = {"clients": getattr(self.web, "clients", 0),
-                            "refused": self.gate.refused}
+                            "refused": self.gate.refused, "pictures": self.view.taken}
         return json.dumps(state)
 
 
@@ -138,15 +149,14 @@ class Steer:
     """The console's buttons, called on the console's thread; each answers
     (HTTP status, one line). The render thread acts on them at its next pass."""
 
-    def __init__(self, director, loop, latest):
-        self.director, self.loop, self.latest = director, loop, latest
+    def __init__(self, director, loop, latest, actions):
+        self.director, self.loop, self.latest, self.actions = director, loop, latest, actions
 
     def scene(self, name: str) -> tuple[int, str]:
         state = self.latest()
-        names = state.get("scenes", [])
-        if name not in names:
-            fix = did_you_mean(name, names, otherwise="the scenes: " + ", ".join(names))
-            return 404, f"no scene '{name[:60]}' here ({fix})"
+        unknown = self._unknown(name, state)
+        if unknown:
+            return 404, unknown
         dark = self._dark(state)
         if dark:
             return 409, dark
@@ -160,9 +170,30 @@ class Steer:
         self.director.step(1, "console")
         return 202, "next scene asked"
 
+    def reload(self, name: str) -> tuple[int, str]:
+        unknown = self._unknown(name, self.latest())
+        if unknown:
+            return 404, unknown
+        if not self.actions.call(reload_scene(name)):
+            return 429, "too many actions waiting: try again in a moment"
+        return 202, f"scene {name} reloads"
+
+    def restart(self) -> tuple[int, str]:
+        if not self.actions.call(restart_piece):
+            return 429, "too many actions waiting: try again in a moment"
+        return 202, "the piece restarts: this page reconnects when it is back"
+
     def blackout(self, on: bool) -> tuple[int, str]:
         self.loop.black_out(on, "console")
         return 200, "blackout: the screen is black" if on else "the show is back"
+
+    @staticmethod
+    def _unknown(name: str, state: dict) -> str | None:
+        names = state.get("scenes", [])
+        if name in names:
+            return None
+        fix = did_you_mean(name, names, otherwise="the scenes: " + ", ".join(names))
+        return f"no scene '{name[:60]}' here ({fix})"
 
     @staticmethod
     def _dark(state: dict) -> str | None:

@@ -8,10 +8,11 @@ swaps it in under a lock; the console's thread reads :meth:`latest`. Neither
 waits on the other for more than that swap, and a copy costs the render
 thread well under a millisecond (measured in docs/running.md, "Console").
 
-:class:`RecentProblems` is a logging handler keeping the last warnings and
-errors, as the page shows them. :class:`HoursWatch` says when the opening
-hours next change, worked out on the console's thread (a week of minutes
-searched, too slow for the render thread) and kept until that time passes.
+:class:`LogTail` is a logging handler keeping the log's last lines and,
+apart, the last warnings and errors, as the page shows them.
+:class:`HoursWatch` says when the opening hours next change, worked out on
+the console's thread (a week of minutes searched, too slow for the render
+thread) and kept until that time passes.
 """
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ import threading
 import time
 from collections import deque
 
+from installation.usage import CpuMeter, resident_mb
+
 #: Scene names the state uses for a dark screen.
 CLOSED, BLACKOUT = "closed", "blackout"
+#: Seconds between two readings of the piece's CPU and memory.
+USAGE_EVERY = 1.0
 
 
 class StatePublisher:
@@ -36,6 +41,9 @@ class StatePublisher:
         self._latest: dict = {"stage": "starting"}
         self._started: float | None = None
         self._next = 0.0
+        self._cpu = CpuMeter()
+        self._usage: dict = {"cpu": 0.0, "memory_mb": round(resident_mb(), 1)}
+        self._usage_at = 0.0
 
     def tick(self, loop, now: float) -> None:
         if self._started is None:
@@ -44,6 +52,10 @@ class StatePublisher:
             return
         self._next = now + self.every
         snapshot = take_snapshot(loop, now, now - self._started)
+        if now - self._usage_at >= USAGE_EVERY:  # CPU over a second, not a quarter's jitter
+            self._usage_at = now
+            self._usage = {"cpu": self._cpu.percent(), "memory_mb": round(resident_mb(), 1)}
+        snapshot.update(self._usage)
         with self._lock:
             self._latest = snapshot
             self.version += 1
@@ -64,6 +76,7 @@ def take_snapshot(loop, now: float, uptime: float) -> dict:
     catalog = [n for n in director.catalog.names() if n not in director.left_out]
     playlist = list(director.playlist)
     schedule = loop.schedule
+    overview = getattr(getattr(loop.source, "source", None), "overview", None)
     return {
         "stage": stage,
         "scene": director.current if stage == "show" else stage,
@@ -80,37 +93,60 @@ def take_snapshot(loop, now: float, uptime: float) -> dict:
         "uptime": round(uptime, 1),
         "open": schedule.state is not False if schedule is not None else True,
         "restarts": int(getattr(loop, "restarts", 0)),
+        # Tracking nodes, when the source is a room of them (capture/nodes.py).
+        "nodes": overview() if overview is not None else [],
         "faults": int(getattr(director, "fault_count", 0)),
     }
 
 
-class RecentProblems(logging.Handler):
-    """Keeps the last ``keep`` records at WARNING or above, as small dicts."""
+class LogTail(logging.Handler):
+    """The readable log's newest lines, as small dicts: the last ``keep``
+    at INFO or above (the page's log, filtered by level), and apart the last
+    ``problems`` at WARNING or above, so a chatty hour of INFO lines does not
+    push the last error off the status."""
 
-    def __init__(self, keep: int = 8):
-        super().__init__(logging.WARNING)
+    LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+    def __init__(self, keep: int = 300, problems: int = 8):
+        super().__init__(logging.INFO)
         self.records: deque[dict] = deque(maxlen=keep)
+        self.problems: deque[dict] = deque(maxlen=problems)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001  a bad format is still worth showing
             message = str(record.msg)
-        self.records.append({
-            "time": time.strftime("%H:%M:%S", time.localtime(record.created)),
-            "level": record.levelname.lower(), "name": record.name,
-            "message": message.splitlines()[0][:300] if message else ""})
+        line = {"time": time.strftime("%H:%M:%S", time.localtime(record.created)),
+                "level": record.levelname.lower(), "levelno": record.levelno,
+                "name": record.name,
+                "message": message.splitlines()[0][:300] if message else ""}
+        self.records.append(line)
+        if record.levelno >= logging.WARNING:
+            self.problems.append(line)
 
     def recent(self) -> list[dict]:
+        """The last warnings and errors."""
         with self.lock:  # the handler's own lock, held by handle() around emit()
-            return list(self.records)
+            return [_shown(line) for line in self.problems]
 
-    def install(self) -> "RecentProblems":
+    def tail(self, level: str = "info", count: int = 100) -> list[dict]:
+        """The last ``count`` lines at ``level`` ("info", "warning", "error") or above."""
+        floor = self.LEVELS[level]
+        with self.lock:
+            lines = [line for line in self.records if line["levelno"] >= floor]
+        return [_shown(line) for line in lines[-count:]]
+
+    def install(self) -> "LogTail":
         logging.getLogger().addHandler(self)
         return self
 
     def remove(self) -> None:
         logging.getLogger().removeHandler(self)
+
+
+def _shown(line: dict) -> dict:
+    return {k: v for k, v in line.items() if k != "levelno"}
 
 
 class HoursWatch:

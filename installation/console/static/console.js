@@ -49,6 +49,9 @@ function show(s) {
   $("people").textContent = people.length ? `${people.length}: id ${people.join(", ")}` : "nobody";
   $("uptime").textContent = duration(s.uptime);
   $("hours").textContent = hours(s);
+  $("usage").textContent = typeof s.cpu === "number"
+    ? `${Math.round(s.cpu)}% of a core · ${Math.round(s.memory_mb)} MB` : "–";
+  nodes(s.nodes || []);
   scenes(s);
   const black = s.stage === "blackout";
   const blackout = $("blackout");
@@ -56,7 +59,23 @@ function show(s) {
   blackout.setAttribute("aria-pressed", String(black));
   blackout.disabled = s.stage === "starting";
   $("next").disabled = s.stage !== "show";
+  $("reload").disabled = s.stage !== "show";
   problems(s.problems || []);
+}
+
+function nodes(list) {
+  const el = $("nodes");
+  el.hidden = !list.length;
+  el.replaceChildren(...list.map((n) => {
+    const item = document.createElement("li");
+    item.classList.toggle("silent", !n.heard);
+    const usage = typeof n.cpu === "number" ? ` · ${Math.round(n.cpu)}% CPU · ${Math.round(n.memory_mb)} MB` : "";
+    const drops = n.untimely || n.out_of_order ? ` · dropped ${n.untimely + n.out_of_order}` : "";
+    item.textContent = n.heard
+      ? `${n.name}: ${Math.round(n.latency_ms[0])} ms (p95 ${Math.round(n.latency_ms[1])}) · ${n.people} people · ${number(n.fps)} fps${usage}${drops}`
+      : `${n.name}: silent${drops}`;
+    return item;
+  }));
 }
 
 function scenes(s) {
@@ -91,16 +110,18 @@ function problems(records) {
     list.innerHTML = '<li class="none">none so far</li>';
     return;
   }
-  list.replaceChildren(...records.slice().reverse().map((r) => {
-    const item = document.createElement("li");
-    item.className = r.level;
-    const time = document.createElement("time");
-    time.textContent = r.time;
-    const level = document.createElement("b");
-    level.textContent = r.level + " ";
-    item.append(time, level, document.createTextNode(r.message));
-    return item;
-  }));
+  list.replaceChildren(...records.slice().reverse().map(logItem));
+}
+
+function logItem(r) {
+  const item = document.createElement("li");
+  item.className = r.level;
+  const time = document.createElement("time");
+  time.textContent = r.time;
+  const level = document.createElement("b");
+  level.textContent = r.level + " ";
+  item.append(time, level, document.createTextNode(r.message));
+  return item;
 }
 
 async function send(path, body) {
@@ -139,6 +160,61 @@ function hours(s) {
 }
 
 $("next").addEventListener("click", () => send("/api/next"));
+$("reload").addEventListener("click", () => send("/api/reload", { name: state && state.scene }));
+
+// Restart takes two taps within 4 s: a thumb in a pocket must not restart the show.
+let disarm = null;
+$("restart").addEventListener("click", () => {
+  const button = $("restart");
+  if (button.dataset.armed === "true") {
+    clearTimeout(disarm);
+    button.dataset.armed = "false";
+    button.textContent = "Restart the piece";
+    send("/api/restart");
+    return;
+  }
+  button.dataset.armed = "true";
+  button.textContent = "Tap again to restart";
+  disarm = setTimeout(() => {
+    button.dataset.armed = "false";
+    button.textContent = "Restart the piece";
+  }, 4000);
+});
+
+// The live view: a new picture once the last one has arrived, at most two a
+// second, only while the panel is open and the page is seen.
+let pictures = 0;
+function nextPicture() {
+  if (!$("live").open || document.hidden) return;
+  const started = Date.now();
+  const image = $("view");
+  const again = () => setTimeout(nextPicture, Math.max(0, 500 - (Date.now() - started)));
+  image.onload = again;
+  image.onerror = () => setTimeout(nextPicture, 2000);
+  image.src = "/api/view.jpg?n=" + (pictures += 1);
+}
+$("live").addEventListener("toggle", nextPicture);
+document.addEventListener("visibilitychange", nextPicture);
+
+// The log: its last lines at the chosen level, every two seconds while open.
+async function showLog() {
+  if (!$("log-panel").open || document.hidden) return;
+  try {
+    const answer = await fetch(`/api/log?level=${$("log-level").value}&count=100`, { cache: "no-store" });
+    if (answer.ok) logLines((await answer.json()).lines);
+  } catch (e) { /* the link's status says it */ }
+}
+function logLines(lines) {
+  const list = $("log");
+  if (!lines.length) {
+    list.innerHTML = '<li class="none">nothing at this level yet</li>';
+    return;
+  }
+  list.replaceChildren(...lines.slice().reverse().map(logItem));
+}
+$("log-panel").addEventListener("toggle", showLog);
+$("log-level").addEventListener("change", showLog);
+setInterval(showLog, 2000);
 $("blackout").addEventListener("click", () =>
   send("/api/blackout", { on: !(state && state.stage === "blackout") }));
 connect();
