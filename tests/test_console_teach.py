@@ -18,11 +18,8 @@ only against a hang.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +32,8 @@ from installation.console.server import Console
 from installation.mapping import ClassifierOutput, GestureOutput, Project, RegressorOutput
 from installation.takes.io import read_take
 from scenekit import RED, make_loop, solid
-from test_console import Piece
+from test_console import PHONE, Piece, browser, call, phone  # noqa: F401  fixtures
 
-CHROMIUM = "/usr/bin/chromium"
-PHONE = {"width": 390, "height": 844}
 TAKE = ROOT / "assets" / "demo_take.jsonl.gz"
 Red = solid("red", RED)
 
@@ -87,45 +82,6 @@ def piece(tmp_path_factory):
     status, out, log = running.stop()
     assert status == 0, log
     assert run_figures(out)[0] > 0
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs Playwright for Python (pip install -e '.[test]'); see README.md, "
-                    "'Tests'")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs chromium from Debian's chromium package (apt-get install chromium); "
-                    "see README.md, 'Tests'")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True)
-    yield context.new_page()
-    context.close()
-
-
-def call(url: str, path: str, body=None, *, data: bytes | None = None, method=None,
-         **headers) -> tuple[int, dict]:
-    """(status, JSON answer) of a request to the console's API."""
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers.setdefault("Content-Type", "application/json")
-    request = urllib.request.Request(url + path.lstrip("/"), data=data, method=method,
-                                     headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
 
 
 def state(url: str) -> dict:
