@@ -12,7 +12,7 @@ The tables read here (every key optional; see profiles/gallery.toml)::
     [console]             the technician's web console: on, where it listens, its token
     [nodes.NAME]          tracking nodes heard by a [source] nodes list (capture/nodes.py)
 
-Tables owned by other parts ([scenes], [mapping]) are kept as read in
+Tables owned by other parts ([scenes], [mapping], [outputs]) are kept as read in
 ``Profile.tables`` and checked by their owners. Every table read here is
 checked against the dataclass it fills: an unknown key names the closest
 valid one, a wrong type says what was expected, and both give the file and
@@ -218,7 +218,7 @@ class Profile:
 
 
 # Top-level tables read by other parts of the package (see Profile.tables).
-OWNED_TABLES = ("scenes", "mapping", "nodes")
+OWNED_TABLES = ("scenes", "mapping", "nodes", "outputs")
 # Tables read here, with the dataclass each fills.
 _TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": DisplaySettings,
            "logging": LoggingSettings, "osc": OscSettings, "console": ConsoleSettings}

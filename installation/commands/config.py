@@ -41,6 +41,10 @@ def config_command(args) -> int:
         from installation.capture.node_tables import read_nodes
 
         read_nodes(profile.table("nodes"), str(profile.path))  # as `run` reads them
+    if profile.table("outputs"):
+        from installation.app.room_outputs import OutputsPlan
+
+        OutputsPlan(profile.table("outputs"), str(profile.path))  # as `run` reads it
     others = {name: table for name, table in profile.tables.items() if name != "scenes"}
     if "nodes" in others:  # a node's key is a secret: the printout may be shared
         others["nodes"] = {name: {k: "(hidden)" if k == "key" else v for k, v in table.items()}

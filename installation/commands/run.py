@@ -89,6 +89,7 @@ def run_command(args) -> int:
 
 def _run(args, profile, source_settings, signals) -> int:
     from installation.app.first_run import at_a_terminal, fetch_missing, tracker_models
+    from installation.app.room_outputs import OutputsPlan
     from installation.app.tour import TourDirector
     from installation.scenes.config import scenes_config
     from installation.scenes.discovery import discover_scenes
@@ -97,6 +98,7 @@ def _run(args, profile, source_settings, signals) -> int:
     # a typo in the profile is a one-line error at once.
     config = scenes_config(profile)
     catalog = discover_scenes(config)
+    outputs = OutputsPlan(profile.table("outputs"), str(profile.path or "profile"))
     # Someone at a terminal gets the models fetched on a first run, or the
     # demo take without them; a service or kiosk gets the one-line error.
     watched = at_a_terminal() and not (args.kiosk or profile.display.kiosk
@@ -108,7 +110,7 @@ def _run(args, profile, source_settings, signals) -> int:
                             models_dir=models_folder(args, profile))
     mapper = _load_mapper(profile)
 
-    receiver = feed = tracker = reporter = console = None
+    receiver = feed = tracker = reporter = console = room_out = None
     stats = loop = None
     try:
         # A taken OSC port is the user's one-line error before the camera opens.
@@ -130,6 +132,7 @@ def _run(args, profile, source_settings, signals) -> int:
         reporter = _status_out(profile, feed, listeners)
         director.listeners.append(reporter.visitor)
         loop = _render_loop(args, profile, feed, director, mapper, catalog, config, reporter)
+        room_out = _room_outputs(outputs, loop)
         if console is not None:
             console.start(director, loop)
         from installation.app.supervisor import run_supervised
@@ -153,6 +156,8 @@ def _run(args, profile, source_settings, signals) -> int:
             tracker.close()
         if reporter is not None:
             reporter.close()
+        if room_out is not None:
+            room_out.close()
     print(f"drew {stats.drawn} frames in {stats.seconds:.1f} s ({stats.fps:.0f} fps); "
           f"tracked {feed.processed} frames; people seen {stats.people_seen}"
           + (f"; render loop restarted {loop.restarts}x" if loop.restarts else ""))
@@ -310,6 +315,18 @@ def _console(args, profile):
 def _has_display() -> bool:
     from installation.app.display import has_display
     return has_display()
+
+
+def _room_outputs(plan, loop):
+    """The room in TUIO and Augmenta (docs/outputs.md), one of the loop's
+    watchers; None when the profile asks for neither."""
+    if not plan.any:
+        return None
+    from installation.app.room_outputs import RoomOutputs
+
+    room_out = RoomOutputs(plan)
+    loop.watchers.append(room_out)
+    return room_out
 
 
 def _project_folder(mapper):
