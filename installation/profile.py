@@ -218,7 +218,7 @@ class Profile:
 
 
 # Top-level tables read by other parts of the package (see Profile.tables).
-OWNED_TABLES = ("scenes", "mapping", "nodes", "outputs")
+OWNED_TABLES = ("scenes", "mapping", "nodes", "outputs", "oscquery")
 # Tables read here, with the dataclass each fills.
 _TABLES = {"source": SourceSettings, "tracking": TrackerSettings, "display": DisplaySettings,
            "logging": LoggingSettings, "osc": OscSettings, "console": ConsoleSettings}

@@ -45,6 +45,8 @@ def config_command(args) -> int:
         from installation.app.room_outputs import OutputsPlan
 
         OutputsPlan(profile.table("outputs"), str(profile.path))  # as `run` reads it
+    from installation.app.oscquery import plan_of
+    plan_of(profile)  # [oscquery], as `run` reads it
     others = {name: table for name, table in profile.tables.items() if name != "scenes"}
     if "nodes" in others:  # a node's key is a secret: the printout may be shared
         others["nodes"] = {name: {k: "(hidden)" if k == "key" else v for k, v in table.items()}

@@ -110,12 +110,13 @@ def _run(args, profile, source_settings, signals) -> int:
                             models_dir=models_folder(args, profile))
     mapper = _load_mapper(profile)
 
-    receiver = feed = tracker = reporter = console = room_out = None
+    receiver = query = feed = tracker = reporter = console = room_out = None
     stats = loop = None
     try:
         # A taken OSC port is the user's one-line error before the camera opens.
         receiver = _osc_in(profile, mapper, director)
-        console = _console(args, profile)  # so is the console's port, when asked for
+        query = _oscquery(profile, catalog, mapper, receiver)  # so is OSCQuery's port
+        console = _console(args, profile)  # and the console's, when asked for
         feed, tracker, demo = start_live(source_settings, profile, models_folder(args, profile),
                                           fallback=not args.profile and args.source is None,
                                           wait=getattr(args, "wait_for_camera", False),
@@ -144,8 +145,7 @@ def _run(args, profile, source_settings, signals) -> int:
         ran_out = feed.finished() and not loop.stop_requested
     finally:
         signals.starting = False  # a signal now must not cut the clean-up short
-        if receiver is not None:
-            receiver.stop()
+        _stop(receiver, query)
         if console is not None:
             console.stop()
         if mapper is not None and hasattr(mapper, "close"):
@@ -286,6 +286,21 @@ def _osc_in(profile, mapper, director):
     receiver = OscReceiver(profile.osc.listen_host, profile.osc.listen_port, name="OSC in")
     director.listen(receiver)
     return receiver.start()
+
+
+def _oscquery(profile, catalog, mapper, receiver):
+    """The piece's OSC described over OSCQuery ([oscquery], docs/outputs.md),
+    or None when the profile has no such table."""
+    from installation.app.oscquery import start_oscquery
+
+    return start_oscquery(profile, catalog, mapper, receiver)
+
+
+def _stop(*parts) -> None:
+    """Stop each part started (None: not started)."""
+    for part in parts:
+        if part is not None:
+            part.stop()
 
 
 def _listen_address(text: str):
