@@ -758,6 +758,55 @@ def test_run_with_a_nodes_source_reports_node_latency_in_the_heartbeat(takes, la
     assert 0 <= median <= p95 and people == 1 and fps > 0
 
 
+def test_merged_nodes_reach_augmenta_on_the_floor(takes, lab_nodes, tmp_path):
+    """Both lab cameras as real nodes, merged on the calibrated floor, and the
+    room sent in Augmenta's protocol: the reader written from the protocol
+    page (tests/test_room_protocols.py) checks every message; the visitor's
+    centroid is their floor position in the published area, not the middle
+    of their box in the picture, and /scene says the area's size."""
+    from test_room_protocols import AugmentaReader
+
+    port = free_udp_port()
+    tables = "".join(f'[nodes.{name}]\n' + "".join(f"{k} = {str(v).lower()}\n"
+                                                   for k, v in table.items())
+                     for name, table in lab_nodes.items())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as augmenta:
+        augmenta.bind(("127.0.0.1", 0))
+        augmenta.settimeout(0.2)
+        profile = tmp_path / "room.toml"
+        profile.write_text(f'[source]\nnodes = ["127.0.0.1:{port}"]\n\n{tables}\n'
+                           f'[outputs]\narea = [-5.0, -5.0, 5.0, 5.0]\n\n[outputs.augmenta]\n'
+                           f'to = ["127.0.0.1:{augmenta.getsockname()[1]}"]\n')
+        nodes = [_node(takes[name], port, name) for name in ("cam01", "cam02")]
+        datagrams = []
+        try:
+            run = subprocess.Popen([sys.executable, "-m", "installation.cli", "run", str(profile),
+                                    "--seconds", "6", "--scene", "mirror"], cwd=ROOT,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+            while run.poll() is None:
+                try:
+                    datagrams.append(augmenta.recv(65536))
+                except socket.timeout:
+                    pass
+            _, err = run.communicate(timeout=60)
+        finally:
+            for node in nodes:
+                _stop(node)
+    assert run.returncode == 0, err[-2000:]
+    reader = AugmentaReader()
+    for data in datagrams:
+        reader.read(data)
+    reader.end_frame()
+    updates = [v for kind, v in reader.log if kind == "update"]
+    scenes = [v for kind, v in reader.log if kind == "scene"]
+    assert updates and {(s["scene.width"], s["scene.height"]) for s in scenes} == {(10.0, 10.0)}
+    # On the floor: inside the area, and not where the box sits in the picture.
+    assert all(0.0 < v["centroid.x"] < 1.0 and 0.0 < v["centroid.y"] < 1.0 for v in updates)
+    assert any(abs(v["centroid.x"] - v["boundingRect.x"]) > 0.05
+               or abs(v["centroid.y"] - v["boundingRect.y"]) > 0.05 for v in updates)
+
+
 def test_forged_heartbeat_rates_never_reach_the_status_heartbeat(tmp_path):
     """A real run on a nodes source, a real node, and heartbeats forged under
     its name with absurd rates: the node's rate in the status stream stays
