@@ -21,7 +21,7 @@ from installation.logs import setup_logging
 
 # Modules under installation.commands, in the order --help lists them.
 COMMANDS = ("run", "preview", "scenes", "track", "node", "calibrate", "models", "service", "config", "doctor",
-            "project", "record", "train", "wekinator", "bench")
+            "project", "record", "train", "predict", "wekinator", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

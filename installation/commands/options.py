@@ -86,3 +86,16 @@ def description(doc: str) -> str:
     first line (which names the command for a reader of the code), without
     the docstring's code quotes."""
     return (doc.partition("\n\n")[2].strip() or doc.strip()).replace("``", "")
+
+
+def add_take_span(parser, what: str = "segment") -> None:
+    """``PROJECT --take TAKE [--from S] [--to S]``: a mapper project and a
+    stretch of a take (record, predict)."""
+    import math
+
+    parser.add_argument("project", help="the project folder")
+    parser.add_argument("--take", required=True, help="a take (.jsonl or .jsonl.gz)")
+    parser.add_argument("--from", dest="start", type=float, default=0.0, metavar="SECONDS",
+                        help=f"start of the {what} (take time, default 0)")
+    parser.add_argument("--to", dest="end", type=float, default=math.inf, metavar="SECONDS",
+                        help=f"end of the {what}, included (default: the end of the take)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from installation.commands.options import description
+from installation.commands.options import add_take_span, description
 
 
 def add_parser(commands) -> None:
@@ -17,15 +17,10 @@ def add_parser(commands) -> None:
         description=description(__doc__),
         epilog="example: installation record poses --take lab.jsonl.gz --from 0.6 --to 1.1 "
                "--output posture=raised")
-    record.add_argument("project", help="the project folder")
-    record.add_argument("--take", required=True, help="a take (.jsonl or .jsonl.gz)")
+    add_take_span(record)
     record.add_argument("--output", action="append", required=True, metavar="NAME=VALUE",
                         help="the value (class number or name, number, gesture) of an output "
                              "in this segment; repeat for more outputs")
-    record.add_argument("--from", dest="start", type=float, default=0.0, metavar="SECONDS",
-                        help="start of the segment (take time, default 0)")
-    record.add_argument("--to", dest="end", type=float, default=math.inf, metavar="SECONDS",
-                        help="end of the segment, included (default: the end of the take)")
     record.set_defaults(handler=record_command)
 
 
