@@ -131,17 +131,19 @@ def test_with_a_mapper_s_control_port_scene_switching_and_wekinator_are_heard_th
     """As `run` wires it: with [mapping] control, scene switching rides on
     the mapper's receiver, so HOST_INFO's OSC_PORT is that port and the
     tree holds Wekinator's control messages too; SENDS says where the
-    heartbeat and /wek/outputs go."""
+    heartbeat (with the nodes' messages, for a room of nodes) and
+    /wek/outputs go."""
     from types import SimpleNamespace
 
     from installation.app.oscquery import start_oscquery
     from installation.osc.receiver import OscReceiver
+    from installation.profile import profile_from_dict
 
-    tables = {"oscquery": {"listen": "127.0.0.1:0", "advertise": False},
-              "mapping": {"project": "mapper", "control": "127.0.0.1:6448",
-                          "send": ["127.0.0.1:12000"]}}
-    profile = SimpleNamespace(tables=tables, table=lambda name: tables.get(name, {}), path=None,
-                              osc=SimpleNamespace(status_to=("10.0.0.5:9001",)))
+    profile = profile_from_dict({
+        "source": {"nodes": ["127.0.0.1:9100"]}, "osc": {"status_to": ["10.0.0.5:9001"]},
+        "oscquery": {"listen": "127.0.0.1:0", "advertise": False},
+        "mapping": {"project": "mapper", "control": "127.0.0.1:6448",
+                    "send": ["127.0.0.1:12000"]}})
     catalog = SimpleNamespace(names=lambda: ["poetry", "mirror"])
     mapper = SimpleNamespace(receiver=OscReceiver("127.0.0.1", 6448, name="mapper control"))
     server = start_oscquery(profile, catalog, mapper, None)
@@ -155,6 +157,7 @@ def test_with_a_mapper_s_control_port_scene_switching_and_wekinator_are_heard_th
         assert scene["RANGE"] == [{"VALS": ["mirror", "poetry"]}]
         sent = {entry["FULL_PATH"]: entry["TO"] for entry in get(server.url + "?SENDS")[1]["SENDS"]}
         assert sent["/installation/status"] == ["10.0.0.5:9001"]
+        assert sent["/installation/node/dropped"] == ["10.0.0.5:9001"]
         assert sent["/wek/outputs"] == ["127.0.0.1:12000"]
     finally:
         server.stop()

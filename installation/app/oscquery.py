@@ -114,6 +114,13 @@ def sent_by(profile) -> tuple[Sent, ...]:
             Sent("/installation/visitor/enter", "i", "a visitor entered (their id)", status_to),
             Sent("/installation/visitor/leave", "i", "a visitor left (their id)", status_to),
         ]
+        if profile.source.nodes:  # a room of tracking nodes (docs/nodes.md)
+            sends += [
+                Sent("/installation/node/latency", "sffif", "with each heartbeat, per node "
+                     "heard: name, latency median and p95 in ms, people, fps", status_to),
+                Sent("/installation/node/dropped", "siii", "with each heartbeat, per node with "
+                     "drops: name, untimely, out of order, refused", status_to),
+            ]
     mapping = profile.table("mapping")
     for key, path, types, does in (
             ("send", "/wek/outputs", None, "the mapper's outputs while running, one float each"),
