@@ -55,7 +55,7 @@ def _at_most(name: str, value: float, limit: float, unit: str) -> None:
         raise ValueError(f"{name} must be at most {limit:g} {unit}, got {value}")
 
 
-def _destinations(value) -> tuple[str, ...]:
+def destinations(value) -> tuple[str, ...]:
     """A list of "host:port" (or one) -> the same strings, each checked."""
     from installation.osc.sender import parse_destination
 
@@ -89,7 +89,7 @@ class SourceSettings:
     backoff_max: float = 4.0
     # Tracking nodes to listen for ("host:port"), instead of spec; the
     # [nodes.NAME] tables name them (see docs/nodes.md).
-    nodes: tuple[str, ...] = field(default=(), metadata={"convert": _destinations})
+    nodes: tuple[str, ...] = field(default=(), metadata={"convert": destinations})
 
     def __post_init__(self):
         if self.stall_timeout <= 0:
@@ -183,7 +183,7 @@ class OscSettings:
     listen_port: int | None = field(default=None, metadata={"convert": _port})  # None: no OSC in
     # Where /installation/status (every status_every seconds) and the
     # /installation/visitor/enter|leave events go.
-    status_to: tuple[str, ...] = field(default=(), metadata={"convert": _destinations})
+    status_to: tuple[str, ...] = field(default=(), metadata={"convert": destinations})
     status_every: float = 5.0
 
     def __post_init__(self):

@@ -44,7 +44,7 @@ def test_outputs_are_off_without_a_destination():
     ({"tuoi": {"to": ["127.0.0.1:3333"]}}, "did you mean 'tuio'"),
     ({"tuio": {"to": ["127.0.0.1:3333"], "port": 3333}}, "unknown key 'port'"),
     ({"tuio": {"to": ["localhost:port"]}}, "port"),
-    ({"tuio": {"to": [3333]}}, "HOST:PORT"),
+    ({"tuio": {"to": [3333]}}, "host:port"),
     ({"tuio": {"to": ["127.0.0.1:3333"], "profile": "3Dcur"}}, "2Dcur, 2Dblb"),
     ({"tuio": "127.0.0.1:3333"}, "[outputs.tuio] table"),
     ({"area": [0, 0, 6]}, "[x0, y0, x1, y1]"),

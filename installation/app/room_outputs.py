@@ -88,7 +88,7 @@ def _area(value, where: str):
 
 def _protocol(table: dict, name: str, place: str, keys: set) -> dict | None:
     """A protocol's table with its destinations checked, or None when it is off."""
-    from installation.osc.sender import parse_destination
+    from installation.profile import destinations
 
     sub = table.get(name)
     if sub is None:
@@ -100,16 +100,14 @@ def _protocol(table: dict, name: str, place: str, keys: set) -> dict | None:
     for key in sub:
         if key not in keys:
             raise ProfileError(f"unknown key '{key}'", where=where, fix=close_match(key, keys))
-    to = sub.get("to", [])
-    to = [to] if isinstance(to, str) else to
-    if not isinstance(to, list) or not all(isinstance(item, str) for item in to):
-        raise ProfileError(f'expected a list of "HOST:PORT", got {short(to)}',
-                           where=f"{where} to", fix='write to = ["127.0.0.1:3333"]')
-    for item in to:
-        parse_destination(item, where=f"{where} to")  # a one-line error for a bad one
+    try:
+        to = destinations(sub.get("to", []))  # as [osc] status_to is read
+    except ValueError as error:
+        raise ProfileError(str(error), where=f"{where} to",
+                           fix='write to = ["127.0.0.1:3333"]') from None
     if not to:
         return None  # no destination: off
-    return dict(sub, to=tuple(to))
+    return dict(sub, to=to)
 
 
 class RoomOutputs:
